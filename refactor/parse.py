@@ -1,0 +1,45 @@
+"""Tree-sitter parsing of Elixir source and loading of the queries shipped in ``queries/``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import tree_sitter_elixir
+from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
+
+LANGUAGE = Language(tree_sitter_elixir.language())
+
+
+def parse(source: bytes) -> Tree:
+    """Parse Elixir source bytes. Never raises on bad syntax: look for ERROR/MISSING nodes."""
+    return Parser(LANGUAGE).parse(source)
+
+
+@lru_cache(maxsize=None)
+def load_query(name: str) -> Query:
+    """Load ``queries/<name>.scm`` from the installed package."""
+    text = resources.files("refactor.queries").joinpath(f"{name}.scm").read_text("utf-8")
+    return Query(LANGUAGE, text)
+
+
+def captures(query: Query, node: Node) -> dict[str, list[Node]]:
+    return QueryCursor(query).captures(node)
+
+
+def matches(query: Query, node: Node) -> list[tuple[int, dict[str, list[Node]]]]:
+    return QueryCursor(query).matches(node)
+
+
+def first_error(tree: Tree) -> Node | None:
+    """The first ERROR or MISSING node in document order, or None when the parse is clean."""
+    if not tree.root_node.has_error:
+        return None
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            return node
+        if node.has_error:
+            stack.extend(reversed(node.children))
+    return None

@@ -52,3 +52,41 @@ def apply_edits(source: bytes, edits: list[Edit]) -> bytes:
         pos = edit.end
     out.append(source[pos:])
     return b"".join(out)
+
+
+@dataclass
+class RuleContext:
+    """What a rule sees: one mix project, its sources as analysed, and the graph built from them.
+
+    ``project`` is a ``refactor.project.Project``; ``analysis`` a ``refactor.analysis.Analysis``
+    computed from exactly ``sources`` (path relative to the project root -> bytes).
+    """
+
+    project: object
+    analysis: object
+    sources: dict[str, bytes]
+    options: dict = field(default_factory=dict)
+
+
+class Rule:
+    """Base of every rule. Subclasses set the class attributes and implement ``check``.
+
+    The class docstring is the user-facing documentation, in four parts:
+    What it does / Why is this bad? / Example / Fix safety.
+    """
+
+    id: str = ""
+    summary: str = ""
+    # Fixes of an unsafe rule are only applied on explicit request.
+    safe: bool = True
+
+    def check(self, ctx: RuleContext) -> list[Diagnostic]:
+        raise NotImplementedError
+
+    def verify(self, ctx: RuleContext, diagnostic: Diagnostic, patched: RuleContext) -> list[str]:
+        """Rule-specific checks of a patched project; returns the reasons it fails (empty = ok).
+
+        The engine's generic checks (clean re-parse, same modules defined, no new compile edge
+        or cycle) run for every fix; override this to add the rule's own.
+        """
+        return []

@@ -1,0 +1,151 @@
+"""From a project's sources to its dependency graphs: parse, index, expand, connect.
+
+``analyze`` is the one entry point: rules, verification and the CLI all call it, with the
+files on disk or with patched sources held in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from .expand import Expander
+from .facts import STRENGTH, FileFacts, ParseIssue, Reference
+from .index import Indexer, ModuleInfo
+from .parse import first_error, parse
+from .project import Project, load_project, source_files
+from .semantics import Semantics, default_version, semantics
+
+
+@dataclass
+class Analysis:
+    project: Project
+    semantics: Semantics
+    files: dict[str, FileFacts]
+    modules: dict[str, ModuleInfo]  # project and dependency modules
+    module_file: dict[str, str]  # project modules only: module -> file
+    file_graph: nx.DiGraph  # nodes: project files; edge attribute "label"
+    module_graph: nx.DiGraph  # nodes: project modules; edge attribute "label"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def version(self) -> str:
+        return self.semantics.version
+
+    def edges(self) -> dict[str, dict[str, str]]:
+        """``{source file: {sink file: label}}`` with every file present, as mix's JSON."""
+        out: dict[str, dict[str, str]] = {f: {} for f in self.file_graph.nodes}
+        for a, b, data in self.file_graph.edges(data=True):
+            out[a][b] = data["label"]
+        return out
+
+    def references_between(self, source: str, sink: str) -> list[Reference]:
+        """The references in file ``source`` that make its edge to file ``sink``."""
+        facts = self.files.get(source)
+        if facts is None:
+            return []
+        return [r for r in facts.references if self.module_file.get(r.target) == sink]
+
+    def file_deps(self):
+        """Per file: modules defined and modules referenced per label, as mix's manifest has."""
+        from .recompile import FileDeps
+
+        out = {}
+        for path, facts in self.files.items():
+            own = {m.name for m in facts.modules}
+            best: dict[str, str] = {}
+            for ref in facts.references:
+                if ref.target in own or ref.target not in self.module_file:
+                    continue
+                if ref.target not in best or STRENGTH[ref.mode] > STRENGTH[best[ref.target]]:
+                    best[ref.target] = ref.mode
+            out[path] = FileDeps(
+                modules=own,
+                compile={m for m, lab in best.items() if lab == "compile"},
+                export={m for m, lab in best.items() if lab == "export"},
+                runtime={m for m, lab in best.items() if lab == "runtime"},
+            )
+        return out
+
+
+def analyze(
+    project: Project | str,
+    version: str | None = None,
+    sources: dict[str, bytes] | None = None,
+) -> Analysis:
+    """Build the graphs of ``project``. ``sources`` overrides file contents (path -> bytes)."""
+    if not isinstance(project, Project):
+        project = load_project(project)
+    sem = semantics(version or default_version())
+    notes = list(project.notes)
+    files = list(project.source_files)
+    if sources:
+        files = sorted(set(files) | {p for p in sources if p.endswith(".ex")})
+    modules: dict[str, ModuleInfo] = {}
+    trees = {}
+    facts: dict[str, FileFacts] = {}
+    # dependency sources first, so project modules win on a name clash
+    for dep_dir in project.dependency_source_dirs():
+        _index_dependency(dep_dir, modules, notes)
+    for path in files:
+        ff = FileFacts(path)
+        facts[path] = ff
+        try:
+            data = sources[path] if sources and path in sources else project.read(path)
+        except OSError as exc:
+            ff.errors.append(ParseIssue(0, f"cannot read: {exc.strerror}"))
+            continue
+        tree = parse(data)
+        err = first_error(tree)
+        if err is not None:
+            ff.errors.append(ParseIssue(err.start_point[0] + 1, "syntax error"))
+        trees[path] = tree
+        Indexer(path, True, modules).run(tree.root_node)
+    for path, tree in trees.items():
+        Expander(path, modules, sem, facts[path]).run(tree.root_node)
+    module_file: dict[str, str] = {}
+    for path in files:
+        for mod in facts[path].modules:
+            module_file.setdefault(mod.name, path)
+    file_graph = nx.DiGraph()
+    file_graph.add_nodes_from(files)
+    module_graph = nx.DiGraph()
+    module_graph.add_nodes_from(module_file)
+    for path in files:
+        own = {m.name for m in facts[path].modules}
+        for ref in facts[path].references:
+            sink = module_file.get(ref.target)
+            if sink is None:
+                continue
+            if ref.module and ref.target != ref.module:
+                _strongest_edge(module_graph, ref.module, ref.target, ref.mode)
+            if sink == path or ref.target in own:
+                continue
+            _strongest_edge(file_graph, path, sink, ref.mode)
+        for note in facts[path].notes:
+            notes.append(note)
+    return Analysis(project, sem, facts, modules, module_file, file_graph, module_graph, notes)
+
+
+def _strongest_edge(graph: nx.DiGraph, a: str, b: str, label: str) -> None:
+    current = graph.get_edge_data(a, b)
+    if current is None or STRENGTH[label] > STRENGTH[current["label"]]:
+        graph.add_edge(a, b, label=label)
+
+
+def _index_dependency(dep_dir, modules: dict[str, ModuleInfo], notes: list[str]) -> None:
+    try:
+        dep = load_project(dep_dir)
+        paths = dep.source_files
+        root = dep.root
+    except Exception:  # a dependency without a readable mix.exs: take its lib/
+        root = dep_dir
+        paths = source_files(dep_dir, ["lib"])
+    for rel in paths:
+        try:
+            data = (root / rel).read_bytes()
+        except OSError:
+            continue
+        tree = parse(data)
+        Indexer(str(root / rel), False, modules).run(tree.root_node)

@@ -1,0 +1,1177 @@
+"""Second pass: walk one file the way the compiler expands it and record what it traces.
+
+This mirrors what Elixir's lexical tracker records during expansion:
+
+* an alias that expands to a module (``alias_reference``): ``compile`` in a module body,
+  ``runtime`` inside a function; inside a function's patterns and guards ``runtime`` before
+  1.18 and nothing since;
+* a remote function call: ``compile`` in a module body, ``runtime`` in a function;
+* a remote or imported macro: always ``compile``, and its expansion is walked in the caller;
+* ``require`` and ``import``: ``export``; a struct ``%M{}``: ``export``;
+* module attributes whose value is a literal: aliases in it are ``runtime``;
+* typespecs and quoted code: nothing (only ``unquote`` parts are expanded).
+
+Macros defined in the project or in ``deps/`` are expanded when their body ends in a
+``quote`` (directly, through a local function, or ``apply(__MODULE__, which, args)`` as in
+Phoenix-style ``use MyAppWeb, :controller``); unquoted parameters are replaced by the caller's
+arguments. What cannot be followed is recorded in ``FileFacts.notes``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from tree_sitter import Node
+
+from .facts import FileFacts, ModuleDef, Reference
+from .index import (
+    DEF_KINDS,
+    Definition,
+    ModuleInfo,
+    alias_statement,
+    alias_target,
+    head_parts,
+    impl_module_names,
+    is_default,
+    module_name,
+)
+from .semantics import Semantics
+from .syntax import (
+    atom_value,
+    call_arguments,
+    call_name,
+    do_block,
+    do_body,
+    keyword_get,
+    keyword_pairs,
+    named_children,
+    text,
+    unwrap_block,
+)
+
+TYPESPEC_ATTRS = {"type", "typep", "opaque", "spec", "callback", "macrocallback"}
+CALLBACK_ATTRS = {"before_compile", "after_compile", "after_verify", "on_definition"}
+DOC_ATTRS = {"moduledoc", "doc", "typedoc"}
+MATCH_CLAUSE_CALLS = {"case", "receive", "fn", "try"}
+MAX_MACRO_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str
+    only: frozenset | None = None  # (name, arity) pairs, or None for everything
+    except_: frozenset = frozenset()
+    kind: str = "all"  # all | functions | macros | sigils
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A macro parameter bound to the caller's argument (walked in the caller's scope)."""
+
+    node: Node | None
+    env: "Env"
+    atom: str | None = None  # a literal atom argument, e.g. `use MyAppWeb, :controller`
+    keywords: tuple = ()  # keyword list built by the macro (key, Binding)
+
+
+@dataclass(frozen=True)
+class Env:
+    module: str | None = None
+    function: tuple | None = None
+    context: str | None = None  # None | "match" | "guard"
+    aliases: dict = field(default_factory=dict)
+    imports: tuple = ()
+    # set while walking code quoted in a macro: the aliases where the quote was written
+    hygiene: dict | None = None
+    macro_aliases: dict = field(default_factory=dict)
+    bindings: dict | None = None
+    line: int | None = None  # line of the macro call for quoted code (mix reports that line)
+    via: str = ""
+    depth: int = 0
+    attribute: str | None = None
+
+
+class Expander:
+    def __init__(
+        self,
+        path: str,
+        modules: dict[str, ModuleInfo],
+        semantics: Semantics,
+        facts: FileFacts | None = None,
+    ):
+        self.path = path
+        self.modules = modules
+        self.sem = semantics
+        self.facts = facts or FileFacts(path)
+
+    # ------------------------------------------------------------------ entry points
+
+    def run(self, root: Node) -> FileFacts:
+        self.seq(named_children(root), Env())
+        return self.facts
+
+    def note(self, message: str) -> None:
+        if message not in self.facts.notes:
+            self.facts.notes.append(message)
+
+    # ------------------------------------------------------------------ recording
+
+    def emit(self, env: Env, node: Node | None, target: str, kind: str, mode: str, function=""):
+        if target is None:
+            return
+        line = env.line if env.line is not None else (node.start_point[0] + 1 if node else 0)
+        self.facts.references.append(
+            Reference(
+                line=line,
+                target=target,
+                kind=kind,
+                mode=mode,
+                function=function,
+                module=env.module or "",
+                context=self.context_name(env),
+                via=env.via,
+            )
+        )
+
+    @staticmethod
+    def context_name(env: Env) -> str:
+        if env.attribute:
+            return "attribute"
+        if env.function is None:
+            return "body"
+        return env.context or "def"
+
+    @staticmethod
+    def mode(env: Env) -> str:
+        return "compile" if env.function is None else "runtime"
+
+    def alias_ref(self, env: Env, node: Node, target: str | None) -> None:
+        if target is None or target == env.module:
+            return
+        if env.function is None:
+            self.emit(env, node, target, "alias", "compile")
+        elif env.context is None or not self.sem.skip_aliases_in_patterns:
+            self.emit(env, node, target, "alias", "runtime")
+
+    # ------------------------------------------------------------------ aliases
+
+    def resolve(self, node: Node, env: Env) -> str | None:
+        """Module named by an alias expression under env's lexical and hygienic scope."""
+        if env.hygiene is not None and node.type == "alias":
+            parts = text(node).replace(" ", "").split(".")
+            if parts[0] in env.hygiene:
+                return ".".join([env.hygiene[parts[0]], *parts[1:]])
+            if parts[0] in env.macro_aliases:
+                return ".".join([env.macro_aliases[parts[0]], *parts[1:]])
+            return ".".join(parts[1:]) if parts[0] == "Elixir" else ".".join(parts)
+        if node.type == "call" and call_name(node) in ("unquote",) and env.bindings is not None:
+            binding = self.unquoted(node, env)
+            if binding is not None and binding.node is not None:
+                return self.resolve(binding.node, binding.env)
+            if binding is not None and binding.atom and binding.atom.startswith("Elixir."):
+                return binding.atom[len("Elixir.") :]
+            return None
+        scope = env.hygiene if env.hygiene is not None else env.aliases
+        return alias_target(node, scope, env.module)
+
+    def add_aliases(self, env: Env, new: dict[str, str]) -> Env:
+        if not new:
+            return env
+        if env.hygiene is not None:
+            return replace(
+                env,
+                aliases={**env.aliases, **new},
+                macro_aliases={**env.macro_aliases, **new},
+            )
+        return replace(env, aliases={**env.aliases, **new})
+
+    # ------------------------------------------------------------------ walking
+
+    def seq(self, nodes: list[Node], env: Env) -> Env:
+        for node in nodes:
+            env = self.walk(node, env)
+        return env
+
+    def walk_all(self, nodes, env: Env) -> None:
+        for node in nodes:
+            if node is not None:
+                self.walk(node, env)
+
+    def walk(self, node: Node, env: Env) -> Env:
+        t = node.type
+        if t == "call":
+            return self.call(node, env)
+        if t == "alias":
+            self.alias_ref(env, node, self.resolve(node, env))
+            return env
+        if t == "dot":
+            target = self.resolve(node, env)
+            if target is not None:
+                self.alias_ref(env, node, target)
+            else:
+                self.walk_all(named_children(node), env)
+            return env
+        if t == "unary_operator":
+            return self.unary(node, env)
+        if t == "binary_operator":
+            return self.binary(node, env)
+        if t == "map":
+            self.map(node, env)
+            return env
+        if t == "anonymous_function":
+            self.clauses(named_children(node), env, match=True)
+            return env
+        if t == "block":
+            self.seq(named_children(node), env)
+            return env
+        if t in ("identifier", "integer", "float", "atom", "boolean", "nil", "char", "comment"):
+            return env
+        if t == "quoted_atom":
+            return env
+        self.walk_all(named_children(node), env)
+        return env
+
+    def unary(self, node: Node, env: Env) -> Env:
+        op = text(node.child_by_field_name("operator") or node)
+        operand = node.child_by_field_name("operand")
+        if operand is None:
+            return env
+        if op == "@":
+            return self.attribute(operand, env)
+        if op == "&":
+            return self.capture(operand, env)
+        if op == "^":
+            self.walk(operand, replace(env, context=None))
+            return env
+        self.walk(operand, env)
+        return env
+
+    def capture(self, operand: Node, env: Env) -> Env:
+        # &Mod.fun/arity
+        if operand.type == "binary_operator" and text(operand.child_by_field_name("operator")) == "/":
+            left = operand.child_by_field_name("left")
+            right = operand.child_by_field_name("right")
+            if left is not None and left.type == "call" and right is not None and right.type == "integer":
+                target = left.child_by_field_name("target")
+                if target is not None and target.type == "dot" and not call_arguments(left):
+                    receiver = target.child_by_field_name("left")
+                    fname = target.child_by_field_name("right")
+                    module = self.receiver(receiver, env)
+                    if module is not None and fname is not None:
+                        self.alias_ref(env, receiver, module) if receiver.type != "identifier" else None
+                        arity = int(text(right))
+                        if (text(fname), arity) in self.macros_of(module):
+                            self.emit(env, left, module, "call", "compile", f"{text(fname)}/{arity}")
+                        else:
+                            self.emit(env, left, module, "call", self.mode(env), f"{text(fname)}/{arity}")
+                        return env
+                    if receiver is not None:
+                        self.walk(receiver, env)
+                    return env
+                if target is not None and target.type == "identifier":
+                    self.local_call(text(target), int(text(right)), left, env, capture=True)
+                    return env
+        self.walk(operand, env)
+        return env
+
+    def binary(self, node: Node, env: Env) -> Env:
+        op = text(node.child_by_field_name("operator"))
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if op == "=":
+            if env.context == "match":
+                self.walk_all([left, right], env)
+            else:
+                self.walk(left, replace(env, context="match"))
+                self.walk(right, env)
+            return env
+        if op == "when" and env.context == "match":
+            self.walk(left, env)
+            self.walk(right, replace(env, context="guard"))
+            return env
+        if op == "<-" and env.context is None:
+            self.walk(left, replace(env, context="match"))
+            self.walk(right, env)
+            return env
+        if op == "|>" and right is not None and right.type == "call":
+            self.walk(left, env)
+            self.call(right, env, extra_arity=1)
+            return env
+        if op == "::" and env.attribute in TYPESPEC_ATTRS:
+            return env
+        self.walk_all([left, right], env)
+        return env
+
+    def map(self, node: Node, env: Env) -> None:
+        for child in named_children(node):
+            if child.type == "struct":
+                inner = named_children(child)
+                if inner:
+                    name_node = inner[0]
+                    target = self.resolve(name_node, env)
+                    if target is not None:
+                        if target != env.module:
+                            self.alias_ref(env, name_node, target) if name_node.type != "identifier" else None
+                        self.emit(env, name_node, target, "struct", "export")
+                    else:
+                        self.walk(name_node, env)
+            else:
+                self.walk(child, env)
+
+    def clauses(self, nodes: list[Node], env: Env, match: bool) -> None:
+        for clause in nodes:
+            if clause.type != "stab_clause":
+                self.walk(clause, env)
+                continue
+            left = clause.child_by_field_name("left")
+            right = clause.child_by_field_name("right")
+            if left is not None:
+                if match:
+                    self.walk_all(named_children(left), replace(env, context="match"))
+                else:
+                    self.walk_all(named_children(left), env)
+            if right is not None:
+                self.seq(named_children(right), env)
+
+    # ------------------------------------------------------------------ calls
+
+    def call(self, node: Node, env: Env, extra_arity: int = 0) -> Env:
+        target = node.child_by_field_name("target")
+        if target is None:
+            self.walk_all(named_children(node), env)
+            return env
+        if target.type == "identifier":
+            return self.local_call(text(target), None, node, env, extra_arity=extra_arity)
+        if target.type == "dot":
+            self.remote_call(node, target, env, extra_arity)
+            return env
+        self.walk_all(named_children(node), env)
+        return env
+
+    def args_and_block(self, node: Node, env: Env) -> None:
+        self.walk_all(call_arguments(node), env)
+        block = do_block(node)
+        if block is not None:
+            self.block(block, env)
+
+    def block(self, block: Node, env: Env, match_clauses: bool = True) -> None:
+        for child in named_children(block):
+            if child.type == "stab_clause":
+                self.clauses([child], env, match=match_clauses)
+            elif child.type in ("else_block", "after_block", "rescue_block", "catch_block"):
+                kids = named_children(child)
+                if kids and kids[0].type == "stab_clause":
+                    self.clauses(kids, env, match=child.type != "after_block")
+                else:
+                    self.seq(kids, env)
+            else:
+                env = self.walk(child, env)
+
+    def local_call(self, name, capture_arity, node, env: Env, extra_arity=0, capture=False) -> Env:
+        handler = SPECIAL.get(name)
+        if handler is not None and not capture:
+            result = handler(self, node, env)
+            return env if result is None else result
+        args = call_arguments(node) if not capture else []
+        arity = capture_arity if capture else len(args) + extra_arity + (1 if do_block(node) else 0)
+        if env.bindings is not None and name in ("unquote", "unquote_splicing"):
+            self.unquote(node, env)
+            return env
+        local = self.module_info(env.module)
+        is_local = local is not None and name in local.definitions and any(
+            arity in d.arities for d in local.definitions[name]
+        )
+        if not is_local:
+            for imp in env.imports:
+                info = self.modules.get(imp.module)
+                if info is None or not self.import_allows(imp, name, arity):
+                    continue
+                if (name, arity) in info.macros:
+                    self.emit(env, node, imp.module, "import", "compile", f"{name}/{arity}")
+                    if not capture:
+                        self.expand_macro(imp.module, name, arity, node, env, extra_arity)
+                    return env
+                if (name, arity) in info.functions:
+                    self.emit(env, node, imp.module, "import", self.mode(env), f"{name}/{arity}")
+                    break
+        if not capture:
+            self.args_and_block(node, env)
+        return env
+
+    @staticmethod
+    def import_allows(imp: Import, name: str, arity: int) -> bool:
+        if imp.only is not None and (name, arity) not in imp.only:
+            return False
+        if (name, arity) in imp.except_:
+            return False
+        return True
+
+    def receiver(self, left: Node | None, env: Env) -> str | None:
+        if left is None:
+            return None
+        if left.type in ("alias", "dot"):
+            return self.resolve(left, env)
+        if left.type == "identifier" and text(left) == "__MODULE__":
+            return env.module
+        if left.type == "quoted_atom":
+            value = atom_value(left)
+            if value and value.startswith("Elixir."):
+                return value[len("Elixir.") :]
+        if left.type == "call" and call_name(left) == "unquote" and env.bindings is not None:
+            return self.resolve(left, env)
+        if left.type == "call" and call_name(left) == "__MODULE__":
+            return env.module
+        return None
+
+    def remote_call(self, node: Node, dot: Node, env: Env, extra_arity: int) -> None:
+        left = dot.child_by_field_name("left")
+        right = dot.child_by_field_name("right")
+        args = call_arguments(node)
+        if right is None or right.type not in ("identifier", "operator_identifier"):
+            # anonymous function call f.(x), or Foo.{A, B}
+            target = self.resolve(dot, env) if right is not None else None
+            if target is not None:
+                self.alias_ref(env, dot, target)
+            elif left is not None:
+                self.walk(left, env)
+            self.args_and_block(node, env)
+            return
+        module = self.receiver(left, env)
+        fname = text(right)
+        if module is None:
+            if left is not None:
+                self.walk(left, env)
+            self.args_and_block(node, env)
+            return
+        if left.type != "identifier" and not (left.type == "call" and call_name(left) == "__MODULE__"):
+            if left.type != "call":
+                self.alias_ref(env, left, module)
+        arity = len(args) + extra_arity + (1 if do_block(node) else 0)
+        special = self.sem.remote_special(module, fname)
+        if special == "compile_env" and env.function is None:
+            self.emit(env, node, module, "call", "compile", f"{fname}/{arity}")
+            if self.sem.compile_env_default_runtime:
+                self.walk_all(args[:2], env)
+                self.walk_all(args[2:], replace(env, function=("__info__", 1)))
+            else:
+                self.walk_all(args, env)
+            return
+        if (fname, arity) in self.macros_of(module):
+            self.emit(env, node, module, "call", "compile", f"{fname}/{arity}")
+            self.expand_macro(module, fname, arity, node, env, extra_arity)
+            return
+        self.emit(env, node, module, "call", self.mode(env), f"{fname}/{arity}")
+        self.args_and_block(node, env)
+
+    def macros_of(self, module: str | None) -> set:
+        info = self.modules.get(module) if module else None
+        return info.macros if info is not None else set()
+
+    def module_info(self, module: str | None) -> ModuleInfo | None:
+        return self.modules.get(module) if module else None
+
+    # ------------------------------------------------------------------ attributes
+
+    def attribute(self, operand: Node, env: Env) -> Env:
+        if operand.type != "call" or call_name(operand) is None:
+            # @attr read, or something unusual
+            if operand.type != "identifier":
+                self.walk(operand, env)
+            return env
+        name = call_name(operand)
+        args = call_arguments(operand)
+        if env.function is not None or not args:
+            return env
+        if name in TYPESPEC_ATTRS:
+            return env
+        inner = replace(env, attribute=name)
+        value = args[0]
+        if name in CALLBACK_ATTRS or name in DOC_ATTRS:
+            self.walk(value, inner)
+            return env
+        if name == "behaviour" and self.sem.behaviour_compile:
+            target = self.resolve(value, env) if value.type in ("alias", "dot") else None
+            if target is not None:
+                self.emit(inner, value, target, "behaviour", "compile")
+        if name == "derive" and self.sem.derive_compile:
+            for item in self.literal_modules(value, env):
+                self.emit(inner, value, item, "derive", "compile")
+        self.literal_value(value, inner)
+        return env
+
+    def literal_modules(self, node: Node, env: Env) -> list[str]:
+        out = []
+        if node.type in ("alias", "dot"):
+            target = self.resolve(node, env)
+            if target:
+                out.append(target)
+        elif node.type in ("list", "tuple"):
+            kids = named_children(node)
+            if node.type == "tuple" and kids:
+                kids = kids[:1]
+            for kid in kids:
+                out.extend(self.literal_modules(kid, env))
+        return out
+
+    def literal_value(self, node: Node, env: Env) -> None:
+        """Attribute values: aliases in literal parts are runtime references."""
+        if self.sem.attribute_literals_partial:
+            self.expand_literals(node, env)
+        elif is_quoted_literal(node):
+            self.expand_literals(node, env)
+        else:
+            self.walk(node, env)
+
+    def expand_literals(self, node: Node, env: Env) -> None:
+        runtime = replace(env, function=("__info__", 1))
+        t = node.type
+        if t in ("alias", "dot") and self.resolve(node, env) is not None:
+            self.alias_ref(runtime, node, self.resolve(node, env))
+            return
+        if t == "map":
+            for child in named_children(node):
+                if child.type == "struct":
+                    inner = named_children(child)
+                    if inner:
+                        target = self.resolve(inner[0], env)
+                        if target is not None:
+                            if inner[0].type != "identifier":
+                                self.alias_ref(runtime, inner[0], target)
+                            self.emit(env, inner[0], target, "struct", "export")
+                else:
+                    self.expand_literals(child, env)
+            return
+        if t in ("list", "tuple", "keywords", "map_content", "pair", "block"):
+            for child in named_children(node):
+                self.expand_literals(child, env)
+            return
+        if t in ("identifier",) and text(node) == "__MODULE__":
+            return
+        if t in ("string", "charlist", "sigil") and not any(
+            c.type == "interpolation" for c in node.named_children
+        ):
+            return
+        self.walk(node, env)
+
+    # ------------------------------------------------------------------ macros
+
+    def expand_macro(self, module: str, name: str, arity: int, node: Node, env: Env, extra_arity: int):
+        """Walk what the macro ``module.name/arity`` quotes, in the caller's environment."""
+        if env.depth >= MAX_MACRO_DEPTH:
+            self.note(f"{module}.{name}/{arity}: macro expansion too deep; not followed")
+            return
+        info = self.modules.get(module)
+        defs = [d for d in (info.definitions.get(name, []) if info else []) if arity in d.arities]
+        defs = [d for d in defs if d.kind in ("defmacro", "defmacrop", "defguard", "defguardp")]
+        if not defs:
+            self.args_and_block(node, env)
+            return
+        if defs[0].kind in ("defguard", "defguardp"):
+            self.expand_guard(defs[0], node, env)
+            return
+        args = self.call_args_with_block(node)
+        if extra_arity:
+            args = [None] + args  # the piped value: walked by the caller
+        definition = self.pick_clause(defs, args, env)
+        bindings = self.bind(definition, args, env)
+        via = env.via or f"{module}.{name}/{arity}"
+        quoted = self.returned_quote(definition, bindings, info, env)
+        if quoted is None:
+            self.note(
+                f"{module}.{name}/{arity} (in {definition.file}): cannot see what the macro "
+                "returns; its arguments are taken as written in the caller"
+            )
+            self.args_and_block(node, env)
+            return
+        body, qbindings, qdef = quoted
+        macro_env = replace(
+            env,
+            hygiene=qdef.aliases,
+            bindings=qbindings,
+            line=env.line if env.line is not None else node.start_point[0] + 1,
+            via=via,
+            depth=env.depth + 1,
+        )
+        out = self.seq(body, macro_env)
+        return out
+
+    def expand_guard(self, definition: Definition, node: Node, env: Env) -> None:
+        # a guard expands to its body with the arguments in place: walk both
+        self.walk_all(call_arguments(node), env)
+        bindings = self.bind(definition, self.call_args_with_block(node), env)
+        genv = replace(
+            env,
+            hygiene=definition.aliases,
+            bindings=bindings,
+            line=env.line if env.line is not None else node.start_point[0] + 1,
+            depth=env.depth + 1,
+        )
+        # a defguard's body is its `when` expression (see Indexer._def)
+        self.walk_all(definition.body, genv)
+
+    @staticmethod
+    def call_args_with_block(node: Node) -> list[Node]:
+        args = list(call_arguments(node))
+        block = do_block(node)
+        if block is not None:
+            args.append(block)
+        return args
+
+    def pick_clause(self, defs: list[Definition], args, env) -> Definition:
+        # prefer a clause whose literal-atom parameter matches a literal-atom argument
+        for d in defs:
+            ok = True
+            for param, arg in zip(d.params, args):
+                pval = atom_value(param) if param is not None else None
+                if pval is None:
+                    continue
+                aval = atom_value(arg) if arg is not None else None
+                if aval != pval:
+                    ok = False
+                    break
+            if ok:
+                return d
+        return defs[0]
+
+    def bind(self, definition: Definition, args: list, env: Env) -> dict:
+        bindings: dict[str, Binding] = {}
+        params = definition.params
+        given = len(args)
+        optional = sum(1 for p in params if is_default(p))
+        fill_defaults = len(params) - given  # number of defaults used
+        ai = 0
+        for param in params:
+            if is_default(param):
+                if fill_defaults > 0 and optional > 0:
+                    fill_defaults -= 1
+                    name_node = param.child_by_field_name("left")
+                    default = param.child_by_field_name("right")
+                    if name_node is not None and name_node.type == "identifier":
+                        bindings[text(name_node)] = Binding(
+                            default, replace(env, hygiene=definition.aliases, bindings={})
+                        )
+                    continue
+                param = param.child_by_field_name("left")
+            if ai >= len(args):
+                break
+            arg = args[ai]
+            ai += 1
+            self.bind_pattern(param, arg, env, bindings)
+        return bindings
+
+    def bind_pattern(self, param: Node | None, arg: Node | None, env: Env, out: dict) -> None:
+        if param is None:
+            return
+        if param.type == "identifier":
+            out[text(param)] = Binding(arg, env, atom_value(arg) if arg is not None else None)
+            return
+        if param.type == "binary_operator" and text(param.child_by_field_name("operator")) == "=":
+            self.bind_pattern(param.child_by_field_name("left"), arg, env, out)
+            self.bind_pattern(param.child_by_field_name("right"), arg, env, out)
+            return
+        if param.type in ("list", "keywords") and arg is not None:
+            # [do: block] against a do-block or keyword list
+            pairs = keyword_pairs(param) if param.type in ("list", "keywords") else []
+            for key, sub in pairs:
+                value = None
+                if arg.type == "do_block" and key == "do":
+                    value = arg
+                elif arg.type in ("keywords", "list"):
+                    for k, v in keyword_pairs(arg):
+                        if k == key:
+                            value = v
+                self.bind_pattern(sub, value, env, out)
+
+    def returned_quote(self, definition: Definition, bindings: dict, info, env: Env, depth=0):
+        """(quoted body nodes, bindings, the definition holding the quote) or None."""
+        if depth > 4 or not definition.body:
+            return None
+        body = definition.body
+        if len(body) == 1 and body[0].type == "do_block":
+            body = [c for c in named_children(body[0])]
+        local_bindings = dict(bindings)
+        for expr in body[:-1]:
+            self.bind_assignment(expr, local_bindings, definition)
+        last = unwrap_block(body[-1])
+        if last.type == "call" and call_name(last) == "quote":
+            quoted = self.quote_body(last, local_bindings, env, definition)
+            if quoted is None:
+                return None
+            return quoted[0], quoted[1], definition
+        # apply(__MODULE__, which, args)
+        if last.type == "call" and call_name(last) == "apply" and info is not None:
+            args = call_arguments(last)
+            if len(args) == 3 and text(args[0]) == "__MODULE__":
+                fname = atom_value(args[1])
+                if fname is None and args[1].type == "identifier":
+                    b = local_bindings.get(text(args[1]))
+                    fname = b.atom if b is not None else None
+                if fname is None:
+                    return None
+                call_args = named_children(args[2]) if args[2].type == "list" else []
+                return self.local_quote(info, fname, call_args, local_bindings, env, depth, definition)
+        if last.type == "call" and call_name(last) and info is not None and call_name(last) in info.definitions:
+            return self.local_quote(
+                info, call_name(last), call_arguments(last), local_bindings, env, depth, definition
+            )
+        return None
+
+    def local_quote(self, info, fname, call_args, bindings, env, depth, definition):
+        defs = [d for d in info.definitions.get(fname, []) if d.kind in ("def", "defp")]
+        defs = [d for d in defs if len(call_args) in d.arities]
+        if not defs:
+            return None
+        # arguments of the local call are macro-time values: resolve the bound ones
+        args = []
+        arg_bindings = {}
+        for i, a in enumerate(call_args):
+            if a.type == "identifier" and text(a) in bindings:
+                arg_bindings[i] = bindings[text(a)]
+            args.append(a)
+        target = defs[0]
+        new_bindings = {}
+        for i, param in enumerate(target.params):
+            if param.type == "identifier":
+                if i in arg_bindings:
+                    new_bindings[text(param)] = arg_bindings[i]
+                elif i < len(args):
+                    new_bindings[text(param)] = Binding(
+                        args[i], replace(env, hygiene=definition.aliases, bindings=bindings)
+                    )
+        return self.returned_quote(target, new_bindings, info, env, depth + 1)
+
+    def bind_assignment(self, expr: Node, bindings: dict, definition: Definition) -> None:
+        """Follow `x = Keyword.get(opts, :k)`-like assignments before a quote."""
+        if expr.type != "binary_operator" or text(expr.child_by_field_name("operator")) != "=":
+            return
+        left = expr.child_by_field_name("left")
+        right = expr.child_by_field_name("right")
+        if left is None or left.type != "identifier" or right is None:
+            return
+        value = self.macro_time_value(right, bindings)
+        if value is not None:
+            bindings[text(left)] = value
+        else:
+            bindings.pop(text(left), None)
+
+    def macro_time_value(self, node: Node, bindings: dict) -> Binding | None:
+        node = unwrap_block(node)
+        if node.type == "identifier":
+            return bindings.get(text(node))
+        if node.type == "call":
+            target = node.child_by_field_name("target")
+            args = call_arguments(node)
+            if target is not None and target.type == "dot" and text(target.child_by_field_name("left")) == "Keyword":
+                fname = text(target.child_by_field_name("right"))
+                if fname in ("get", "fetch!", "get_lazy") and len(args) >= 2:
+                    src = self.macro_time_value(args[0], bindings)
+                    key = atom_value(args[1])
+                    if src is not None and key is not None:
+                        found = self.keyword_lookup(src, key)
+                        if found is not None:
+                            return found
+                        if fname == "get" and len(args) == 3:
+                            return Binding(args[2], src.env)
+            return None
+        if node.type == "access_call":
+            target = node.child_by_field_name("target")
+            key = node.child_by_field_name("key")
+            if target is not None and key is not None:
+                src = self.macro_time_value(target, bindings)
+                kval = atom_value(key)
+                if src is not None and kval is not None:
+                    return self.keyword_lookup(src, kval)
+        return None
+
+    @staticmethod
+    def keyword_lookup(binding: Binding, key: str) -> Binding | None:
+        if binding.node is None:
+            return None
+        if binding.node.type in ("keywords", "list"):
+            for k, v in keyword_pairs(binding.node):
+                if k == key:
+                    return Binding(v, binding.env, atom_value(v))
+        return None
+
+    def quote_body(self, quote: Node, bindings: dict, env: Env, definition: Definition):
+        args = call_arguments(quote)
+        bind_quoted = keyword_get(args, "bind_quoted")
+        if keyword_get(args, "unquote") is not None and text(keyword_get(args, "unquote")) == "false":
+            bindings = {}
+        body = do_body(quote)
+        if not body:
+            return None
+        new_bindings = dict(bindings)
+        prelude: list[tuple[Node, Env]] = []
+        if bind_quoted is not None:
+            for key, value in keyword_pairs(bind_quoted):
+                b = self.macro_time_value(value, bindings)
+                if b is None:
+                    b = Binding(value, replace(env, hygiene=definition.aliases, bindings=bindings))
+                prelude.append((b.node, b.env))
+                new_bindings[key] = b
+        if len(body) == 1 and body[0].type == "do_block":
+            body = named_children(body[0])
+        for node, benv in prelude:
+            if node is not None:
+                self.walk(node, replace(benv, via=env.via, line=None, function=env.function))
+        return body, new_bindings
+
+    def unquoted(self, node: Node, env: Env) -> Binding | None:
+        args = call_arguments(node)
+        if len(args) != 1 or env.bindings is None:
+            return None
+        return self.macro_time_value(args[0], env.bindings)
+
+    def unquote(self, node: Node, env: Env) -> None:
+        binding = self.unquoted(node, env)
+        if binding is None:
+            args = call_arguments(node)
+            if args and args[0].type != "identifier":
+                self.note(f"{self.path}: unquote of a macro-time expression is not followed")
+            return
+        if binding.node is None:
+            return
+        # the caller's code is expanded where the quote placed it
+        benv = replace(
+            binding.env,
+            module=env.module,
+            function=env.function,
+            context=env.context,
+            attribute=env.attribute,
+            via=env.via,
+        )
+        if binding.node.type == "do_block":
+            self.block(binding.node, benv)
+        else:
+            self.walk(binding.node, benv)
+
+    # ------------------------------------------------------------------ special forms
+
+    def sf_defmodule(self, node: Node, env: Env, protocol: bool = False) -> Env:
+        args = call_arguments(node)
+        if not args:
+            return env
+        name_node = args[0]
+        scope = env.hygiene if env.hygiene is not None else env.aliases
+        if name_node.type == "call" and call_name(name_node) == "unquote":
+            full = self.resolve(name_node, env)
+            auto = None
+        else:
+            full, auto = module_name(name_node, scope, env.module)
+        if full is None:
+            self.note(f"{self.path}:{name_node.start_point[0] + 1}: module with a dynamic name skipped")
+            return env
+        if env.line is None:
+            self.facts.modules.append(ModuleDef(full, name_node.start_point[0] + 1, node.start_byte, node.end_byte))
+        else:
+            self.facts.modules.append(ModuleDef(full, env.line, node.start_byte, node.end_byte))
+        outer = env
+        inner = replace(env, module=full, function=None, context=None)
+        if auto is not None:
+            outer = self.add_aliases(env, {auto[0]: auto[1]})
+            inner = self.add_aliases(inner, {auto[0]: auto[1]})
+        self.module_body(node, inner)
+        return outer
+
+    def module_body(self, node: Node, env: Env) -> None:
+        block = do_block(node)
+        if block is not None:
+            self.seq(named_children(block), env)
+        else:
+            value = keyword_get(call_arguments(node), "do")
+            if value is not None:
+                self.walk(value, env)
+
+    def sf_defprotocol(self, node, env):
+        return self.sf_defmodule(node, env, protocol=True)
+
+    def sf_defimpl(self, node: Node, env: Env) -> Env:
+        args = call_arguments(node)
+        if not args:
+            return env
+        scope = env.hygiene if env.hygiene is not None else env.aliases
+        protocol = self.resolve(args[0], env)
+        if protocol is not None:
+            self.emit(env, args[0], protocol, "alias", self.sem.defimpl_mode)
+        for_node = keyword_get(args[1:], "for")
+        if for_node is not None:
+            self.expand_literals(for_node, env)
+        for name in impl_module_names(node, scope, env.module):
+            self.facts.modules.append(ModuleDef(name, node.start_point[0] + 1, node.start_byte, node.end_byte))
+            self.module_body(node, replace(env, module=name, function=None, context=None))
+        return env
+
+    def sf_def(self, node: Node, env: Env) -> Env:
+        kind = call_name(node)
+        args = call_arguments(node)
+        if not args or env.module is None:
+            self.args_and_block(node, env)
+            return env
+        name, params, guard = head_parts(args[0])
+        fenv = replace(env, function=(name or "?", len(params)), context=None)
+        for param in params:
+            if is_default(param):
+                self.walk(param.child_by_field_name("left"), replace(fenv, context="match"))
+                self.walk(param.child_by_field_name("right"), fenv)
+            else:
+                self.walk(param, replace(fenv, context="match"))
+        if guard is not None:
+            self.walk(guard, replace(fenv, context="guard"))
+        head = args[0]
+        if head.type == "call" and call_name(head) is None:
+            # def unquote(name)(args)
+            self.walk(head.child_by_field_name("target"), env)
+        block = do_block(node)
+        if block is not None:
+            self.block(block, fenv)
+        else:
+            for extra in args[1:]:
+                if extra.type == "keywords":
+                    for key, value in keyword_pairs(extra):
+                        if kind in ("defguard", "defguardp"):
+                            continue
+                        self.walk(value, fenv)
+        return env
+
+    def sf_defdelegate(self, node: Node, env: Env) -> Env:
+        args = call_arguments(node)
+        if not args:
+            return env
+        name, params, _ = head_parts(args[0])
+        to = keyword_get(args[1:], "to")
+        as_node = keyword_get(args[1:], "as")
+        fname = atom_value(as_node) if as_node is not None else name
+        fenv = replace(env, function=(name or "?", len(params)))
+        if to is not None:
+            module = self.resolve(to, env)
+            if module is not None:
+                self.alias_ref(fenv, to, module)
+                self.emit(fenv, to, module, "call", "runtime", f"{fname}/{len(params)}")
+        return env
+
+    def sf_alias(self, node: Node, env: Env) -> Env:
+        scope = env.hygiene if env.hygiene is not None else env.aliases
+        return self.add_aliases(env, alias_statement(node, scope, env.module))
+
+    def sf_require(self, node: Node, env: Env) -> Env:
+        args = call_arguments(node)
+        scope = env.hygiene if env.hygiene is not None else env.aliases
+        for module in self.statement_modules(node, env):
+            self.emit(env, node, module, "require", "compile" if env.hygiene is not None and self.sem.require_from_macro_compile else "export")
+        if args:
+            return self.add_aliases(env, alias_statement(node, scope, env.module))
+        return env
+
+    def statement_modules(self, node: Node, env: Env) -> list[str]:
+        args = call_arguments(node)
+        if not args:
+            return []
+        first = args[0]
+        if first.type == "dot" and first.child_by_field_name("right") is not None and (
+            first.child_by_field_name("right").type == "tuple"
+        ):
+            base = self.resolve(first.child_by_field_name("left"), env)
+            if base is None:
+                return []
+            return [
+                base + "." + text(ref).replace(" ", "")
+                for ref in named_children(first.child_by_field_name("right"))
+                if ref.type == "alias"
+            ]
+        target = self.resolve(first, env)
+        return [target] if target else []
+
+    def sf_import(self, node: Node, env: Env) -> Env:
+        args = call_arguments(node)
+        modules = self.statement_modules(node, env)
+        new_imports = list(env.imports)
+        for module in modules:
+            self.emit(env, node, module, "require", "export")
+            only = keyword_get(args[1:], "only")
+            except_ = keyword_get(args[1:], "except")
+            imp = Import(module)
+            if only is not None:
+                kind = atom_value(only)
+                if kind in ("functions", "macros", "sigils"):
+                    info = self.modules.get(module)
+                    if info is not None:
+                        pool = info.macros if kind == "macros" else (info.functions - info.macros)
+                        if kind == "sigils":
+                            pool = {fa for fa in info.functions if fa[0].startswith("sigil_")}
+                        imp = Import(module, frozenset(pool))
+                else:
+                    imp = Import(module, frozenset(name_arities(only)))
+            if except_ is not None:
+                imp = replace(imp, except_=frozenset(name_arities(except_)))
+            new_imports = [i for i in new_imports if i.module != module] + [imp]
+        return replace(env, imports=tuple(new_imports))
+
+    def sf_use(self, node: Node, env: Env) -> Env:
+        args = call_arguments(node)
+        modules = self.statement_modules(node, env)
+        for module in modules:
+            self.emit(env, node, module, "require", "compile" if self.sem.use_require_compile else "export")
+            self.emit(env, node, module, "call", "compile", "__using__/1")
+            info = self.modules.get(module)
+            if info is None:
+                continue
+            if ("__using__", 1) not in info.macros:
+                continue
+            opts = args[1] if len(args) > 1 else None
+            defs = [d for d in info.definitions.get("__using__", []) if d.kind == "defmacro"]
+            if not defs:
+                continue
+            definition = self.pick_clause(defs, [opts], env)
+            bindings: dict[str, Binding] = {}
+            if definition.params:
+                param = definition.params[0]
+                if is_default(param):
+                    param = param.child_by_field_name("left")
+                if opts is None:
+                    if param is not None and param.type == "identifier":
+                        bindings[text(param)] = Binding(None, env, None)
+                else:
+                    self.bind_pattern(param, opts, env, bindings)
+            quoted = self.returned_quote(definition, bindings, info, env)
+            if quoted is None:
+                self.note(
+                    f"{module}.__using__/1 (in {definition.file}): cannot see what it quotes; "
+                    "its injected code is not followed"
+                )
+                continue
+            body, qbindings, qdef = quoted
+            uenv = replace(
+                env,
+                hygiene=qdef.aliases,
+                bindings=qbindings,
+                line=env.line if env.line is not None else node.start_point[0] + 1,
+                via=env.via or f"use {module}",
+                depth=env.depth + 1,
+            )
+            if uenv.depth > MAX_MACRO_DEPTH:
+                continue
+            after = self.seq(body, uenv)
+            # aliases, imports and requires made by the injected code reach the caller
+            env = replace(
+                env,
+                aliases={**env.aliases, **{k: v for k, v in after.aliases.items() if k not in env.aliases or after.aliases[k] != env.aliases.get(k)}},
+                imports=after.imports,
+                macro_aliases={**env.macro_aliases, **after.macro_aliases},
+            )
+        return env
+
+    def sf_quote(self, node: Node, env: Env) -> Env:
+        args = call_arguments(node)
+        bind_quoted = keyword_get(args, "bind_quoted")
+        if bind_quoted is not None:
+            for _key, value in keyword_pairs(bind_quoted):
+                self.walk(value, env)
+        unquote_off = keyword_get(args, "unquote")
+        if unquote_off is not None and text(unquote_off) == "false":
+            return env
+        for body in do_body(node):
+            self.find_unquotes(body, env)
+        return env
+
+    def find_unquotes(self, node: Node, env: Env) -> None:
+        if node.type == "call" and call_name(node) in ("unquote", "unquote_splicing"):
+            self.walk_all(call_arguments(node), env)
+            return
+        if node.type == "call" and call_name(node) == "quote":
+            return
+        for child in named_children(node):
+            self.find_unquotes(child, env)
+
+    def sf_defstruct(self, node: Node, env: Env) -> Env:
+        self.walk_all(call_arguments(node), env)
+        return env
+
+    def sf_case_like(self, node: Node, env: Env) -> Env:
+        self.walk_all(call_arguments(node), env)
+        block = do_block(node)
+        if block is not None:
+            self.block(block, env, match_clauses=True)
+        return env
+
+    def sf_cond(self, node: Node, env: Env) -> Env:
+        block = do_block(node)
+        if block is not None:
+            self.block(block, env, match_clauses=False)
+        return env
+
+    def sf_for_with(self, node: Node, env: Env) -> Env:
+        for arg in call_arguments(node):
+            if arg.type == "keywords":
+                for key, value in keyword_pairs(arg):
+                    if key in ("do", "else") and value.type == "anonymous_function":
+                        self.walk(value, env)
+                    elif key == "into" or key == "uniq" or key == "reduce":
+                        self.walk(value, env)
+                    else:
+                        self.walk(value, env)
+            else:
+                self.walk(arg, env)
+        block = do_block(node)
+        if block is not None:
+            self.block(block, env, match_clauses=True)
+        return env
+
+    def sf_modattr_noop(self, node: Node, env: Env) -> Env:
+        return env
+
+
+def name_arities(node: Node) -> list[tuple[str, int]]:
+    out = []
+    for key, value in keyword_pairs(node):
+        if value.type == "integer":
+            out.append((key, int(text(value))))
+    return out
+
+
+def is_quoted_literal(node: Node) -> bool:
+    t = node.type
+    if t in ("alias", "atom", "quoted_atom", "integer", "float", "boolean", "nil", "char"):
+        return True
+    if t in ("string", "charlist"):
+        return not any(c.type == "interpolation" for c in node.named_children)
+    if t in ("list", "tuple", "keywords", "map_content", "pair"):
+        return all(is_quoted_literal(c) for c in named_children(node) if c.type != "keyword")
+    if t == "map":
+        for c in named_children(node):
+            if c.type == "struct":
+                inner = named_children(c)
+                if not inner or inner[0].type != "alias":
+                    return False
+            elif not is_quoted_literal(c):
+                return False
+        return True
+    if t == "dot":
+        return all(c.type == "alias" for c in named_children(node))
+    if t == "keyword":
+        return True
+    return False
+
+
+SPECIAL = {
+    "defmodule": Expander.sf_defmodule,
+    "defprotocol": Expander.sf_defprotocol,
+    "defimpl": Expander.sf_defimpl,
+    "defdelegate": Expander.sf_defdelegate,
+    "alias": Expander.sf_alias,
+    "require": Expander.sf_require,
+    "import": Expander.sf_import,
+    "use": Expander.sf_use,
+    "quote": Expander.sf_quote,
+    "defstruct": Expander.sf_defstruct,
+    "defexception": Expander.sf_defstruct,
+    "case": Expander.sf_case_like,
+    "receive": Expander.sf_case_like,
+    "try": Expander.sf_case_like,
+    "cond": Expander.sf_cond,
+    "for": Expander.sf_for_with,
+    "with": Expander.sf_for_with,
+    "defoverridable": Expander.sf_modattr_noop,
+}
+for _kind in DEF_KINDS:
+    SPECIAL[_kind] = Expander.sf_def

@@ -1,0 +1,334 @@
+"""First pass over every file: which modules exist, and their functions, macros and structs.
+
+The expander needs this before it labels anything: whether ``X.m(1)`` or an imported ``m(1)``
+is a macro decides compile vs export/runtime, and ``use X`` injects what ``X.__using__``
+quotes. The index also keeps, for each macro, the node of its body and the aliases in scope
+where it was defined, so its quote can be expanded in the caller with the right hygiene.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from .syntax import (
+    atom_value,
+    call_arguments,
+    call_name,
+    do_block,
+    do_body,
+    keyword_get,
+    named_children,
+    text,
+)
+
+DEF_KINDS = {"def", "defp", "defmacro", "defmacrop", "defguard", "defguardp", "defn", "defnp"}
+MACRO_KINDS = {"defmacro", "defmacrop", "defguard", "defguardp"}
+PUBLIC_KINDS = {"def", "defmacro", "defguard", "defn"}
+
+
+@dataclass
+class Definition:
+    """One clause of a def/defmacro: its parameters and body, with the module's aliases there."""
+
+    module: str
+    kind: str
+    name: str
+    arities: tuple[int, ...]
+    params: list[Node]
+    body: list[Node]
+    aliases: dict[str, str]
+    file: str
+
+
+@dataclass
+class ModuleInfo:
+    name: str
+    file: str
+    line: int
+    in_project: bool
+    functions: set[tuple[str, int]] = field(default_factory=set)  # public, including macros
+    macros: set[tuple[str, int]] = field(default_factory=set)  # public and private macros
+    definitions: dict[str, list[Definition]] = field(default_factory=dict)
+    has_struct: bool = False
+    is_protocol: bool = False
+
+
+def head_parts(head: Node) -> tuple[str | None, list[Node], Node | None]:
+    """Split a def head into (name, parameter nodes, guard)."""
+    guard = None
+    if head.type == "binary_operator":
+        op = head.child_by_field_name("operator")
+        if op is not None and text(op) == "when":
+            guard = head.child_by_field_name("right")
+            head = head.child_by_field_name("left")
+    if head.type == "identifier":
+        return text(head), [], guard
+    if head.type == "call":
+        name = call_name(head)
+        return name, call_arguments(head), guard
+    if head.type == "binary_operator":  # operator definitions: def a + b
+        op = head.child_by_field_name("operator")
+        return (text(op) if op is not None else None), [
+            head.child_by_field_name("left"),
+            head.child_by_field_name("right"),
+        ], guard
+    if head.type == "unary_operator":
+        op = head.child_by_field_name("operator")
+        return (text(op) if op is not None else None), [head.child_by_field_name("operand")], guard
+    return None, [], guard
+
+
+def param_arities(params: list[Node]) -> tuple[int, ...]:
+    total = len(params)
+    defaults = sum(1 for p in params if is_default(p))
+    return tuple(range(total - defaults, total + 1))
+
+
+def is_default(param: Node) -> bool:
+    if param.type != "binary_operator":
+        return False
+    op = param.child_by_field_name("operator")
+    return op is not None and text(op) == "\\\\"
+
+
+class AliasScope:
+    """Resolution of alias names with a chain of lexical alias maps."""
+
+    @staticmethod
+    def resolve(parts: list[str], aliases: dict[str, str]) -> str:
+        head = parts[0]
+        if head == "Elixir":
+            return ".".join(parts[1:])
+        full = aliases.get(head)
+        if full is None:
+            return ".".join(parts)
+        return ".".join([full, *parts[1:]])
+
+
+def alias_target(node: Node, aliases: dict[str, str], module: str | None) -> str | None:
+    """Module named by an alias expression (``Foo.Bar``, ``__MODULE__``, ``__MODULE__.Sub``)."""
+    if node.type == "alias":
+        return AliasScope.resolve(text(node).replace(" ", "").split("."), aliases)
+    if node.type == "identifier" and text(node) == "__MODULE__":
+        return module
+    if node.type == "dot":
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if left is None or right is None or right.type != "alias":
+            return None
+        base = alias_target(left, aliases, module)
+        if base is None:
+            return None
+        return base + "." + text(right).replace(" ", "")
+    if node.type == "call" and not call_arguments(node):
+        # `__MODULE__.Sub` parses as a call of a dot without parentheses in some positions
+        target = node.child_by_field_name("target")
+        if target is not None and target.type == "dot" and not any(
+            c.type == "arguments" for c in node.named_children
+        ):
+            return alias_target(target, aliases, module)
+    atom = atom_value(node) if node.type in ("atom", "quoted_atom") else None
+    if atom is not None and atom.startswith("Elixir."):
+        return atom[len("Elixir.") :]
+    return None
+
+
+def alias_statement(call: Node, aliases: dict[str, str], module: str | None) -> dict[str, str]:
+    """The aliases an ``alias``/``require``/``import`` call defines (name -> full module)."""
+    args = call_arguments(call)
+    if not args:
+        return {}
+    first = args[0]
+    out: dict[str, str] = {}
+    as_node = keyword_get(args[1:], "as")
+    if first.type == "dot" and first.child_by_field_name("right") is not None and (
+        first.child_by_field_name("right").type == "tuple"
+    ):
+        base = alias_target(first.child_by_field_name("left"), aliases, module)
+        if base is None:
+            return {}
+        for ref in named_children(first.child_by_field_name("right")):
+            if ref.type == "alias":
+                name = text(ref).replace(" ", "")
+                out[name.split(".")[-1]] = base + "." + name
+        return out
+    full = alias_target(first, aliases, module)
+    if full is None:
+        return {}
+    if as_node is not None:
+        if as_node.type == "alias":
+            out[text(as_node)] = full
+        return out
+    if call_name(call) == "alias":
+        out[full.split(".")[-1]] = full
+    return out
+
+
+class Indexer:
+    """Walks one file's tree and records the modules it defines."""
+
+    def __init__(self, file: str, in_project: bool, modules: dict[str, ModuleInfo]):
+        self.file = file
+        self.in_project = in_project
+        self.modules = modules
+
+    def run(self, root: Node) -> None:
+        self._walk_body(named_children(root), None, {})
+
+    def _walk_body(self, nodes: list[Node], module: str | None, aliases: dict[str, str]) -> dict:
+        for node in nodes:
+            aliases = self._walk(node, module, aliases)
+        return aliases
+
+    def _walk(self, node: Node, module: str | None, aliases: dict[str, str]) -> dict[str, str]:
+        if node.type == "call":
+            name = call_name(node)
+            if name in ("defmodule", "defprotocol"):
+                return self._defmodule(node, module, aliases, protocol=name == "defprotocol")
+            if name == "defimpl":
+                return self._defimpl(node, module, aliases)
+            if name in ("alias", "require", "import") and module is not None:
+                new = alias_statement(node, aliases, module)
+                if new:
+                    aliases = {**aliases, **new}
+                return aliases
+            if name in DEF_KINDS and module is not None:
+                self._def(node, name, module, aliases)
+                return aliases
+            if name in ("defstruct", "defexception") and module is not None:
+                info = self.modules.get(module)
+                if info is not None:
+                    info.has_struct = True
+                    if name == "defexception":
+                        info.functions.update({("exception", 1), ("message", 1)})
+                return aliases
+            if name == "defdelegate" and module is not None:
+                self._defdelegate(node, module)
+                return aliases
+            # body-level if/unless/case/for...: definitions inside still belong to the module
+            for child in (do_block(node),) if do_block(node) is not None else ():
+                for grandchild in named_children(child):
+                    if grandchild.type == "stab_clause":
+                        body = grandchild.child_by_field_name("right")
+                        if body is not None:
+                            self._walk_body(named_children(body), module, aliases)
+                    elif grandchild.type.endswith("_block"):
+                        self._walk_body(named_children(grandchild), module, aliases)
+                    else:
+                        self._walk(grandchild, module, aliases)
+            for arg in call_arguments(node):
+                if arg.type == "keywords":
+                    value = keyword_get([arg], "do")
+                    if value is not None:
+                        self._walk(value, module, aliases)
+            return aliases
+        if node.type == "block":
+            self._walk_body(named_children(node), module, aliases)
+        return aliases
+
+    def _defmodule(self, node, module, aliases, protocol=False) -> dict[str, str]:
+        args = call_arguments(node)
+        if not args:
+            return aliases
+        name_node = args[0]
+        full, auto_alias = module_name(name_node, aliases, module)
+        if full is None:
+            return aliases
+        if full not in self.modules or (self.in_project and not self.modules[full].in_project):
+            self.modules[full] = ModuleInfo(full, self.file, name_node.start_point[0] + 1, self.in_project)
+        info = self.modules[full]
+        info.is_protocol = info.is_protocol or protocol
+        inner = dict(aliases)
+        outer = aliases
+        if auto_alias is not None:
+            inner[auto_alias[0]] = auto_alias[1]
+            outer = {**aliases, auto_alias[0]: auto_alias[1]}
+        self._walk_body(do_body(node), full, inner)
+        if protocol:
+            # protocol functions are public functions of the protocol module
+            for fun in list(info.definitions.values()):
+                for d in fun:
+                    for a in d.arities:
+                        info.functions.add((d.name, a))
+        return outer
+
+    def _defimpl(self, node, module, aliases) -> dict[str, str]:
+        for name in impl_module_names(node, aliases, module):
+            if name not in self.modules:
+                self.modules[name] = ModuleInfo(name, self.file, node.start_point[0] + 1, self.in_project)
+            self._walk_body(do_body(node), name, dict(aliases))
+        return aliases
+
+    def _def(self, node: Node, kind: str, module: str, aliases: dict[str, str]) -> None:
+        args = call_arguments(node)
+        if not args:
+            return
+        name, params, _guard = head_parts(args[0])
+        if name is None:
+            return
+        info = self.modules.get(module)
+        if info is None:
+            return
+        arities = param_arities(params)
+        body = do_body(node)
+        if kind in ("defguard", "defguardp") and _guard is not None:
+            body = [_guard]
+        info.definitions.setdefault(name, []).append(
+            Definition(module, kind, name, arities, params, body, dict(aliases), self.file)
+        )
+        for arity in arities:
+            if kind in PUBLIC_KINDS:
+                info.functions.add((name, arity))
+            if kind in MACRO_KINDS:
+                info.macros.add((name, arity))
+
+    def _defdelegate(self, node: Node, module: str) -> None:
+        args = call_arguments(node)
+        if not args:
+            return
+        name, params, _ = head_parts(args[0])
+        info = self.modules.get(module)
+        if name and info is not None:
+            for arity in param_arities(params):
+                info.functions.add((name, arity))
+
+
+def module_name(name_node: Node, aliases: dict[str, str], parent: str | None):
+    """Full name of ``defmodule NAME`` and the alias it creates in the parent, if nested."""
+    if name_node.type == "alias":
+        raw = text(name_node).replace(" ", "")
+        parts = raw.split(".")
+        if parts[0] == "Elixir":
+            return ".".join(parts[1:]), None
+        if parent is None:
+            return AliasScope.resolve(parts, aliases), None
+        full = parent + "." + raw
+        return full, (parts[0], parent + "." + parts[0])
+    target = alias_target(name_node, aliases, parent)
+    return target, None
+
+
+def impl_module_names(node: Node, aliases: dict[str, str], module: str | None) -> list[str]:
+    args = call_arguments(node)
+    if not args:
+        return []
+    protocol = alias_target(args[0], aliases, module)
+    if protocol is None:
+        return []
+    fors: list[str] = []
+    for_node = keyword_get(args[1:], "for")
+    if for_node is None:
+        if module is not None:
+            fors = [module]
+    elif for_node.type == "list":
+        for item in named_children(for_node):
+            target = alias_target(item, aliases, module)
+            if target:
+                fors.append(target)
+    else:
+        target = alias_target(for_node, aliases, module)
+        if target:
+            fors.append(target)
+    return [protocol + "." + f for f in fors]

@@ -1,0 +1,100 @@
+"""How each supported Elixir version labels what the lexical tracker sees.
+
+Each flag is a difference measured between versions (see the oracle tests that compare with
+``mix xref`` on 1.14, 1.18 and 1.20); everything not listed here behaves the same.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+SUPPORTED = ("1.14", "1.18", "1.20")
+NEWEST = SUPPORTED[-1]
+
+
+@dataclass(frozen=True)
+class Semantics:
+    version: str
+    # 1.18+: aliases inside a function's patterns and guards are not dependencies at all
+    skip_aliases_in_patterns: bool
+    # 1.14: @behaviour makes a compile-time dependency (the behaviour is loaded to check it)
+    behaviour_compile: bool
+    # 1.18+: @derive runs the protocol's deriving at compile time
+    derive_compile: bool
+    # label of the protocol for `defimpl P` (compile up to 1.19, export since 1.20)
+    defimpl_mode: str
+    # 1.18+: Application.compile_env's default argument is expanded as a literal (runtime)
+    compile_env_default_runtime: bool
+    # 1.18+: attribute values expand their literal parts (Macro.expand_literals); before,
+    # only a value that is a literal as a whole had its aliases made runtime
+    attribute_literals_partial: bool
+    # `use X` expands to `require X` from a macro
+    use_require_compile: bool
+    # a `require` that a macro's expansion emits counts as compile
+    require_from_macro_compile: bool
+    # since 1.19, `--format cycles` prints strongly connected components
+    scc_cycles: bool
+
+    def remote_special(self, module: str, function: str) -> str | None:
+        if module == "Application" and function in ("compile_env", "compile_env!"):
+            return "compile_env"
+        return None
+
+
+def semantics(version: str) -> Semantics:
+    key = normalize(version)
+    major_minor = tuple(int(x) for x in key.split("."))
+    new = major_minor >= (1, 18)
+    return Semantics(
+        version=key,
+        skip_aliases_in_patterns=new,
+        behaviour_compile=not new,
+        derive_compile=new,
+        defimpl_mode="export" if major_minor >= (1, 20) else "compile",
+        compile_env_default_runtime=new,
+        attribute_literals_partial=new,
+        use_require_compile=False,
+        require_from_macro_compile=True,
+        scc_cycles=major_minor >= (1, 19),
+    )
+
+
+def normalize(version: str) -> str:
+    """'1.18.3' -> '1.18'; raises ValueError for versions exfix does not model."""
+    m = re.match(r"^\s*(\d+)\.(\d+)", version or "")
+    if not m:
+        raise ValueError(f"not an Elixir version: {version!r}")
+    key = f"{m.group(1)}.{m.group(2)}"
+    if key not in SUPPORTED:
+        # nearest supported version at or below, else the oldest
+        below = [v for v in SUPPORTED if tuple(map(int, v.split("."))) <= tuple(map(int, key.split(".")))]
+        if not below:
+            raise ValueError(f"Elixir {key} is older than the oldest supported ({SUPPORTED[0]})")
+        return below[-1]
+    return key
+
+
+def installed_version() -> str | None:
+    """The version of ``elixir`` on PATH, or None."""
+    exe = shutil.which("elixir")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"Elixir (\d+\.\d+\.\d+)", out)
+    return m.group(1) if m else None
+
+
+def default_version() -> str:
+    found = installed_version()
+    if found:
+        try:
+            return normalize(found)
+        except ValueError:
+            pass
+    return NEWEST

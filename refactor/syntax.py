@@ -1,0 +1,129 @@
+"""Helpers over tree-sitter-elixir nodes: names, arguments, keyword lists, do-blocks."""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+# Node types that carry no code.
+SKIP = {"comment"}
+
+
+def text(node: Node) -> str:
+    return node.text.decode("utf-8", "replace")
+
+
+def line(node: Node) -> int:
+    return node.start_point[0] + 1
+
+
+def named_children(node: Node) -> list[Node]:
+    return [c for c in node.named_children if c.type not in SKIP]
+
+
+def call_name(node: Node) -> str | None:
+    """``foo`` for a local call ``foo(...)`` / ``foo ... do end``; None for remote calls."""
+    if node.type != "call":
+        return None
+    target = node.child_by_field_name("target")
+    if target is not None and target.type == "identifier":
+        return text(target)
+    return None
+
+
+def call_arguments(node: Node) -> list[Node]:
+    """Positional and keyword arguments of a call, not counting the do-block."""
+    for child in node.named_children:
+        if child.type == "arguments":
+            return named_children(child)
+    return []
+
+
+def do_block(node: Node) -> Node | None:
+    for child in node.named_children:
+        if child.type == "do_block":
+            return child
+    return None
+
+
+def call_arity(node: Node) -> int:
+    args = call_arguments(node)
+    return len(args) + (1 if do_block(node) is not None and not _ends_with_keywords(args) else 0)
+
+
+def _ends_with_keywords(args: list[Node]) -> bool:
+    return bool(args) and args[-1].type == "keywords"
+
+
+def keyword_pairs(node: Node) -> list[tuple[str, Node]]:
+    """``[(key, value)]`` of a ``keywords`` node or a ``list`` holding one; keys without colon."""
+    if node.type == "list":
+        kws = [c for c in named_children(node) if c.type == "keywords"]
+        if not kws:
+            return []
+        node = kws[0]
+    if node.type != "keywords":
+        return []
+    out = []
+    for pair in named_children(node):
+        if pair.type != "pair":
+            continue
+        key = pair.child_by_field_name("key")
+        value = pair.child_by_field_name("value")
+        if key is None or value is None:
+            continue
+        k = text(key).strip()
+        if k.endswith(":"):
+            k = k[:-1]
+        k = k.strip('"')
+        out.append((k, value))
+    return out
+
+
+def keyword_get(args: list[Node], key: str) -> Node | None:
+    for arg in args:
+        if arg.type in ("keywords", "list"):
+            for k, v in keyword_pairs(arg):
+                if k == key:
+                    return v
+    return None
+
+
+def block_body(node: Node) -> list[Node]:
+    """The expressions of a do-block (without else/rescue/... sub-blocks)."""
+    return [
+        c
+        for c in named_children(node)
+        if c.type not in ("else_block", "after_block", "rescue_block", "catch_block")
+    ]
+
+
+def do_body(call: Node) -> list[Node]:
+    """Body expressions of ``call``: its do-block, or a ``do:`` keyword argument."""
+    block = do_block(call)
+    if block is not None:
+        return block_body(block)
+    value = keyword_get(call_arguments(call), "do")
+    return [value] if value is not None else []
+
+
+def atom_value(node: Node) -> str | None:
+    """``foo`` for ``:foo`` or ``:"foo"``; None for anything else."""
+    if node.type == "atom":
+        return text(node)[1:]
+    if node.type == "quoted_atom":
+        contents = [c for c in node.named_children if c.type == "quoted_content"]
+        if len(contents) == 1 and all(c.type == "quoted_content" for c in node.named_children):
+            return text(contents[0])
+        if not node.named_children:
+            return ""
+    return None
+
+
+def unwrap_block(node: Node) -> Node:
+    """``(expr)`` -> ``expr``."""
+    while node.type == "block":
+        kids = named_children(node)
+        if len(kids) != 1:
+            break
+        node = kids[0]
+    return node

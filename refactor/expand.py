@@ -103,6 +103,9 @@ class Expander:
         self.modules = modules
         self.sem = semantics
         self.facts = facts or FileFacts(path)
+        # module -> [(callback module, function)] registered with @before_compile
+        self.before_compile: dict[str, list[tuple[str, str]]] = {}
+        self.module_lines: dict[str, int] = {}
 
     # ------------------------------------------------------------------ entry points
 
@@ -488,16 +491,58 @@ class Expander:
         value = args[0]
         if name in CALLBACK_ATTRS or name in DOC_ATTRS:
             self.walk(value, inner)
+            if name == "before_compile" and env.module is not None:
+                callback = self.callback_target(value, env)
+                if callback is not None:
+                    self.before_compile.setdefault(env.module, []).append(callback)
             return env
         if name == "behaviour" and self.sem.behaviour_compile:
+            # 1.14 requires the behaviour when the module is defined: mix reports a
+            # `require` at the defmodule line
+            target = self.resolve(value, env) if value.type in ("alias", "dot") else None
+            if target is not None and env.module is not None:
+                line = env.line if env.line is not None else self.module_lines.get(env.module, 0)
+                self.emit(replace(inner, line=line), value, target, "require", "compile")
+        elif name == "behaviour" and env.module is not None:
+            # 1.18+ checks callbacks after compiling: a runtime call at the defmodule line
             target = self.resolve(value, env) if value.type in ("alias", "dot") else None
             if target is not None:
-                self.emit(inner, value, target, "behaviour", "compile")
+                line = env.line if env.line is not None else self.module_lines.get(env.module, 0)
+                self.emit(replace(inner, line=line, function=("__info__", 1)), value, target,
+                          "call", "runtime", "behaviour_info/1")
         if name == "derive" and self.sem.derive_compile:
             for item in self.literal_modules(value, env):
                 self.emit(inner, value, item, "derive", "compile")
         self.literal_value(value, inner)
         return env
+
+    def callback_target(self, node: Node, env: Env) -> tuple[str, str] | None:
+        """``@before_compile Mod`` or ``@before_compile {Mod, :fun}``."""
+        if node.type == "tuple":
+            kids = named_children(node)
+            if len(kids) == 2 and atom_value(kids[1]) is not None:
+                module = self.resolve(kids[0], env)
+                return (module, atom_value(kids[1])) if module else None
+            return None
+        module = self.resolve(node, env)
+        return (module, "__before_compile__") if module else None
+
+    def run_before_compile(self, module: str, line: int, env: Env) -> None:
+        """At the end of a module body mix invokes each @before_compile macro, at the defmodule line."""
+        for target, fname in self.before_compile.pop(module, []):
+            cb_env = replace(env, line=line)
+            self.emit(cb_env, None, target, "call", "compile", f"{fname}/1")
+            info = self.modules.get(target)
+            defs = [d for d in (info.definitions.get(fname, []) if info else []) if d.kind == "defmacro"]
+            if not defs or env.depth >= MAX_MACRO_DEPTH:
+                continue
+            quoted = self.returned_quote(defs[0], {}, info, cb_env)
+            if quoted is None or quoted[0] == "binding":
+                self.note(f"{target}.{fname}/1 (in {defs[0].file}): cannot see what it quotes")
+                continue
+            _kind, body, qbindings, qdef = quoted
+            self.seq(body, replace(cb_env, hygiene=qdef.aliases, bindings=qbindings,
+                                   via=env.via or f"@before_compile {target}", depth=env.depth + 1))
 
     def literal_modules(self, node: Node, env: Env) -> list[str]:
         out = []
@@ -583,7 +628,10 @@ class Expander:
             )
             self.args_and_block(node, env)
             return
-        body, qbindings, qdef = quoted
+        if quoted[0] == "binding":
+            self.walk_binding(quoted[1], env)
+            return
+        _kind, body, qbindings, qdef = quoted
         macro_env = replace(
             env,
             hygiene=qdef.aliases,
@@ -693,11 +741,13 @@ class Expander:
         for expr in body[:-1]:
             self.bind_assignment(expr, local_bindings, definition)
         last = unwrap_block(body[-1])
+        if last.type == "identifier" and text(last) in local_bindings:
+            return ("binding", local_bindings[text(last)])
         if last.type == "call" and call_name(last) == "quote":
             quoted = self.quote_body(last, local_bindings, env, definition)
             if quoted is None:
                 return None
-            return quoted[0], quoted[1], definition
+            return ("quote", quoted[0], quoted[1], definition)
         # apply(__MODULE__, which, args)
         if last.type == "call" and call_name(last) == "apply" and info is not None:
             args = call_arguments(last)
@@ -830,9 +880,12 @@ class Expander:
             if args and args[0].type != "identifier":
                 self.note(f"{self.path}: unquote of a macro-time expression is not followed")
             return
+        self.walk_binding(binding, env)
+
+    def walk_binding(self, binding: Binding, env: Env) -> None:
+        """Walk the caller's code bound to a macro parameter where the macro placed it."""
         if binding.node is None:
             return
-        # the caller's code is expanded where the quote placed it
         benv = replace(
             binding.env,
             module=env.module,
@@ -862,16 +915,16 @@ class Expander:
         if full is None:
             self.note(f"{self.path}:{name_node.start_point[0] + 1}: module with a dynamic name skipped")
             return env
-        if env.line is None:
-            self.facts.modules.append(ModuleDef(full, name_node.start_point[0] + 1, node.start_byte, node.end_byte))
-        else:
-            self.facts.modules.append(ModuleDef(full, env.line, node.start_byte, node.end_byte))
+        line = env.line if env.line is not None else node.start_point[0] + 1
+        self.module_lines[full] = line
+        self.facts.modules.append(ModuleDef(full, line, node.start_byte, node.end_byte))
         outer = env
         inner = replace(env, module=full, function=None, context=None)
         if auto is not None:
             outer = self.add_aliases(env, {auto[0]: auto[1]})
             inner = self.add_aliases(inner, {auto[0]: auto[1]})
         self.module_body(node, inner)
+        self.run_before_compile(full, env.line if env.line is not None else node.start_point[0] + 1, inner)
         return outer
 
     def module_body(self, node: Node, env: Env) -> None:
@@ -1040,7 +1093,10 @@ class Expander:
                     "its injected code is not followed"
                 )
                 continue
-            body, qbindings, qdef = quoted
+            if quoted[0] == "binding":
+                self.walk_binding(quoted[1], env)
+                continue
+            _kind, body, qbindings, qdef = quoted
             uenv = replace(
                 env,
                 hygiene=qdef.aliases,

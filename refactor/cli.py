@@ -1,0 +1,31 @@
+"""The ``exfix`` command line."""
+
+from __future__ import annotations
+
+import click
+
+from . import __version__
+from .commands.graph import graph, recompiles, trace
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Start with:
+  exfix graph --label compile-connected   the edges that make files recompile transitively
+  exfix recompiles lib/my_app/repo.ex     what recompiles when that file changes
+Every command takes --help.""",
+)
+@click.version_option(__version__, prog_name="exfix")
+def main():
+    """Find and cut compile-time dependencies in Elixir mix projects, without compiling them.
+
+    exfix reads your Elixir source, rebuilds the file dependency graph that `mix xref graph`
+    prints after a full compile (compile / export / runtime edges, labelled as your Elixir
+    version labels them), and proposes verified rewrites that shrink recompilation.
+    """
+
+
+main.add_command(graph)
+main.add_command(trace)
+main.add_command(recompiles)

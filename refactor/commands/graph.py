@@ -1,0 +1,221 @@
+"""``exfix graph``, ``exfix trace`` and ``exfix recompiles``: the graph, as mix would print it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from ..analysis import Analysis, analyze
+from ..project import ProjectError, load_project
+from ..semantics import SUPPORTED, default_version, normalize
+
+FORMATS = ["pretty", "plain", "dot", "stats", "cycles", "json"]
+LABELS = ["compile", "export", "runtime", "compile-connected"]
+
+
+def elixir_option(f):
+    return click.option(
+        "--elixir",
+        "elixir",
+        metavar="VERSION",
+        help=(
+            "Label edges and format output as this Elixir version does "
+            f"({', '.join(SUPPORTED)}; default: the installed elixir, else {SUPPORTED[-1]})."
+        ),
+    )(f)
+
+
+def verbose_option(f):
+    return click.option(
+        "-v", "--verbose", is_flag=True, help="Also say what could not be followed (macros, paths)."
+    )(f)
+
+
+def resolve_version(value: str | None) -> str:
+    try:
+        return normalize(value) if value else default_version()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--elixir") from exc
+
+
+def load_analysis(path: str, version: str, verbose: bool) -> Analysis:
+    try:
+        project = load_project(path)
+    except ProjectError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if project.is_umbrella:
+        raise click.ClickException(
+            f"{path}: this is an umbrella root; run exfix inside one of its apps "
+            f"({project.apps_path}/NAME) or use `exfix suggest` for batch runs"
+        )
+    analysis = analyze(project, version)
+    if verbose:
+        for note in analysis.notes:
+            click.echo(f"note: {note}", err=True)
+    for facts in analysis.files.values():
+        for err in facts.errors:
+            click.echo(f"warning: {facts.path}:{err.line}: {err.message}; facts taken where the damage is local", err=True)
+    return analysis
+
+
+def relative_to_project(project_root: Path, file: str) -> str:
+    """Accept a path as the user typed it (relative to cwd or to the project)."""
+    p = Path(file)
+    if p.is_absolute() or (Path.cwd() / p).exists() and not (project_root / p).exists():
+        try:
+            return os.path.relpath(p.resolve(), project_root.resolve()).replace(os.sep, "/")
+        except ValueError:
+            return file
+    return file.replace(os.sep, "/")
+
+
+@click.command(
+    "graph",
+    epilog="""\b
+Examples:
+  exfix graph --label compile-connected          # what makes files recompile transitively
+  exfix graph --format cycles --label compile    # cycles holding a compile edge
+  exfix graph --sink lib/foo.ex --label compile --only-nodes
+  exfix graph --format json --output -           # the graph as mix's JSON, on stdout
+""",
+)
+@click.argument("path", default=".", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="pretty", show_default=True,
+              help="Output format, as `mix xref graph --format`.")
+@click.option("--output", metavar="PATH|-", help="Where dot/json go (default xref_graph.dot/.json; - for stdout).")
+@click.option("--label", type=click.Choice(LABELS), help="Only show edges of this label.")
+@click.option("--only-direct", is_flag=True, help="With --label: keep only files with that direct relationship.")
+@click.option("--only-nodes", is_flag=True, help="Print file names only.")
+@click.option("--source", "sources", multiple=True, metavar="FILE", help="Files the given file references (repeatable).")
+@click.option("--sink", "sinks", multiple=True, metavar="FILE", help="Files that reference the given file (repeatable).")
+@click.option("--exclude", multiple=True, metavar="FILE", help="Leave this file out (repeatable).")
+@click.option("--group", "groups", multiple=True, metavar="A,B,...", help="Treat these files as one node (repeatable).")
+@click.option("--min-cycle-size", type=int, help="With stats/cycles: smallest cycle to show.")
+@click.option("--min-cycle-label", type=int, help="With cycles: least number of --label edges in a cycle.")
+@click.option("--fail-above", type=int, help="Exit 1 when the count of what is shown is above N.")
+@elixir_option
+@verbose_option
+def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exclude, groups,
+          min_cycle_size, min_cycle_label, fail_above, elixir, verbose):
+    """Print the file dependency graph of the mix project at PATH, as `mix xref graph` would.
+
+    Edges are labelled compile, export or runtime exactly as the chosen Elixir version labels
+    them, computed from the source without compiling. Paths are relative to the project root.
+    """
+    from ..xref_format import FileGraph, GraphOptions, render_graph
+
+    version = resolve_version(elixir)
+    analysis = load_analysis(path, version, verbose)
+    root = analysis.project.root
+    fg = FileGraph(files=list(analysis.file_graph.nodes), edges=analysis.edges())
+    opts = GraphOptions(
+        format=fmt,
+        label=label,
+        only_direct=only_direct,
+        only_nodes=only_nodes,
+        sources=[relative_to_project(root, s) for s in sources],
+        sinks=[relative_to_project(root, s) for s in sinks],
+        exclude=[relative_to_project(root, s) for s in exclude],
+        groups=list(groups),
+        min_cycle_size=min_cycle_size,
+        min_cycle_label=min_cycle_label,
+        fail_above=fail_above,
+    )
+    result = render_graph(fg, opts, version)
+    if result.error:
+        click.echo(f"** (Mix) {result.error}", err=True)
+        sys.exit(1 if result.exit_code == 1 else 2)
+    if fmt in ("dot", "json"):
+        default = "xref_graph.dot" if fmt == "dot" else "xref_graph.json"
+        target = output or default
+        if target == "-":
+            click.echo(result.text, nl=False)
+        else:
+            write_output(target, result.text)
+            click.echo(generated_message(fmt, target, version))
+    else:
+        click.echo(result.text, nl=False)
+    sys.exit(result.exit_code)
+
+
+def write_output(target: str, text: str) -> None:
+    """Write like mix: an existing file is first renamed to FILE.bak."""
+    from ..writer import atomic_write
+
+    p = Path(target)
+    if p.exists():
+        os.replace(p, str(p) + ".bak")
+    atomic_write(p, text.encode("utf-8"))
+
+
+def generated_message(fmt: str, target: str, version: str) -> str:
+    if fmt == "json":
+        return f'Generated "{target}".'
+    png = Path(target).stem + ".png"
+    if version == "1.14":
+        return (
+            f'Generated "{target}" in the current directory. To generate a PNG:\n\n'
+            f"   dot -Tpng {target} -o {png}\n\n"
+            "For more options see http://www.graphviz.org/."
+        )
+    return (
+        f'Generated "{os.path.relpath(target)}". To generate a PNG:\n\n'
+        f"   dot -Tpng {json.dumps(target)} -o {json.dumps(png)}\n\n"
+        "For more options see https://www.graphviz.org/."
+    )
+
+
+@click.command("trace")
+@click.argument("file", type=click.Path())
+@click.option("--project", "project_dir", default=".", type=click.Path(file_okay=False),
+              help="The mix project holding FILE (default: current directory).")
+@click.option("--label", type=click.Choice(["compile", "export", "runtime"]), help="Only references of this label.")
+@elixir_option
+@verbose_option
+def trace(file, project_dir, label, elixir, verbose):
+    """Print the references FILE makes to modules of its project, with line and label,
+    as `mix xref trace FILE` would."""
+    from ..trace import format_entry, trace_entries
+
+    version = resolve_version(elixir)
+    analysis = load_analysis(project_dir, version, verbose)
+    rel = relative_to_project(analysis.project.root, file)
+    if rel not in analysis.files:
+        raise click.ClickException(f"{file}: not a source file of the project at {analysis.project.root} "
+                                   f"(elixirc_paths: {analysis.project.elixirc_paths})")
+    for ref in trace_entries(analysis, rel, label):
+        click.echo(format_entry(rel, ref, version))
+
+
+@click.command("recompiles")
+@click.argument("file", type=click.Path())
+@click.option("--project", "project_dir", default=".", type=click.Path(file_okay=False),
+              help="The mix project holding FILE (default: current directory).")
+@click.option("--exports-changed", is_flag=True,
+              help="FILE's public functions, macros or struct change too (default: only bodies).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@elixir_option
+@verbose_option
+def recompiles(file, project_dir, exports_changed, fmt, elixir, verbose):
+    """List the files mix recompiles when FILE changes.
+
+    By default FILE's exports stay the same (a change inside function bodies); pass
+    --exports-changed when public functions, macros or the struct change.
+    """
+    from ..recompile import recompiles as compute
+
+    version = resolve_version(elixir)
+    analysis = load_analysis(project_dir, version, verbose)
+    rel = relative_to_project(analysis.project.root, file)
+    if rel not in analysis.files:
+        raise click.ClickException(f"{file}: not a source file of the project at {analysis.project.root}")
+    files = compute(analysis.file_deps(), rel, exports_changed, version)
+    if fmt == "json":
+        click.echo(json.dumps({"changed": rel, "recompiles": files}))
+    else:
+        for f in files:
+            click.echo(f)

@@ -1,0 +1,487 @@
+"""Rule hoist-conditional-use: snapshots of the patched text, detection, refusals, and the compiler.
+
+Each case is a directory of ``fixtures/rules/hoist-conditional-use/``:
+``before.ex``, ``case.json`` and, when the rule fixes it, ``after.ex`` (the exact patched text)
+plus ``new_files/<path>`` for files the fix creates. ``case.json`` keys: ``strategy``,
+``severity``, ``message`` (a substring of the message), ``refuse`` (a substring of the reason
+when there is no fix), ``findings`` (0 for code the rule must leave alone), ``extra_sources``,
+and ``compile`` (the case also runs through mix, with and without the optional dependency in
+``_project/optdep``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from refactor.parse import first_error, parse
+from refactor.rules.base import Diagnostic, Fix, RuleContext, apply_edits
+from refactor.rules.hoist_conditional_use import (
+    RULE_ID,
+    HoistConditionalUse,
+    defined_modules,
+    find_problems,
+    guard_helper_source,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures" / "rules" / "hoist-conditional-use"
+PROJECT = FIXTURES / "_project"
+CASES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and not p.name.startswith("_"))
+
+
+def meta(case: str) -> dict:
+    return json.loads((FIXTURES / case / "case.json").read_text())
+
+
+def source_path(case: str) -> str:
+    return meta(case).get("path", "lib/" + case.replace("-", "_") + ".ex")
+
+
+def context(case: str, before: bytes | None = None, **options) -> RuleContext:
+    m = meta(case)
+    path = source_path(case)
+    sources = {
+        "mix.exs": (PROJECT / "mix.exs").read_bytes(),
+        path: before if before is not None else (FIXTURES / case / "before.ex").read_bytes(),
+    }
+    for rel, text in m.get("extra_sources", {}).items():
+        sources[rel] = text.encode()
+    opts = {k: m[k] for k in ("strategy", "guard_module", "hoist_max_lines") if k in m}
+    opts.update(options)
+    return RuleContext(project=None, analysis=None, sources=sources, options=opts)
+
+
+def run(case: str) -> tuple[RuleContext, list[Diagnostic]]:
+    ctx = context(case)
+    return ctx, HoistConditionalUse().check(ctx)
+
+
+def patched(case: str) -> tuple[RuleContext, Diagnostic, RuleContext, bytes]:
+    ctx, diags = run(case)
+    assert len(diags) == 1, [d.message for d in diags]
+    diag = diags[0]
+    assert diag.fix is not None, diag.message
+    path = source_path(case)
+    after = apply_edits(ctx.sources[path], diag.fix.edits)
+    patched_ctx = RuleContext(None, None, {**ctx.sources, path: after, **diag.fix.new_files}, ctx.options)
+    return ctx, diag, patched_ctx, after
+
+
+FIXED = [c for c in CASES if (FIXTURES / c / "after.ex").exists()]
+REFUSED = [c for c in CASES if "refuse" in meta(c)]
+CLEAN = [c for c in CASES if meta(c).get("findings") == 0]
+COMPILED = [c for c in CASES if meta(c).get("compile")]
+
+
+def test_every_case_has_an_expectation():
+    for case in CASES:
+        assert (case in FIXED) + (case in REFUSED) + (case in CLEAN) == 1, case
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+@pytest.mark.parametrize("case", FIXED)
+def test_snapshot(case):
+    _ctx, diag, _patched_ctx, after = patched(case)
+    assert after.decode() == (FIXTURES / case / "after.ex").read_text()
+    expected_new = {
+        p.relative_to(FIXTURES / case / "new_files").as_posix(): p.read_bytes()
+        for p in sorted((FIXTURES / case / "new_files").rglob("*"))
+        if p.is_file()
+    }
+    assert diag.fix.new_files == expected_new
+    m = meta(case)
+    assert diag.rule == RULE_ID
+    assert diag.severity == m["severity"]
+    if "message" in m:
+        assert m["message"] in diag.message
+
+
+@pytest.mark.parametrize("case", FIXED)
+def test_edits_keep_the_rest_of_the_file(case):
+    ctx, diag, _p, _after = patched(case)
+    before = ctx.sources[source_path(case)]
+    for edit in diag.fix.edits:
+        # whole lines, inside the file
+        assert edit.start == 0 or before[edit.start - 1 : edit.start] == b"\n"
+        assert edit.end == len(before) or before[edit.end : edit.end + 1] == b"\n"
+
+
+@pytest.mark.parametrize("case", FIXED)
+def test_verify_accepts_the_fix(case):
+    ctx, diag, patched_ctx, after = patched(case)
+    assert first_error(parse(after)) is None
+    assert defined_modules(after) == defined_modules(ctx.sources[source_path(case)])
+    assert HoistConditionalUse().verify(ctx, diag, patched_ctx) == []
+
+
+@pytest.mark.parametrize("case", FIXED)
+def test_idempotent(case):
+    _ctx, _diag, patched_ctx, after = patched(case)
+    assert find_problems(after) == []
+    assert HoistConditionalUse().check(patched_ctx) == []
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_refusal(case):
+    _ctx, diags = run(case)
+    assert len(diags) == 1
+    diag = diags[0]
+    m = meta(case)
+    assert diag.fix is None
+    assert diag.severity == m["severity"]
+    assert m["refuse"] in diag.message
+
+
+@pytest.mark.parametrize("case", CLEAN)
+def test_left_alone(case):
+    _ctx, diags = run(case)
+    assert diags == []
+
+
+# --------------------------------------------------------------------------- detection details
+
+
+def test_message_names_file_line_module_and_why():
+    _ctx, diags = run("seed-hoist")
+    msg = diags[0].message
+    assert diags[0].file == "lib/seed_hoist.ex" and diags[0].line == 6
+    assert "lib/seed_hoist.ex:7" in msg
+    assert "`use Opt.JS`" in msg
+    assert "Fixture.SmartCell.TrainData" in msg
+    assert "is not loaded and could not be found" in msg
+    assert "tests whether Opt.SmartCell is available" in msg
+
+
+def test_problem_lists_every_directive_and_the_tested_module():
+    src = (FIXTURES / "nested-conditional" / "before.ex").read_bytes()
+    (problem,) = find_problems(src)
+    assert [(d.kind, d.module, d.line) for d in problem.directives] == [("import", "Opt.Helpers", 8)]
+    assert problem.tested == ["Opt.Helpers"]
+    assert problem.module.name == "Fixture.Nested"
+
+
+def test_aliases_expand_in_directives():
+    src = b"""defmodule A do
+  alias Opt.{Helpers, Type}
+  alias Opt.JS, as: J
+
+  if Code.ensure_loaded?(Type) do
+    use Type
+    require Helpers
+    use J, assets_path: "x"
+  end
+end
+"""
+    (problem,) = find_problems(src)
+    assert [d.module for d in problem.directives] == ["Opt.Type", "Opt.Helpers", "Opt.JS"]
+
+
+class _Project:
+    def __init__(self, root, deps):
+        self.root = root
+        self.deps = deps
+        self.deps_dir = Path(root) / "deps"
+
+
+def _severity(src: bytes, deps: dict, tmp_path: Path, extra: dict | None = None, dep_files: dict | None = None):
+    for rel, text in (dep_files or {}).items():
+        (tmp_path / "deps" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "deps" / rel).write_text(text)
+    sources = {"lib/a.ex": src, **(extra or {})}
+    ctx = RuleContext(_Project(tmp_path, deps), None, sources, {"strategy": "hoist"})
+    (diag,) = HoistConditionalUse().check(ctx)
+    return diag
+
+
+CONFIG_IF = b"""defmodule A do
+  if Mix.env() == :prod do
+    use Kino.JS
+  end
+end
+"""
+
+
+def test_severity_error_for_optional_dependency(tmp_path):
+    diag = _severity(CONFIG_IF, {"kino": {"optional": True}}, tmp_path,
+                     dep_files={"kino/lib/kino/js.ex": "defmodule Kino.JS do\nend\n"})
+    assert diag.severity == "error"
+    assert ":kino, an optional dependency" in diag.message
+
+
+def test_severity_error_for_unknown_module(tmp_path):
+    diag = _severity(CONFIG_IF, {}, tmp_path)
+    assert diag.severity == "error"
+    assert "neither in the project nor in its dependencies" in diag.message
+
+
+def test_severity_warning_for_required_dependency(tmp_path):
+    diag = _severity(CONFIG_IF, {"kino": {"optional": False}}, tmp_path,
+                     dep_files={"kino/lib/kino/js.ex": "defmodule Kino.JS do\nend\n"})
+    assert diag.severity == "warning"
+    assert "dependency :kino" in diag.message
+    assert diag.fix is not None
+
+
+def test_severity_from_mix_exs_without_project_object():
+    mix = b'defp deps, do: [{:kino, "~> 0.8", optional: true}, {:jason, "~> 1.0"}]\n'
+    ctx = RuleContext(None, None, {"mix.exs": mix, "lib/a.ex": CONFIG_IF}, {})
+    (diag,) = HoistConditionalUse().check(ctx)
+    assert diag.severity == "error" and ":kino, an optional dependency" in diag.message
+
+
+def test_analysis_seam_is_used_when_present():
+    class Analysis:
+        module_file = {"Kino.JS": "lib/kino_js.ex"}
+
+    ctx = RuleContext(None, Analysis(), {"lib/a.ex": CONFIG_IF}, {})
+    (diag,) = HoistConditionalUse().check(ctx)
+    assert diag.severity == "warning" and "defined in the project" in diag.message
+
+
+def test_body_level_only():
+    src = b"""defmodule A do
+  def f do
+    if true do
+      require Opt.Helpers
+    end
+  end
+
+  defmacro m do
+    quote do
+      if true, do: import(Opt.Helpers)
+    end
+  end
+end
+"""
+    assert find_problems(src) == []
+
+
+# --------------------------------------------------------------------------- rewrite details
+
+
+def test_condition_with_dunder_module_is_written_in_full():
+    src = b"""defmodule Outer.Mod do
+  if Code.ensure_loaded?(__MODULE__.Backend) do
+    use __MODULE__.Backend
+  end
+end
+"""
+    ctx = RuleContext(None, None, {"lib/a.ex": src}, {"strategy": "hoist"})
+    (diag,) = HoistConditionalUse().check(ctx)
+    after = apply_edits(src, diag.fix.edits)
+    assert after.startswith(b"if Code.ensure_loaded?(Outer.Mod.Backend) do\n  defmodule Outer.Mod do\n")
+    assert b"use __MODULE__.Backend" in after
+
+
+def test_multiline_strings_are_not_reindented():
+    src = b'''defmodule A do
+  @text "line one
+line two"
+
+  if Code.ensure_loaded?(Opt.Type) do
+    use Opt.Type
+  end
+end
+'''
+    ctx = RuleContext(None, None, {"lib/a.ex": src}, {"strategy": "hoist"})
+    (diag,) = HoistConditionalUse().check(ctx)
+    after = apply_edits(src, diag.fix.edits)
+    assert after.count(b'    @text "line one\nline two"') == 2
+
+
+def test_code_around_the_module_is_kept_byte_for_byte():
+    head = b"# header comment\n\nalias Foo.Bar\n\n"
+    tail = b"\n\ndefmodule Untouched do\n  def x,   do: 1\nend\n"
+    body = (FIXTURES / "seed-hoist" / "before.ex").read_bytes()
+    src = head + body + tail
+    ctx = RuleContext(None, None, {"lib/a.ex": src}, {"strategy": "hoist"})
+    (diag,) = HoistConditionalUse().check(ctx)
+    after = apply_edits(src, diag.fix.edits)
+    assert after.startswith(head) and after.endswith(tail)
+    assert after[len(head) : len(after) - len(tail)] == (FIXTURES / "seed-hoist" / "after.ex").read_bytes()
+
+
+def test_two_modules_in_one_file_give_two_diagnostics():
+    one = (FIXTURES / "seed-hoist" / "before.ex").read_bytes()
+    two = (FIXTURES / "unless" / "before.ex").read_bytes()
+    src = one + b"\n" + two
+    ctx = RuleContext(None, None, {"lib/a.ex": src}, {"strategy": "hoist"})
+    diags = HoistConditionalUse().check(ctx)
+    assert [d.line for d in diags] == [6, one.count(b"\n") + 1 + 4]
+    patched_src = apply_edits(src, [e for d in diags for e in d.fix.edits])
+    assert find_problems(patched_src) == []
+    assert defined_modules(patched_src) == defined_modules(src)
+
+
+def test_unknown_strategy_is_an_error():
+    with pytest.raises(ValueError):
+        HoistConditionalUse().check(context("seed-hoist", strategy="copy"))
+
+
+def test_auto_limit_is_an_option():
+    _ctx, (diag,) = None, HoistConditionalUse().check(context("seed-auto", hoist_max_lines=2))
+    assert "strategy auto chose the guard form" in diag.message
+    assert diag.fix.new_files
+
+
+def test_guard_module_option_and_existing_helper():
+    ctx = context("seed-guard", guard_module="My.Guards", guard_path="lib/my/guards.ex")
+    (diag,) = HoistConditionalUse().check(ctx)
+    assert set(diag.fix.new_files) == {"lib/my/guards.ex"}
+    assert b"defmodule My.Guards do" in diag.fix.new_files["lib/my/guards.ex"]
+    # once the helper exists in the project, it is reused and not created again
+    ctx.sources["lib/my/guards.ex"] = diag.fix.new_files["lib/my/guards.ex"]
+    ctx.options.pop("guard_path")
+    (diag,) = HoistConditionalUse().check(ctx)
+    assert diag.fix.new_files == {}
+    assert b"My.Guards.if_loaded Opt.SmartCell do" in apply_edits(
+        ctx.sources["lib/seed_guard.ex"], diag.fix.edits
+    )
+    assert "defined in lib/my/guards.ex" in diag.message
+
+
+def test_verify_rejects_broken_or_incomplete_patches():
+    ctx, diag, patched_ctx, after = patched("seed-hoist")
+    rule = HoistConditionalUse()
+    path = source_path("seed-hoist")
+    bad = dict(patched_ctx.sources)
+    bad[path] = after.rstrip()[: -len(b"end")]  # the last `end` missing
+    assert rule.verify(ctx, diag, RuleContext(None, None, bad, {}))
+    bad[path] = ctx.sources[path]  # the problem is still there
+    assert any("still has" in r for r in rule.verify(ctx, diag, RuleContext(None, None, bad, {})))
+    bad[path] = after.replace(b"defmodule Fixture.SmartCell.TrainData", b"defmodule Other", 1)
+    assert any("defines" in r for r in rule.verify(ctx, diag, RuleContext(None, None, bad, {})))
+
+
+def test_verify_rejects_a_helper_that_depends_on_the_project():
+    ctx, diag, patched_ctx, _after = patched("seed-guard")
+    (rel,) = diag.fix.new_files
+    bad_helper = guard_helper_source("Fixture.Optional").replace(
+        b"@moduledoc false", b"@moduledoc false\n  @x Fixture.SmartCell.TrainData"
+    )
+    fix = Fix(diag.fix.edits, new_files={rel: bad_helper})
+    bad_diag = Diagnostic(diag.rule, diag.file, diag.line, diag.severity, diag.message, fix)
+    sources = {**patched_ctx.sources, rel: bad_helper}
+    reasons = HoistConditionalUse().verify(ctx, bad_diag, RuleContext(None, None, sources, {}))
+    assert any("must depend on nothing in the project" in r for r in reasons)
+
+
+def test_helper_depends_on_nothing_in_the_project():
+    helper = guard_helper_source("Fixture.Optional")
+    tree = parse(helper)
+    assert first_error(tree) is None
+    aliases, stack = set(), [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "alias":
+            aliases.add(node.text.decode())
+        stack.extend(node.named_children)
+    assert aliases == {"Fixture.Optional", "Code", "Macro"}
+    assert defined_modules(helper) == {"Fixture.Optional"}
+    assert b"defmacro if_loaded(module, do: block) do" in helper
+
+
+# --------------------------------------------------------------------------- the compiler
+
+NOT_LOADED = "is not loaded and could not be found"
+
+
+def _toolchain(version):
+    from oracle import OracleUnavailable, toolchain
+
+    try:
+        return toolchain(version)
+    except OracleUnavailable as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+
+
+def _project(tc, name: str, files: dict[str, bytes]) -> Path:
+    work = tc.workdir(name)
+    shutil.copytree(PROJECT / "optdep", work / "optdep")
+    app = work / "app"
+    (app / "lib").mkdir(parents=True)
+    shutil.copy(PROJECT / "mix.exs", app / "mix.exs")
+    for rel, data in files.items():
+        (app / rel).parent.mkdir(parents=True, exist_ok=True)
+        (app / rel).write_bytes(data)
+    return app
+
+
+def _exports(tc, app: Path, modules: list[str]):
+    script = (
+        "for m <- [" + ", ".join(modules) + "], "
+        'do: IO.puts("EXPORTS " <> inspect({m, Enum.sort(m.__info__(:functions))}))'
+    )
+    proc = tc.run(app, ["mix", "run", "-e", script], env={"WITH_OPTDEP": "1"}, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return [line for line in proc.stdout.splitlines() if line.startswith("EXPORTS ")]
+
+
+def _compile_case(tc, case: str) -> list[str]:
+    """Problems found for one case with one toolchain (empty when all holds)."""
+    ctx, diag, _patched_ctx, after = patched(case)
+    path = source_path(case)
+    before = ctx.sources[path]
+    errors = []
+    after_files = {path: after, **diag.fix.new_files}
+    # without the optional dependency: the original fails, the patched version compiles
+    app = _project(tc, f"{case}-before-absent", {path: before})
+    proc = tc.run(app, ["mix", "compile"], check=False)
+    if proc.returncode == 0 or NOT_LOADED not in proc.stdout + proc.stderr:
+        errors.append(f"{case}: the original compiled without the optional dependency:\n{proc.stdout}{proc.stderr}")
+    app = _project(tc, f"{case}-after-absent", after_files)
+    proc = tc.run(app, ["mix", "compile"], check=False)
+    if proc.returncode != 0:
+        errors.append(f"{case}: the patched version fails without the dependency:\n{proc.stdout}{proc.stderr}")
+    # with it: both compile and export the same functions
+    modules = sorted(defined_modules(before))
+    got = []
+    for label, files in (("before", {path: before}), ("after", after_files)):
+        app = _project(tc, f"{case}-{label}-present", files)
+        try:
+            got.append(_exports(tc, app, modules))
+        except AssertionError as exc:
+            errors.append(f"{case}: {label} fails with the dependency: {exc}")
+            return errors
+    if got[0] != got[1] or len(got[0]) != len(modules):
+        errors.append(f"{case}: exports differ: {got[0]} vs {got[1]}")
+    return errors
+
+
+def _versions():
+    from oracle import VERSIONS
+
+    return list(VERSIONS)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("version", _versions())
+def test_compiler_agrees(version):
+    """Every compile case on one Elixir version; cases run in parallel to keep the time modest."""
+    tc = _toolchain(version)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda c: _compile_case(tc, c), COMPILED))
+    errors = [e for r in results for e in r]
+    assert not errors, "\n\n".join(errors)
+
+
+def test_compile_cases_include_the_seed_and_a_large_guarded_module():
+    assert {"seed-hoist", "seed-guard", "large-auto"} <= set(COMPILED)
+    large = (FIXTURES / "large-auto" / "before.ex").read_text()
+    assert large.count("\n") > 300
+    assert "if_loaded Opt.Type do" in (FIXTURES / "large-auto" / "after.ex").read_text()
+    assert "use Opt.JS, assets_path:" in (FIXTURES / "seed-hoist" / "before.ex").read_text()
+    assert "raise RuntimeError" in (FIXTURES / "seed-hoist" / "before.ex").read_text()

@@ -1,0 +1,180 @@
+"""Safe in-place writes: each file is replaced whole, atomically, or not at all.
+
+A file is written only when it still holds exactly the bytes exfix analysed. The new content
+goes to a temporary file in the same folder, is flushed to disk, gets the old file's mode,
+and then replaces the old file with one ``os.replace`` (a rename, atomic on POSIX): a reader,
+or a crash or ``kill -9`` at any moment, sees either the old file or the new one, never a
+half-written one. What cannot be written safely is left alone and reported with the reason:
+
+- the file changed (or vanished, or appeared) on disk since it was analysed;
+- the file is read-only (even where rename would succeed, as it does for root);
+- the path is a symbolic link (a link is never replaced by a plain file);
+- the path is not a regular file, or has other hard links (a rename would split them).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TMP_SUFFIX = ".exfix-tmp"
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class FileChange:
+    """Replace ``path`` holding ``expected`` (``None``: must not exist yet) with ``new``."""
+
+    path: Path
+    expected: bytes | None
+    new: bytes
+    display: str = ""  # how reports name the file; defaults to the path
+
+    @property
+    def name(self) -> str:
+        return self.display or str(self.path)
+
+
+@dataclass
+class Refused:
+    path: str
+    reason: str
+
+
+@dataclass
+class WriteResult:
+    written: list[str] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+class WriteRefused(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def write_changes(changes: list[FileChange]) -> WriteResult:
+    """Write each change on its own: one refused file does not stop the others."""
+    result = WriteResult()
+    for change in changes:
+        if change.expected is not None and change.expected == change.new:
+            result.unchanged.append(change.name)
+            continue
+        try:
+            write_one(change)
+        except WriteRefused as exc:
+            result.refused.append(Refused(change.name, exc.reason))
+        else:
+            result.written.append(change.name)
+    return result
+
+
+def check_writable(change: FileChange) -> os.stat_result | None:
+    """Raise WriteRefused unless ``change`` may be written now; return the file's stat."""
+    path = change.path
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if change.expected is not None:
+            raise WriteRefused("deleted on disk since it was analysed; left alone") from None
+        return None
+    except OSError as exc:
+        raise WriteRefused(f"cannot stat: {exc.strerror}") from None
+    if change.expected is None:
+        raise WriteRefused("created on disk since it was analysed; left alone")
+    if stat.S_ISLNK(st.st_mode):
+        raise WriteRefused("is a symbolic link; exfix never replaces a link, edit its target")
+    if not stat.S_ISREG(st.st_mode):
+        raise WriteRefused("is not a regular file; left alone")
+    if not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        raise WriteRefused("is read-only; left alone")
+    if st.st_nlink > 1:
+        raise WriteRefused(f"has {st.st_nlink} hard links; replacing it would split them")
+    try:
+        with open(path, "rb") as fh:
+            current = fh.read()
+    except OSError as exc:
+        raise WriteRefused(f"cannot read: {exc.strerror}") from None
+    if digest(current) != digest(change.expected):
+        raise WriteRefused("changed on disk since it was analysed; left alone")
+    return st
+
+
+def write_one(change: FileChange) -> None:
+    """Atomically replace (or create) one file, or raise WriteRefused and leave it as it was."""
+    st = check_writable(change)
+    path = change.path
+    folder = path.parent
+    if st is None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteRefused(f"cannot create folder {folder}: {exc.strerror}") from None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    except OSError as exc:
+        raise WriteRefused(f"cannot write in {folder}: {exc.strerror}") from None
+    try:
+        try:
+            if st is not None:
+                os.fchmod(fd, stat.S_IMODE(st.st_mode))
+                if hasattr(os, "fchown"):
+                    try:
+                        os.fchown(fd, st.st_uid, st.st_gid)
+                    except OSError:
+                        pass  # only root may give a file away; the mode is what matters
+            else:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.fchmod(fd, 0o666 & ~umask)
+            view = memoryview(change.new)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if st is None:
+            # link() fails if the name exists: never clobber a file created meanwhile
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise WriteRefused("created on disk since it was analysed; left alone") from None
+            os.unlink(tmp)
+        else:
+            # last look just before the rename: the window left is the rename itself
+            check_writable(change)
+            os.replace(tmp, path)
+        tmp = None
+        _fsync_dir(folder)
+    except OSError as exc:
+        raise WriteRefused(f"write failed: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some filesystems refuse fsync on folders
+        if exc.errno not in (errno.EINVAL, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)

@@ -1,0 +1,203 @@
+"""``exfix suggest`` and ``exfix apply``: run the rules over one project or a whole monorepo.
+
+Exit codes: 0 done; 1 with ``--check`` when there is any suggestion; 2 for usage or input
+errors (a path with no project, a broken mix.exs, a file that does not parse, a file that could
+not be written). Errors go to stderr as ``file:line: error: message``; one broken project is
+reported and the others still run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .. import report
+from ..discover import find_projects
+from ..engine import Options, Problem, ProjectResult, display_path, run_many, units_of
+from ..rules import get_rules
+from ..writer import FileChange, write_changes
+
+FORMATS = ["diff", "json", "sarif"]
+STRATEGIES = ["auto", "hoist", "guard"]
+PROGRESS_MIN_PROJECTS = 2
+
+
+def _options(f):
+    decorators = [
+        click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="diff", show_default=True,
+                     help="diff: unified diffs git apply accepts; json; sarif (2.1.0, for code scanning)."),
+        click.option("--rule", "select", multiple=True, metavar="ID", help="Run only this rule (repeatable)."),
+        click.option("--skip-rule", "skip", multiple=True, metavar="ID", help="Do not run this rule (repeatable)."),
+        click.option("--stats", is_flag=True, help="End with a table of suggestions per rule."),
+        click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Projects analysed in parallel (default: all cores)."),
+        click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True,
+                     help="How rules that can cut an edge several ways do it."),
+        click.option("--allow-concat", is_flag=True,
+                     help="Also use the last-resort rewrite (Module.concat); see its warnings."),
+        click.option("--elixir", "elixir", metavar="VERSION",
+                     help="Label edges as this Elixir version does (default: the installed elixir)."),
+    ]
+    for deco in reversed(decorators):
+        f = deco(f)
+    return f
+
+
+@click.command("suggest")
+@_options
+@click.option("--check", is_flag=True, help="Exit 1 when there is any suggestion (for CI).")
+def suggest(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check):
+    """Show every verified patch as a unified diff; write nothing.
+
+    PATH may be a mix project, an umbrella, or any folder holding projects at any depth
+    (default: the current folder).
+    """
+    code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write=False)
+    sys.exit(code)
+
+
+@click.command("apply")
+@_options
+def apply(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir):
+    """Write the patches `suggest` shows, each file atomically, then re-verify.
+
+    A file changed on disk since it was analysed, a read-only file or a symbolic link is left
+    alone and reported. A second `apply` changes nothing.
+    """
+    code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, False, write=True)
+    sys.exit(code)
+
+
+def _version(elixir: str | None) -> str:
+    from ..semantics import default_version, normalize
+
+    try:
+        return normalize(elixir) if elixir else default_version()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--elixir") from exc
+
+
+def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write) -> int:
+    try:
+        rules = get_rules(select, skip)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rule/--skip-rule") from exc
+    version = _version(elixir)
+    cwd = os.getcwd()
+    found, discover_errors = find_projects(list(paths) or ["."])
+    problems = [Problem(display_path(e.path, cwd), None, e.message) for e in discover_errors]
+    opts = Options(
+        rules=rules,
+        rule_options={"strategy": strategy, "allow_concat": allow_concat},
+        version=version,
+        allow_unsafe=allow_concat,
+        cwd=cwd,
+    )
+    units = units_of(found)
+    results = _run_all(units, opts, jobs)
+    written: list[str] | None = None
+    refused = None
+    if write:
+        written, refused, more = _write(results, opts, jobs, cwd)
+        problems.extend(more)
+
+    out = sys.stdout
+    if fmt == "json":
+        doc = report.to_json(results, cwd, problems, written, refused)
+        out.write(report.dumps(doc))
+    elif fmt == "sarif":
+        out.write(report.dumps(report.to_sarif(results, cwd, rules, problems)))
+    else:
+        colour = out.isatty() and "NO_COLOR" not in os.environ
+        if not colour and hasattr(out, "reconfigure"):
+            out.reconfigure(errors="surrogateescape")  # bytes that are not UTF-8 go out as they came
+        report.write_diff_report(results, out, cwd, colour)
+    out.flush()
+
+    all_problems = [p for r in results for p in r.errors] + problems
+    for p in all_problems:
+        click.echo(f"{p.file}{':' + str(p.line) if p.line else ''}: error: {p.message}", err=True)
+    tables = []
+    if stats:
+        tables.append(report.stats_table(results))
+    if len(results) > 1 or stats:
+        tables.append(report.projects_table(results))
+    if tables:
+        report.print_tables(tables)
+    if write:
+        n = len(written or [])
+        click.echo(f"exfix: wrote {n} file{'s' if n != 1 else ''}" +
+                   (f", left {len(refused)} alone" if refused else ""), err=True)
+    if all_problems:
+        return 2
+    if check and any(r.suggestions for r in results):
+        return 1
+    return 0
+
+
+def _run_all(units: list[Path], opts: Options, jobs: int | None) -> list[ProjectResult]:
+    console = Console(stderr=True)
+    if not console.is_terminal or len(units) < PROGRESS_MIN_PROJECTS:
+        return run_many(units, opts, jobs)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("analysing projects", total=len(units))
+        return run_many(units, opts, jobs, progress=lambda _r: progress.advance(task))
+
+
+def _write(results: list[ProjectResult], opts: Options, jobs, cwd: str):
+    """Write every patch; then analyse the written projects again and check they hold."""
+    changes: list[tuple[ProjectResult, object, FileChange]] = []
+    for result in results:
+        for patch in result.patches:
+            path = Path(result.root) / patch.file
+            changes.append((result, patch, FileChange(path, patch.before, patch.after,
+                                                      display_path(path, cwd))))
+    outcome = write_changes([c for _, _, c in changes])
+    refused_by_name = {r.path: r.reason for r in outcome.refused}
+    touched: dict[str, ProjectResult] = {}
+    for result, patch, change in changes:
+        reason = refused_by_name.get(change.name)
+        if reason is None:
+            touched[result.root] = result
+            continue
+        result.patches.remove(patch)
+        for sug in result.suggestions:
+            if sug.in_patch and (sug.file == patch.file or patch.file in sug.new_files):
+                sug.in_patch = False
+                sug.reasons.append(f"not written: {reason}")
+    problems = [Problem(r.path, None, f"not written: {r.reason}") for r in outcome.refused]
+    if touched:
+        problems.extend(_reverify(list(touched.values()), opts, jobs, cwd, set(outcome.written)))
+    return outcome.written, outcome.refused, problems
+
+
+def _reverify(before: list[ProjectResult], opts: Options, jobs, cwd: str, written: set[str]) -> list[Problem]:
+    """The written tree, analysed afresh: written files parse, no compile edge or cycle added."""
+    after = run_many([Path(r.root) for r in before], opts, jobs)
+    problems = []
+    for old, new in zip(before, after):
+        if new.stats is None or old.stats is None:
+            problems.append(Problem(old.display, None, "re-verification after writing failed: "
+                                    + "; ".join(e.message for e in new.errors)))
+            continue
+        for err in new.errors:
+            if err.file in written:
+                problems.append(Problem(err.file, err.line, f"after writing: {err.message}"))
+        if new.stats.compile_edges > old.stats.compile_edges:
+            problems.append(Problem(old.display, None, "after writing: more compile edges than before"))
+        if new.stats.compile_cycles > old.stats.compile_cycles:
+            problems.append(Problem(old.display, None, "after writing: more compile cycles than before"))
+    return problems

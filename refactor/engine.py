@@ -1,0 +1,512 @@
+"""Run the rules on mix projects and verify every fix before anyone sees it.
+
+For one project the engine reads every source file once (those bytes are what is analysed,
+patched, diffed and later compared with the disk before writing), builds the graph, runs the
+rules, and verifies each fix in memory:
+
+1. the edits apply (no overlap, in range) and any new file does not exist yet;
+2. every patched or new file parses with no ERROR or MISSING node;
+3. the patched project, analysed again, defines the same modules in the patched file,
+   has no compile edge it did not have, and no new compile cycle;
+4. the rule's own ``verify`` finds nothing wrong.
+
+A fix that fails is never offered as a fix: its diagnostic is kept, with the reasons.
+Verified fixes are then merged per file into the patches ``apply`` writes and ``suggest``
+prints, and the merged set is verified once more as a whole.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import networkx as nx
+
+from .parse import first_error, parse
+from .rules.base import Diagnostic, Edit, Rule, RuleContext, apply_edits
+
+COMPILE = "compile"
+
+
+@dataclass
+class Problem:
+    """An error to report: file (relative to where the user ran exfix), line, message."""
+
+    file: str
+    line: int | None
+    message: str
+    project: str = ""
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class Suggestion:
+    rule: str
+    project: str  # project root as the user sees it (relative to the working folder)
+    file: str  # relative to the project root, as mix prints paths
+    line: int
+    severity: str
+    message: str
+    safe: bool = True
+    has_fix: bool = False
+    verified: bool = False
+    reasons: list[str] = field(default_factory=list)  # why the fix is not offered
+    warnings: list[str] = field(default_factory=list)
+    before: bytes | None = None  # the file as analysed
+    after: bytes | None = None  # the file with this fix alone
+    new_files: dict[str, bytes] = field(default_factory=dict)
+    fanout_before: float | None = None
+    fanout_after: float | None = None
+    in_patch: bool = False  # part of the patches apply writes
+
+    @property
+    def offered(self) -> bool:
+        return self.has_fix and self.verified
+
+
+@dataclass
+class FilePatch:
+    """One file as ``apply`` writes it: all offered fixes of the file merged."""
+
+    file: str  # relative to the project root
+    before: bytes | None  # None: a new file
+    after: bytes
+    rules: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ProjectStats:
+    files: int = 0
+    edges: int = 0
+    compile_edges: int = 0
+    compile_cycles: int = 0
+    fanout: float | None = None
+
+
+@dataclass
+class ProjectResult:
+    name: str
+    root: str  # absolute
+    display: str  # relative to the working folder
+    suggestions: list[Suggestion] = field(default_factory=list)
+    patches: list[FilePatch] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    stats: ProjectStats | None = None  # None when the project could not be analysed
+    fanout_after: float | None = None  # with every patch applied
+
+    @property
+    def failed(self) -> bool:
+        return self.stats is None
+
+
+@dataclass
+class Options:
+    rules: list[type[Rule]]
+    rule_options: dict = field(default_factory=dict)  # RuleContext.options, e.g. strategy
+    version: str | None = None
+    allow_unsafe: bool = False
+    cwd: str = ""
+
+
+# The seams to the project loader and the analyser; tests may pass their own.
+Loader = Callable[[Path], object]
+Analyzer = Callable[..., object]
+
+
+def _default_loader(path: Path):
+    from .project import load_project
+
+    return load_project(path)
+
+
+def _default_analyzer(project, version=None, sources=None):
+    from .analysis import analyze
+
+    return analyze(project, version=version, sources=sources)
+
+
+def display_path(path: str | os.PathLike, cwd: str) -> str:
+    rel = os.path.relpath(os.path.abspath(path), cwd or os.getcwd())
+    return rel.replace(os.sep, "/")
+
+
+# --------------------------------------------------------------------------- graph facts
+
+
+def compile_edges(analysis) -> set[tuple[str, str]]:
+    return {(a, b) for a, b, d in analysis.file_graph.edges(data=True) if d.get("label") == COMPILE}
+
+
+def compile_cycles(analysis) -> list[frozenset[str]]:
+    """Strongly connected groups of files held together by at least one compile edge."""
+    graph = analysis.file_graph
+    out = []
+    for comp in nx.strongly_connected_components(graph):
+        if len(comp) < 2:
+            continue
+        sub = graph.subgraph(comp)
+        if any(d.get("label") == COMPILE for _, _, d in sub.edges(data=True)):
+            out.append(frozenset(comp))
+    return out
+
+
+def mean_fanout(analysis) -> float | None:
+    """Mean over files of how many files recompile when one changes, when the analysis has it."""
+    values = None
+    method = getattr(analysis, "fanout", None)
+    if callable(method):
+        values = method()
+    else:
+        try:
+            from .recompile import fanout
+        except ImportError:
+            return None
+        values = fanout(analysis.file_deps(), getattr(analysis, "version", None))
+    if not values:
+        return None
+    return round(sum(values.values()) / len(values), 1)
+
+
+def stats_of(analysis) -> ProjectStats:
+    return ProjectStats(
+        files=len(analysis.files),
+        edges=analysis.file_graph.number_of_edges(),
+        compile_edges=len(compile_edges(analysis)),
+        compile_cycles=len(compile_cycles(analysis)),
+        fanout=mean_fanout(analysis),
+    )
+
+
+def _modules(analysis, path: str) -> list[str]:
+    facts = analysis.files.get(path)
+    if facts is None:
+        return []
+    return sorted(m.name for m in facts.modules)
+
+
+# --------------------------------------------------------------------------- one project
+
+
+class _Runner:
+    def __init__(self, root: Path, opts: Options, loader: Loader, analyzer: Analyzer):
+        self.root = root
+        self.opts = opts
+        self.loader = loader
+        self.analyzer = analyzer
+        self.display = display_path(root, opts.cwd)
+        self.result = ProjectResult(root.name, str(root.resolve()), self.display)
+        self.origin: dict[int, tuple[Rule, Diagnostic]] = {}  # id(suggestion) -> its source
+
+    def where(self, rel: str) -> str:
+        return display_path(self.root / rel, self.opts.cwd)
+
+    def error(self, rel: str | None, line: int | None, message: str) -> None:
+        file = self.where(rel) if rel else self.display
+        self.result.errors.append(Problem(file, line, message, self.display))
+
+    def analyze(self, sources: dict[str, bytes]):
+        return self.analyzer(self.project, version=self.opts.version, sources=sources)
+
+    def run(self) -> ProjectResult:
+        from .project import ProjectError
+
+        try:
+            self.project = self.loader(self.root)
+        except ProjectError as exc:
+            file = display_path(exc.file, self.opts.cwd) if exc.file else self.display
+            self.result.errors.append(Problem(file, exc.line, exc.message, self.display))
+            return self.result
+        self.result.name = getattr(self.project, "name", self.root.name)
+        self.result.notes.extend(getattr(self.project, "notes", []))
+        self.sources = self.read_sources()
+        self.analysis = self.analyze(self.sources)
+        self.result.stats = stats_of(self.analysis)
+        self.broken: dict[str, int] = {}
+        for path, facts in sorted(self.analysis.files.items()):
+            for issue in facts.errors[:1]:
+                self.broken[path] = issue.line
+                self.error(path, issue.line or None, f"{issue.message}; exfix rewrites nothing in this file")
+        self.ctx = RuleContext(self.project, self.analysis, self.sources, dict(self.opts.rule_options))
+        self.base_edges = compile_edges(self.analysis)
+        self.base_cycles = compile_cycles(self.analysis)
+        for rule_cls in self.opts.rules:
+            rule = rule_cls()
+            try:
+                diagnostics = rule.check(self.ctx)
+            except Exception as exc:  # one rule's bug must not hide the others' results
+                self.error(None, None, f"rule {rule_cls.id} failed: {exc!r}")
+                self.result.notes.append(traceback.format_exc())
+                continue
+            for diag in sorted(diagnostics, key=lambda d: (d.file, d.line)):
+                sug = self.consider(rule, diag)
+                self.origin[id(sug)] = (rule, diag)
+                self.result.suggestions.append(sug)
+        self.build_patches()
+        return self.result
+
+    def read_sources(self) -> dict[str, bytes]:
+        sources = {}
+        for rel in self.project.source_files:
+            try:
+                sources[rel] = (self.root / rel).read_bytes()
+            except OSError as exc:
+                self.error(rel, None, f"cannot read: {exc.strerror or exc}")
+        return sources
+
+    # ---- one diagnostic
+
+    def consider(self, rule: Rule, diag: Diagnostic) -> Suggestion:
+        fix = diag.fix
+        sug = Suggestion(
+            rule=diag.rule or rule.id,
+            project=self.display,
+            file=diag.file,
+            line=diag.line,
+            severity=diag.severity,
+            message=diag.message,
+            safe=bool(rule.safe and (fix.safe if fix is not None else True)),
+            has_fix=fix is not None,
+            warnings=list(fix.warnings) if fix else [],
+        )
+        if fix is None:
+            return sug
+        if diag.file in self.broken:
+            sug.reasons.append(
+                f"{diag.file} does not parse cleanly (line {self.broken[diag.file]}); "
+                "no rewrite touches it"
+            )
+            return sug
+        if not sug.safe and not self.opts.allow_unsafe:
+            sug.reasons.append("last-resort fix: pass --allow-concat to see and apply it")
+            return sug
+        patched, reasons = self.patch(diag.file, fix.edits, fix.new_files)
+        if reasons:
+            sug.reasons = reasons
+            return sug
+        sug.before = self.sources[diag.file]
+        sug.after = patched[diag.file]
+        sug.new_files = dict(fix.new_files)
+        changed = [diag.file] + sorted(fix.new_files)
+        reasons, after = self.verify(patched, changed, [(rule, diag)])
+        sug.reasons = reasons
+        sug.verified = not reasons
+        if after is not None and not reasons:
+            sug.fanout_before = self.result.stats.fanout
+            sug.fanout_after = mean_fanout(after)
+        return sug
+
+    def patch(self, file: str, edits: list[Edit], new_files: dict[str, bytes]):
+        if file not in self.sources:
+            return None, [f"{file} is not a source file of this project"]
+        try:
+            after = apply_edits(self.sources[file], edits)
+        except ValueError as exc:
+            return None, [f"the edits do not apply: {exc}"]
+        patched = dict(self.sources)
+        patched[file] = after
+        for rel, data in new_files.items():
+            norm = os.path.normpath(rel)
+            if os.path.isabs(rel) or norm.startswith(".."):
+                return None, [f"new file {rel} lies outside the project"]
+            if rel in self.sources or (self.root / rel).exists():
+                return None, [f"new file {rel} already exists"]
+            patched[rel] = data
+        return patched, []
+
+    def verify(self, patched: dict[str, bytes], changed: list[str], fixes) -> tuple[list[str], object]:
+        reasons = []
+        for rel in changed:
+            if not rel.endswith((".ex", ".exs")):
+                continue
+            err = first_error(parse(patched[rel]))
+            if err is not None:
+                reasons.append(
+                    f"the patched {rel} does not parse (line {err.start_point[0] + 1})"
+                )
+        if reasons:
+            return reasons, None
+        try:
+            after = self.analyze(patched)
+        except Exception as exc:
+            return [f"the patched project cannot be analysed: {exc!r}"], None
+        for rel in changed:
+            if rel in self.sources and _modules(self.analysis, rel) != _modules(after, rel):
+                reasons.append(
+                    f"{rel} would define {_modules(after, rel)} instead of {_modules(self.analysis, rel)}"
+                )
+        for a, b in sorted(compile_edges(after) - self.base_edges):
+            reasons.append(f"it would add a compile edge {a} -> {b}")
+        for cycle in compile_cycles(after):
+            if not any(cycle <= old for old in self.base_cycles):
+                reasons.append("it would create a compile cycle: " + ", ".join(sorted(cycle)))
+        patched_ctx = RuleContext(self.project, after, patched, dict(self.opts.rule_options))
+        for rule, diag in fixes:
+            try:
+                reasons.extend(rule.verify(self.ctx, diag, patched_ctx))
+            except Exception as exc:
+                reasons.append(f"rule {rule.id} verification failed: {exc!r}")
+        return reasons, after
+
+    # ---- merged patches
+
+    def build_patches(self) -> None:
+        offered = [s for s in self.result.suggestions if s.offered]
+        if not offered:
+            self.result.fanout_after = self.result.stats.fanout
+            return
+        by_file: dict[str, list[Suggestion]] = {}
+        for sug in offered:
+            by_file.setdefault(sug.file, []).append(sug)
+        candidates: list[tuple[str, dict[str, bytes], list[Suggestion]]] = []
+        for file, sugs in by_file.items():
+            patched_file, taken = self.merge_file(file, sugs)
+            candidates.append((file, patched_file, taken))
+        # everything at once; if the whole fails, add files one by one and keep what holds
+        merged, after = self.combine(candidates)
+        if merged is None:
+            kept: list = []
+            for cand in candidates:
+                trial, trial_after = self.combine(kept + [cand])
+                if trial is not None:
+                    kept.append(cand)
+                    after = trial_after
+                else:
+                    for sug in cand[2]:
+                        sug.reasons.append("held back: it conflicts with another fix; run again after apply")
+            candidates = kept
+        for file, files, taken in candidates:
+            for rel, data in files.items():
+                before = self.sources.get(rel)
+                self.result.patches.append(
+                    FilePatch(rel, before, data, sorted({s.rule for s in taken}))
+                )
+            for sug in taken:
+                sug.in_patch = True
+        self.result.patches.sort(key=lambda p: p.file)
+        self.result.fanout_after = mean_fanout(after) if after is not None and candidates else self.result.stats.fanout
+
+    def merge_file(self, file: str, sugs: list[Suggestion]):
+        """Merge the fixes of one file, in line order, keeping each one that still verifies."""
+        taken: list[Suggestion] = []
+        edits: list[Edit] = []
+        new_files: dict[str, bytes] = {}
+        for sug in sugs:
+            diag_edits = self._edits_of(sug)
+            trial_edits = edits + diag_edits
+            trial_new = {**new_files, **sug.new_files}
+            if len(set(trial_new)) < len(new_files) + len(sug.new_files):
+                sug.reasons.append("held back: another fix creates the same file; run again after apply")
+                continue
+            patched, reasons = self.patch(file, trial_edits, trial_new)
+            if not reasons and taken:
+                reasons, _ = self.verify(patched, [file] + sorted(trial_new), self._fixes(taken + [sug]))
+            if reasons:
+                sug.reasons.append("held back: it does not combine with an earlier fix in this file; run again after apply")
+                continue
+            taken.append(sug)
+            edits, new_files = trial_edits, trial_new
+        patched, _ = self.patch(file, edits, new_files)
+        files = {file: patched[file], **{rel: patched[rel] for rel in new_files}}
+        return files, taken
+
+    def combine(self, candidates):
+        """Verify a set of file patches together; (patched sources, analysis) or (None, None)."""
+        patched = dict(self.sources)
+        changed: list[str] = []
+        taken: list[Suggestion] = []
+        for _file, files, sugs in candidates:
+            patched.update(files)
+            changed.extend(files)
+            taken.extend(sugs)
+        reasons, after = self.verify(patched, changed, self._fixes(taken))
+        if reasons:
+            return None, None
+        return patched, after
+
+    def _edits_of(self, sug: Suggestion) -> list[Edit]:
+        return self.origin[id(sug)][1].fix.edits
+
+    def _fixes(self, sugs: list[Suggestion]):
+        return [self.origin[id(s)] for s in sugs]
+
+
+def run_project(
+    root: str | os.PathLike,
+    opts: Options,
+    loader: Loader | None = None,
+    analyzer: Analyzer | None = None,
+) -> ProjectResult:
+    """Analyse one mix project (not an umbrella root), run the rules, verify, merge patches."""
+    runner = _Runner(Path(root), opts, loader or _default_loader, analyzer or _default_analyzer)
+    try:
+        return runner.run()
+    except Exception as exc:  # a crash in one project is reported; the batch goes on
+        runner.error(None, None, f"internal error: {exc!r}")
+        runner.result.notes.append(traceback.format_exc())
+        runner.result.stats = None
+        runner.result.suggestions = []
+        runner.result.patches = []
+        return runner.result
+
+
+# --------------------------------------------------------------------------- many projects
+
+
+def units_of(found) -> list[Path]:
+    """The projects to analyse on their own graph: each app of an umbrella, or the project."""
+    units: list[Path] = []
+    for f in found:
+        if getattr(f, "umbrella", False):
+            units.extend(f.apps)
+        else:
+            units.append(f.root)
+    return units
+
+
+def _run_unit(args):
+    root, opts, loader, analyzer = args
+    return run_project(root, opts, loader, analyzer)
+
+
+def run_many(
+    roots: list[Path],
+    opts: Options,
+    jobs: int | None = None,
+    loader: Loader | None = None,
+    analyzer: Analyzer | None = None,
+    progress: Callable[[ProjectResult], None] | None = None,
+) -> list[ProjectResult]:
+    """Run every project, ``jobs`` at a time in worker processes; results in ``roots`` order."""
+    jobs = jobs or os.cpu_count() or 1
+    results: list[ProjectResult | None] = [None] * len(roots)
+    if jobs <= 1 or len(roots) <= 1:
+        for i, root in enumerate(roots):
+            results[i] = run_project(root, opts, loader, analyzer)
+            if progress:
+                progress(results[i])
+        return results  # type: ignore[return-value]
+    with ProcessPoolExecutor(max_workers=min(jobs, len(roots))) as pool:
+        futures = {
+            pool.submit(_run_unit, (root, opts, loader, analyzer)): i for i, root in enumerate(roots)
+        }
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                results[i] = fut.result()
+            except Exception as exc:  # the worker itself died
+                display = display_path(roots[i], opts.cwd)
+                results[i] = ProjectResult(
+                    roots[i].name, str(roots[i]), display,
+                    errors=[Problem(display, None, f"internal error: {exc!r}", display)],
+                )
+            if progress:
+                progress(results[i])
+    return results  # type: ignore[return-value]

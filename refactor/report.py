@@ -1,0 +1,426 @@
+"""What exfix prints: unified diffs, JSON, SARIF 2.1.0, and the summary tables.
+
+Diffs use ``a/`` and ``b/`` prefixes and paths relative to the folder exfix was run from, so
+``exfix suggest > fix.patch && git apply fix.patch`` writes exactly what ``exfix apply``
+writes. Each diff is parsed back with unidiff before it is printed; a diff that does not read
+back as the change it stands for is a bug, and stops the run rather than mislead.
+Header lines between diffs start with ``#``, which ``git apply`` skips.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import json
+import sys
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from unidiff import PatchSet
+
+from . import __version__
+from .engine import FilePatch, ProjectResult, Suggestion, display_path
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+INFO_URI = "https://github.com/exfix/exfix"
+
+
+# --------------------------------------------------------------------------- diffs
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _lines(data: bytes) -> list[str]:
+    """Lines with their endings, split on \\n only (CR stays part of the line)."""
+    text = _text(data)
+    parts = text.split("\n")
+    lines = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+class DiffError(Exception):
+    pass
+
+
+def unified_diff(path: str, before: bytes | None, after: bytes, context: int = 3) -> str:
+    """A git-style unified diff of one file, checked by reading it back with unidiff."""
+    old = _lines(before) if before is not None else []
+    new = _lines(after)
+    if before is not None and old == new:
+        return ""
+    out = [f"diff --git a/{path} b/{path}\n"]
+    if before is None:
+        out.append("new file mode 100644\n")
+        out.append("--- /dev/null\n")
+    else:
+        out.append(f"--- a/{path}\n")
+    out.append(f"+++ b/{path}\n")
+    body = list(difflib.unified_diff(old, new, n=context, lineterm="\n"))[2:]  # skip ---/+++
+    for line in body:
+        if line.endswith("\n"):
+            out.append(line)
+        else:
+            out.append(line + "\n\\ No newline at end of file\n")
+    diff = "".join(out)
+    _check(diff, path, old, new, before is None)
+    return diff
+
+
+def _check(diff: str, path: str, old: list[str], new: list[str], created: bool) -> None:
+    added = removed = 0
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            removed += i2 - i1
+            added += j2 - j1
+    try:
+        patch = PatchSet(io.StringIO(diff))
+    except Exception as exc:  # unidiff raises UnidiffParseError and friends
+        raise DiffError(f"diff for {path} does not parse: {exc}") from exc
+    if len(patch) != 1:
+        raise DiffError(f"diff for {path} holds {len(patch)} files")
+    pf = patch[0]
+    if pf.path != path or pf.added != added or pf.removed != removed or (created and not pf.is_added_file):
+        raise DiffError(
+            f"diff for {path} reads back as {pf.path} +{pf.added} -{pf.removed}, "
+            f"expected +{added} -{removed}"
+        )
+
+
+def patch_diff(result: ProjectResult, patch: FilePatch, cwd: str) -> str:
+    path = display_path(f"{result.root}/{patch.file}", cwd)
+    return unified_diff(path, patch.before, patch.after)
+
+
+def suggestion_diff(result: ProjectResult, sug: Suggestion, cwd: str) -> str | None:
+    if not sug.offered or sug.after is None:
+        return None
+    parts = [unified_diff(display_path(f"{result.root}/{sug.file}", cwd), sug.before, sug.after)]
+    for rel, data in sorted(sug.new_files.items()):
+        parts.append(unified_diff(display_path(f"{result.root}/{rel}", cwd), None, data))
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------- text output
+
+
+def _fanout(sug_or_before, after=None) -> str:
+    if isinstance(sug_or_before, Suggestion):
+        before, after = sug_or_before.fanout_before, sug_or_before.fanout_after
+    else:
+        before = sug_or_before
+    if before is None or after is None:
+        return ""
+    return f"fan-out {before} → {after}"
+
+
+def verdict(sug: Suggestion) -> str:
+    if not sug.has_fix:
+        return "no automatic fix"
+    if sug.offered and sug.in_patch:
+        return "verified" + ("" if sug.safe else " (unsafe fix, allowed by --allow-concat)")
+    return "not fixed: " + "; ".join(sug.reasons)
+
+
+def header_lines(result: ProjectResult, sug: Suggestion, cwd: str) -> list[str]:
+    where = display_path(f"{result.root}/{sug.file}", cwd)
+    lines = [f"# {sug.rule} {where}:{sug.line} {sug.severity}: {sug.message}"]
+    extra = [verdict(sug)]
+    fan = _fanout(sug)
+    if fan:
+        extra.append(fan)
+    lines.append("#   " + ", ".join(extra))
+    for w in sug.warnings:
+        lines.append(f"#   warning: {w}")
+    return lines
+
+
+def write_diff_report(results: list[ProjectResult], out: TextIO, cwd: str, colour: bool) -> None:
+    """Per file: the headers of the suggestions it carries, then the one diff apply writes.
+
+    Suggestions without a verified fix follow, as headers alone.
+    """
+    console = Console(file=out, highlight=False, soft_wrap=True, force_terminal=colour or None,
+                      no_color=not colour, emoji=False, markup=False)
+
+    def emit(line: str, style: str = "") -> None:
+        if colour:
+            console.print(Text(line.rstrip("\n"), style=style), soft_wrap=True)
+        else:
+            out.write(line if line.endswith("\n") else line + "\n")
+
+    for result in results:
+        for patch in result.patches:
+            for sug in result.suggestions:
+                if sug.in_patch and sug.file == patch.file:
+                    for h in header_lines(result, sug, cwd):
+                        emit(h, "bold yellow")
+            diff = patch_diff(result, patch, cwd)
+            if colour:
+                for line in diff.splitlines():
+                    style = ""
+                    if line.startswith(("diff --git", "--- ", "+++ ", "new file")):
+                        style = "bold"
+                    elif line.startswith("@@"):
+                        style = "cyan"
+                    elif line.startswith("+"):
+                        style = "green"
+                    elif line.startswith("-"):
+                        style = "red"
+                    emit(line, style)
+            else:
+                out.write(diff)
+        for sug in result.suggestions:
+            if not sug.in_patch:
+                for h in header_lines(result, sug, cwd):
+                    emit(h, "magenta")
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def to_json(
+    results: list[ProjectResult], cwd: str, extra_errors=(), written=None, refused=None
+) -> dict:
+    suggestions = []
+    patches = []
+    errors = []
+    for result in results:
+        for sug in result.suggestions:
+            suggestions.append(
+                {
+                    "rule": sug.rule,
+                    "project": result.display,
+                    "file": sug.file,
+                    "line": sug.line,
+                    "severity": sug.severity,
+                    "message": sug.message,
+                    "diff": suggestion_diff(result, sug, cwd),
+                    "verified": sug.offered,
+                    "in_patch": sug.in_patch,
+                    "safe": sug.safe,
+                    "reasons": list(sug.reasons),
+                    "fanout_before": sug.fanout_before,
+                    "fanout_after": sug.fanout_after,
+                    "warnings": list(sug.warnings),
+                }
+            )
+        for patch in result.patches:
+            patches.append(
+                {"project": result.display, "file": patch.file, "rules": patch.rules,
+                 "diff": patch_diff(result, patch, cwd)}
+            )
+        for err in result.errors:
+            errors.append({"file": err.file, "line": err.line, "message": err.message,
+                           "project": err.project})
+    for err in extra_errors:
+        errors.append({"file": err.file, "line": err.line, "message": err.message,
+                       "project": err.project})
+    doc = {"version": 1, "suggestions": suggestions, "patches": patches, "errors": errors}
+    if written is not None:
+        doc["written"] = list(written)
+        doc["refused"] = [{"file": r.path, "message": r.reason} for r in refused or []]
+    return doc
+
+
+# --------------------------------------------------------------------------- SARIF
+
+
+def _replacements(before: bytes | None, after: bytes) -> list[dict]:
+    """Line-aligned byte replacements turning ``before`` into ``after``."""
+    old = (before or b"").splitlines(keepends=True)
+    new = after.splitlines(keepends=True)
+    offsets = [0]
+    for line in old:
+        offsets.append(offsets[-1] + len(line))
+    out = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        out.append(
+            {
+                "deletedRegion": {"byteOffset": offsets[i1], "byteLength": offsets[i2] - offsets[i1]},
+                "insertedContent": {"text": _text(b"".join(new[j1:j2]))},
+            }
+        )
+    return out
+
+
+def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_errors=()) -> dict:
+    rule_ids = [r.id for r in rules]
+    for result in results:
+        for sug in result.suggestions:
+            if sug.rule not in rule_ids:
+                rule_ids.append(sug.rule)
+    by_id = {r.id: r for r in rules}
+    driver_rules = []
+    for rid in rule_ids:
+        cls = by_id.get(rid)
+        summary = (getattr(cls, "summary", "") or rid) if cls else rid
+        entry = {"id": rid, "name": rid, "shortDescription": {"text": summary}}
+        doc = (cls.__doc__ or "").strip() if cls else ""
+        if doc:
+            entry["fullDescription"] = {"text": doc.split("\n\n")[0]}
+            entry["help"] = {"text": doc}
+        driver_rules.append(entry)
+    sarif_results = []
+    notifications = []
+    for result in results:
+        for sug in result.suggestions:
+            uri = display_path(f"{result.root}/{sug.file}", cwd)
+            item = {
+                "ruleId": sug.rule,
+                "ruleIndex": rule_ids.index(sug.rule),
+                "level": SARIF_LEVEL.get(sug.severity, "warning"),
+                "message": {"text": sug.message},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                            "region": {"startLine": max(1, sug.line)},
+                        }
+                    }
+                ],
+                "properties": {
+                    "project": result.display,
+                    "verified": sug.offered,
+                    "verdict": verdict(sug),
+                    "fanoutBefore": sug.fanout_before,
+                    "fanoutAfter": sug.fanout_after,
+                },
+            }
+            if sug.offered and sug.after is not None:
+                changes = [
+                    {
+                        "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                        "replacements": _replacements(sug.before, sug.after),
+                    }
+                ]
+                for rel, data in sorted(sug.new_files.items()):
+                    changes.append(
+                        {
+                            "artifactLocation": {
+                                "uri": display_path(f"{result.root}/{rel}", cwd),
+                                "uriBaseId": "%SRCROOT%",
+                            },
+                            "replacements": _replacements(None, data),
+                        }
+                    )
+                item["fixes"] = [{"description": {"text": sug.message}, "artifactChanges": changes}]
+            sarif_results.append(item)
+        for err in result.errors:
+            notifications.append(_notification(err))
+    for err in extra_errors:
+        notifications.append(_notification(err))
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "exfix",
+                        "version": __version__,
+                        "informationUri": INFO_URI,
+                        "rules": driver_rules,
+                    }
+                },
+                "invocations": [
+                    {
+                        "executionSuccessful": not notifications,
+                        "toolExecutionNotifications": notifications,
+                    }
+                ],
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": _dir_uri(cwd)}},
+                "results": sarif_results,
+            }
+        ],
+    }
+
+
+def _dir_uri(cwd: str) -> str:
+    from pathlib import Path
+
+    uri = Path(cwd).resolve().as_uri()
+    return uri if uri.endswith("/") else uri + "/"
+
+
+def _notification(err) -> dict:
+    note = {"level": "error", "message": {"text": err.message}}
+    loc = {"physicalLocation": {"artifactLocation": {"uri": err.file, "uriBaseId": "%SRCROOT%"}}}
+    if err.line:
+        loc["physicalLocation"]["region"] = {"startLine": err.line}
+    note["locations"] = [loc]
+    return note
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def stats_table(results: list[ProjectResult]) -> Table:
+    table = Table(title="Suggestions by rule")
+    for col in ("rule", "found", "fixed", "not verified", "no fix"):
+        table.add_column(col, justify="left" if col == "rule" else "right")
+    rows: dict[str, list[int]] = {}
+    for result in results:
+        for sug in result.suggestions:
+            row = rows.setdefault(sug.rule, [0, 0, 0, 0])
+            row[0] += 1
+            if sug.in_patch:
+                row[1] += 1
+            elif sug.has_fix:
+                row[2] += 1
+            else:
+                row[3] += 1
+    total = [0, 0, 0, 0]
+    for rule in sorted(rows):
+        table.add_row(rule, *map(str, rows[rule]))
+        total = [a + b for a, b in zip(total, rows[rule])]
+    table.add_row("total", *map(str, total), style="bold")
+    return table
+
+
+def projects_table(results: list[ProjectResult]) -> Table:
+    table = Table(title="Projects")
+    for col in ("project", "files", "edges", "compile cycles", "fan-out", "suggestions", "errors"):
+        table.add_column(col, justify="left" if col == "project" else "right")
+    for r in results:
+        if r.stats is None:
+            table.add_row(r.display, "-", "-", "-", "-", "-", str(len(r.errors)), style="red")
+            continue
+        fan = "-" if r.stats.fanout is None else str(r.stats.fanout)
+        if r.stats.fanout is not None and r.fanout_after is not None and r.fanout_after != r.stats.fanout:
+            fan = f"{r.stats.fanout} → {r.fanout_after}"
+        table.add_row(
+            r.display,
+            str(r.stats.files),
+            str(r.stats.edges),
+            str(r.stats.compile_cycles),
+            fan,
+            str(len(r.suggestions)),
+            str(len(r.errors)),
+        )
+    return table
+
+
+def print_tables(tables: list[Table], err: TextIO | None = None) -> None:
+    stream = err or sys.stderr
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    # piped: wide enough that no project path is cut
+    console = Console(file=stream, highlight=False, width=None if tty else 200)
+    for t in tables:
+        console.print(t)
+
+
+def dumps(doc: dict) -> str:
+    # ASCII escapes keep bytes that are not UTF-8 (held as surrogates) representable
+    return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
+

@@ -430,35 +430,14 @@ def _exports(tc, app: Path, modules: list[str]):
     return [line for line in proc.stdout.splitlines() if line.startswith("EXPORTS ")]
 
 
-def _compile_case(tc, case: str) -> list[str]:
-    """Problems found for one case with one toolchain (empty when all holds)."""
-    ctx, diag, _patched_ctx, after = patched(case)
+def _fails_without_dependency(tc, case: str) -> list[str]:
+    ctx = context(case)
     path = source_path(case)
-    before = ctx.sources[path]
-    errors = []
-    after_files = {path: after, **diag.fix.new_files}
-    # without the optional dependency: the original fails, the patched version compiles
-    app = _project(tc, f"{case}-before-absent", {path: before})
+    app = _project(tc, f"{case}-before-absent", {path: ctx.sources[path]})
     proc = tc.run(app, ["mix", "compile"], check=False)
     if proc.returncode == 0 or NOT_LOADED not in proc.stdout + proc.stderr:
-        errors.append(f"{case}: the original compiled without the optional dependency:\n{proc.stdout}{proc.stderr}")
-    app = _project(tc, f"{case}-after-absent", after_files)
-    proc = tc.run(app, ["mix", "compile"], check=False)
-    if proc.returncode != 0:
-        errors.append(f"{case}: the patched version fails without the dependency:\n{proc.stdout}{proc.stderr}")
-    # with it: both compile and export the same functions
-    modules = sorted(defined_modules(before))
-    got = []
-    for label, files in (("before", {path: before}), ("after", after_files)):
-        app = _project(tc, f"{case}-{label}-present", files)
-        try:
-            got.append(_exports(tc, app, modules))
-        except AssertionError as exc:
-            errors.append(f"{case}: {label} fails with the dependency: {exc}")
-            return errors
-    if got[0] != got[1] or len(got[0]) != len(modules):
-        errors.append(f"{case}: exports differ: {got[0]} vs {got[1]}")
-    return errors
+        return [f"{case}: the original compiled without the optional dependency:\n{proc.stdout}{proc.stderr}"]
+    return []
 
 
 def _versions():
@@ -467,15 +446,76 @@ def _versions():
     return list(VERSIONS)
 
 
+def test_compile_cases_define_distinct_modules():
+    """The patched files of all compile cases share one project, so their modules must differ."""
+    seen: dict[str, str] = {}
+    for case in COMPILED:
+        for module in defined_modules((FIXTURES / case / "before.ex").read_bytes()):
+            assert module not in seen, f"{module} is defined by {case} and {seen[module]}"
+            seen[module] = case
+
+
 @pytest.mark.oracle
 @pytest.mark.parametrize("version", _versions())
 def test_compiler_agrees(version):
-    """Every compile case on one Elixir version; cases run in parallel to keep the time modest."""
+    """For every compile case, on one Elixir version:
+
+    without the optional dependency the original fails ("is not loaded and could not be
+    found") and the patched version compiles; with it, both compile and export the same
+    functions. Each original fails on its own project; the patched files, and the originals
+    with the dependency present, compile together (one project each) to keep the time modest.
+    """
     tc = _toolchain(version)
+    befores: dict[str, bytes] = {}
+    afters: dict[str, bytes] = {}
+    modules: list[str] = []
+    for case in COMPILED:
+        ctx, diag, _patched_ctx, after = patched(case)
+        path = source_path(case)
+        befores[path] = ctx.sources[path]
+        afters[path] = after
+        for rel, data in diag.fix.new_files.items():
+            assert afters.setdefault(rel, data) == data
+        modules += sorted(defined_modules(ctx.sources[path]))
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda c: _compile_case(tc, c), COMPILED))
-    errors = [e for r in results for e in r]
+        errors = [e for r in pool.map(lambda c: _fails_without_dependency(tc, c), COMPILED) for e in r]
+    app = _project(tc, "after-absent", afters)
+    proc = tc.run(app, ["mix", "compile"], check=False)
+    if proc.returncode != 0:
+        errors.append(f"the patched files fail without the dependency:\n{proc.stdout}{proc.stderr}")
+    exports = {}
+    for label, files in (("before", befores), ("after", afters)):
+        app = _project(tc, f"{label}-present", files)
+        try:
+            exports[label] = _exports(tc, app, modules)
+        except AssertionError as exc:
+            errors.append(f"the {label} files fail with the dependency: {exc}")
+    if len(exports) == 2:
+        if len(exports["before"]) != len(modules):
+            errors.append(f"missing exports: {exports['before']}")
+        for b, a in zip(exports["before"], exports["after"]):
+            if a != b:
+                errors.append(f"exports differ: {b} vs {a}")
     assert not errors, "\n\n".join(errors)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("version", _versions())
+def test_patched_fixtures_are_mix_formatted(version):
+    """The inputs are formatted, so the patched files (and the helper) must be too."""
+    tc = _toolchain(version)
+    work = tc.workdir("format")
+    files = []
+    for case in CASES:
+        for src in [FIXTURES / case / "before.ex", FIXTURES / case / "after.ex",
+                    *sorted((FIXTURES / case / "new_files").rglob("*.ex"))]:
+            if src.exists():
+                dest = work / case / src.relative_to(FIXTURES / case)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(src, dest)
+                files.append(dest.relative_to(work).as_posix())
+    proc = tc.run(work, ["mix", "format", "--check-formatted", *files], check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_compile_cases_include_the_seed_and_a_large_guarded_module():

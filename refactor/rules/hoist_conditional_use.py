@@ -376,10 +376,22 @@ class Problem:
         return _line(self.conditional)
 
 
-def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Problem], dict[int, list[Node]]]:
-    """Modules, problems (document order), and the directives found by the query."""
+def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Problem], dict]:
+    """Modules and problems (in document order) of a parsed file.
+
+    The query finds every defmodule, conditional and directive; the walk keeps those that sit at
+    body level of a module, where the compiler expands them while it compiles the module body.
+    """
     caps = captures(query or _query(), root)
+    module_ids = {n.id for n in caps.get("module", [])}
+    conditional_ids = {n.id for n in caps.get("conditional", [])}
     directive_ids = {n.id for n in caps.get("directive", [])}
+
+    def _is_defmodule(node: Node) -> bool:  # noqa: F811 - the query's answer, within the scan
+        return node.id in module_ids
+
+    def _is_conditional(node: Node) -> bool:  # noqa: F811
+        return node.id in conditional_ids
     modules: list[Module] = []
     problems: list[Problem] = []
 
@@ -439,12 +451,12 @@ def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Pr
 
     def collect_stmt(stmt, module, aliases, found, tested) -> None:
         name = _call_name(stmt)
-        if name in DIRECTIVES and stmt.id in directive_ids:
+        if stmt.id in directive_ids:
             args = _args(stmt)
             full = _module_ref(args[0], aliases, module) if args else None
             if full and not _is_stdlib(full):
                 found.append(Directive(name, full, stmt))
-        elif name in CONDITIONALS:
+        elif _is_conditional(stmt):
             collect(stmt, module, found, tested)
         elif stmt.type == "block":
             for c in stmt.named_children:

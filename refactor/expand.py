@@ -106,6 +106,11 @@ class Expander:
         # module -> [(callback module, function)] registered with @before_compile
         self.before_compile: dict[str, list[tuple[str, str]]] = {}
         self.module_lines: dict[str, int] = {}
+        # (module, attribute) -> module named by the attribute's value
+        self.attr_modules: dict[tuple[str, str], str] = {}
+        # (module, attribute) -> [(module, line)]: aliases of literal attribute values, traced
+        # again as compile when the attribute is read at compile time
+        self.attr_traces: dict[tuple[str, str], list[tuple[str, int]]] = {}
 
     # ------------------------------------------------------------------ entry points
 
@@ -231,8 +236,18 @@ class Expander:
             return env
         if t == "quoted_atom":
             return env
+        if t == "sigil":
+            self.sigil(node, env)
+            return env
         self.walk_all(named_children(node), env)
         return env
+
+    def sigil(self, node: Node, env: Env) -> None:
+        """``~x(...)`` calls ``sigil_x/2``: a local, imported or Kernel function or macro."""
+        name_node = next((c for c in node.named_children if c.type == "sigil_name"), None)
+        if name_node is not None:
+            self.resolve_local(f"sigil_{text(name_node)}", 2, node, env, expand=False)
+        self.walk_all([c for c in named_children(node) if c.type == "interpolation"], env)
 
     def unary(self, node: Node, env: Env) -> Env:
         op = text(node.child_by_field_name("operator") or node)
@@ -380,26 +395,38 @@ class Expander:
         if env.bindings is not None and name in ("unquote", "unquote_splicing"):
             self.unquote(node, env)
             return env
+        if self.resolve_local(name, arity, node, env, expand=not capture, extra_arity=extra_arity):
+            return env
+        if not capture:
+            self.args_and_block(node, env)
+        return env
+
+    def resolve_local(self, name, arity, node, env: Env, expand: bool, extra_arity=0) -> bool:
+        """Dispatch a local call: the module's own macro, or an import. True when expanded."""
         local = self.module_info(env.module)
         is_local = local is not None and name in local.definitions and any(
             arity in d.arities for d in local.definitions[name]
         )
-        if not is_local:
-            for imp in env.imports:
-                info = self.modules.get(imp.module)
-                if info is None or not self.import_allows(imp, name, arity):
-                    continue
-                if (name, arity) in info.macros:
-                    self.emit(env, node, imp.module, "import", "compile", f"{name}/{arity}")
-                    if not capture:
-                        self.expand_macro(imp.module, name, arity, node, env, extra_arity)
-                    return env
-                if (name, arity) in info.functions:
-                    self.emit(env, node, imp.module, "import", self.mode(env), f"{name}/{arity}")
-                    break
-        if not capture:
-            self.args_and_block(node, env)
-        return env
+        if is_local:
+            if (name, arity) in local.macros and expand:
+                # a macro of the module itself (defined above the call) is expanded in place
+                self.expand_macro(env.module, name, arity, node, env, extra_arity)
+                return True
+            return False
+        for imp in env.imports:
+            info = self.modules.get(imp.module)
+            if info is None or not self.import_allows(imp, name, arity):
+                continue
+            if (name, arity) in info.macros:
+                self.emit(env, node, imp.module, "import", "compile", f"{name}/{arity}")
+                if expand:
+                    self.expand_macro(imp.module, name, arity, node, env, extra_arity)
+                    return True
+                return False
+            if (name, arity) in info.functions:
+                self.emit(env, node, imp.module, "import", self.mode(env), f"{name}/{arity}")
+                return False
+        return False
 
     @staticmethod
     def import_allows(imp: Import, name: str, arity: int) -> bool:
@@ -424,6 +451,12 @@ class Expander:
             return self.resolve(left, env)
         if left.type == "call" and call_name(left) == "__MODULE__":
             return env.module
+        if left.type == "unary_operator" and env.module is not None:
+            operand = left.child_by_field_name("operand")
+            op = left.child_by_field_name("operator")
+            if op is not None and text(op) == "@" and operand is not None and operand.type == "identifier":
+                # @attr.fun(): the attribute holds a module atom (no alias is traced)
+                return self.attr_modules.get((env.module, text(operand)))
         return None
 
     def remote_call(self, node: Node, dot: Node, env: Env, extra_arity: int) -> None:
@@ -459,6 +492,10 @@ class Expander:
             else:
                 self.walk_all(args, env)
             return
+        if module == "Module" and fname == "get_attribute" and env.function is None and env.module:
+            name_node = args[-1] if extra_arity else (args[1] if len(args) > 1 else None)
+            if name_node is not None and atom_value(name_node) is not None:
+                self.read_attribute(env.module, atom_value(name_node), env, None)
         if (fname, arity) in self.macros_of(module):
             self.emit(env, node, module, "call", "compile", f"{fname}/{arity}")
             self.expand_macro(module, fname, arity, node, env, extra_arity)
@@ -477,8 +514,11 @@ class Expander:
 
     def attribute(self, operand: Node, env: Env) -> Env:
         if operand.type != "call" or call_name(operand) is None:
-            # @attr read, or something unusual
-            if operand.type != "identifier":
+            if operand.type == "identifier":
+                # reading @attr in the module body replays its alias traces as compile
+                if env.function is None and env.module is not None and env.attribute not in TYPESPEC_ATTRS:
+                    self.read_attribute(env.module, text(operand), env, operand.start_point[0] + 1)
+            else:
                 self.walk(operand, env)
             return env
         name = call_name(operand)
@@ -511,10 +551,26 @@ class Expander:
                 self.emit(replace(inner, line=line, function=("__info__", 1)), value, target,
                           "call", "runtime", "behaviour_info/1")
         if name == "derive" and self.sem.derive_compile:
+            # deriving invokes the protocol's Any implementation (__deriving__) at compile time
             for item in self.literal_modules(value, env):
-                self.emit(inner, value, item, "derive", "compile")
+                self.emit(inner, value, item + ".Any", "derive", "compile")
+        if env.module is not None:
+            held = self.value_module(value, env)
+            if held is not None:
+                self.attr_modules[(env.module, name)] = held
         self.literal_value(value, inner)
         return env
+
+    def value_module(self, node: Node, env: Env) -> str | None:
+        """The module an expression names, following unquoted macro arguments."""
+        if node.type == "call" and call_name(node) == "unquote" and env.bindings is not None:
+            binding = self.unquoted(node, env)
+            if binding is not None and binding.node is not None:
+                return self.value_module(binding.node, binding.env)
+            return None
+        if node.type in ("alias", "dot", "quoted_atom"):
+            return self.receiver(node, env)
+        return None
 
     def callback_target(self, node: Node, env: Env) -> tuple[str, str] | None:
         """``@before_compile Mod`` or ``@before_compile {Mod, :fun}``."""
@@ -560,18 +616,63 @@ class Expander:
 
     def literal_value(self, node: Node, env: Env) -> None:
         """Attribute values: aliases in literal parts are runtime references."""
+        if node.type == "call" and call_name(node) == "unquote" and env.bindings is not None:
+            binding = self.unquoted(node, env)
+            if binding is not None and binding.node is not None:
+                self.literal_value(binding.node, replace(binding.env, module=env.module,
+                                                         function=env.function, attribute=env.attribute,
+                                                         via=env.via))
+            return
         if self.sem.attribute_literals_partial:
             self.expand_literals(node, env)
-        elif is_quoted_literal(node):
+        elif self.is_quoted_literal(node, env):
             self.expand_literals(node, env)
         else:
             self.walk(node, env)
+
+    def read_attribute(self, module: str, name: str, env: Env, line: int | None) -> None:
+        """A compile-time read of @name: the aliases its value held become compile references."""
+        for target, put_line in self.attr_traces.pop((module, name), []):
+            self.emit(replace(env, module=module, function=None, context=None,
+                              line=line if line is not None else put_line),
+                      None, target, "alias", "compile")
+
+    def is_quoted_literal(self, node: Node, env: Env) -> bool:
+        """Macro.quoted_literal?/1 on the code after unquoted macro arguments are put in."""
+        t = node.type
+        if t == "call" and call_name(node) == "unquote" and env.bindings is not None:
+            binding = self.unquoted(node, env)
+            if binding is None or binding.node is None:
+                return binding is not None and binding.atom is not None
+            return self.is_quoted_literal(binding.node, binding.env)
+        if t in ("alias", "atom", "quoted_atom", "integer", "float", "boolean", "nil", "char", "keyword"):
+            return True
+        if t in ("string", "charlist"):
+            return not any(c.type == "interpolation" for c in node.named_children)
+        if t in ("list", "tuple", "keywords", "map_content", "pair"):
+            return all(self.is_quoted_literal(c, env) for c in named_children(node))
+        if t == "map":
+            for c in named_children(node):
+                if c.type == "struct":
+                    inner = named_children(c)
+                    if not inner or inner[0].type != "alias":
+                        return False
+                elif not self.is_quoted_literal(c, env):
+                    return False
+            return True
+        if t == "dot":
+            return all(c.type == "alias" for c in named_children(node))
+        return False
 
     def expand_literals(self, node: Node, env: Env) -> None:
         runtime = replace(env, function=("__info__", 1))
         t = node.type
         if t in ("alias", "dot") and self.resolve(node, env) is not None:
-            self.alias_ref(runtime, node, self.resolve(node, env))
+            target = self.resolve(node, env)
+            self.alias_ref(runtime, node, target)
+            if env.attribute and env.module is not None and target != env.module:
+                line = env.line if env.line is not None else node.start_point[0] + 1
+                self.attr_traces.setdefault((env.module, env.attribute), []).append((target, line))
             return
         if t == "map":
             for child in named_children(node):
@@ -591,6 +692,9 @@ class Expander:
                 self.expand_literals(child, env)
             return
         if t in ("identifier",) and text(node) == "__MODULE__":
+            return
+        if t == "call" and call_name(node) == "unquote" and env.bindings is not None:
+            self.literal_value(node, env)
             return
         if t in ("string", "charlist", "sigil") and not any(
             c.type == "interpolation" for c in node.named_children
@@ -740,6 +844,7 @@ class Expander:
         local_bindings = dict(bindings)
         for expr in body[:-1]:
             self.bind_assignment(expr, local_bindings, definition)
+            self.macro_time_reads(expr, env)
         last = unwrap_block(body[-1])
         if last.type == "identifier" and text(last) in local_bindings:
             return ("binding", local_bindings[text(last)])
@@ -765,6 +870,25 @@ class Expander:
                 info, call_name(last), call_arguments(last), local_bindings, env, depth, definition
             )
         return None
+
+    def macro_time_reads(self, node: Node, env: Env) -> None:
+        """``Module.get_attribute(env.module, :name)`` run by a macro reads the caller's attribute."""
+        if env.module is None:
+            return
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if n.type == "call":
+                target = n.child_by_field_name("target")
+                if target is not None and target.type == "dot":
+                    left = target.child_by_field_name("left")
+                    right = target.child_by_field_name("right")
+                    if left is not None and text(left) == "Module" and right is not None and text(right) == "get_attribute":
+                        for arg in call_arguments(n):
+                            if atom_value(arg) is not None:
+                                self.read_attribute(env.module, atom_value(arg), env, None)
+                                break
+            stack.extend(named_children(n))
 
     def local_quote(self, info, fname, call_args, bindings, env, depth, definition):
         defs = [d for d in info.definitions.get(fname, []) if d.kind in ("def", "defp")]
@@ -822,7 +946,11 @@ class Expander:
                             return found
                         if fname == "get" and len(args) == 3:
                             return Binding(args[2], src.env)
+            if target is not None and target.type == "dot":
+                return self.evaluate_call(target, args, bindings)
             return None
+        if node.type in ("atom", "quoted_atom"):
+            return Binding(node, Env(), atom_value(node))
         if node.type == "access_call":
             target = node.child_by_field_name("target")
             key = node.child_by_field_name("key")
@@ -832,6 +960,42 @@ class Expander:
                 if src is not None and kval is not None:
                     return self.keyword_lookup(src, kval)
         return None
+
+    def evaluate_call(self, dot: Node, args: list[Node], bindings: dict) -> Binding | None:
+        """Macro-time call of a project function whose matching clause returns a literal.
+
+        Covers lookups such as ``handler = Registry.lookup(kind)`` in a macro, where the
+        clause for the given atom returns a module; anything else is not evaluated.
+        """
+        module = alias_target(dot.child_by_field_name("left"), {}, None)
+        fname = text(dot.child_by_field_name("right"))
+        info = self.modules.get(module) if module else None
+        if info is None:
+            return None
+        values = []
+        for arg in args:
+            value = self.macro_time_value(arg, bindings)
+            if value is None:
+                return None
+            values.append(value)
+        for d in info.definitions.get(fname, []):
+            if d.kind not in ("def", "defp") or len(args) not in d.arities or len(d.body) != 1:
+                continue
+            if all(self.param_accepts(p, v) for p, v in zip(d.params, values)):
+                result = unwrap_block(d.body[0])
+                if result.type in ("alias", "dot"):
+                    return Binding(result, Env(hygiene=d.aliases, bindings={}))
+                if result.type in ("atom", "quoted_atom"):
+                    return Binding(result, Env(), atom_value(result))
+                return None
+        return None
+
+    @staticmethod
+    def param_accepts(param: Node, value: Binding) -> bool:
+        if param.type == "identifier":
+            return True
+        literal = atom_value(param)
+        return literal is not None and literal == value.atom
 
     @staticmethod
     def keyword_lookup(binding: Binding, key: str) -> Binding | None:
@@ -893,6 +1057,10 @@ class Expander:
             context=env.context,
             attribute=env.attribute,
             via=env.via,
+            # imports and aliases made by the quote before it unquotes the caller's code
+            # apply to that code (e.g. `import M, only: [field: 2]; unquote(block)`)
+            imports=env.imports,
+            aliases={**binding.env.aliases, **env.macro_aliases},
         )
         if binding.node.type == "do_block":
             self.block(binding.node, benv)
@@ -937,7 +1105,20 @@ class Expander:
                 self.walk(value, env)
 
     def sf_defprotocol(self, node, env):
-        return self.sf_defmodule(node, env, protocol=True)
+        first = len(self.facts.modules)
+        out = self.sf_defmodule(node, env, protocol=True)
+        if len(self.facts.modules) == first:
+            return out
+        protocol = self.facts.modules[first].name
+        penv = replace(env, module=protocol, line=self.module_lines.get(protocol))
+        if self.sem.protocol_any_compile:
+            # the protocol checks for its Any implementation while it is compiled
+            self.emit(penv, None, protocol + ".Any", "call", "compile", "__impl__/1")
+        if self.sem.protocol_builtins_runtime:
+            fenv = replace(penv, function=("impl_for", 1))
+            for builtin in BUILTIN_TYPES:
+                self.emit(fenv, None, f"{protocol}.{builtin}", "call", "runtime", "__impl__/1")
+        return out
 
     def sf_defimpl(self, node: Node, env: Env) -> Env:
         args = call_arguments(node)
@@ -1177,36 +1358,18 @@ class Expander:
         return env
 
 
+BUILTIN_TYPES = (
+    "Atom", "BitString", "Float", "Function", "Integer", "List", "Map", "PID", "Port",
+    "Reference", "Tuple",
+)
+
+
 def name_arities(node: Node) -> list[tuple[str, int]]:
     out = []
     for key, value in keyword_pairs(node):
         if value.type == "integer":
             out.append((key, int(text(value))))
     return out
-
-
-def is_quoted_literal(node: Node) -> bool:
-    t = node.type
-    if t in ("alias", "atom", "quoted_atom", "integer", "float", "boolean", "nil", "char"):
-        return True
-    if t in ("string", "charlist"):
-        return not any(c.type == "interpolation" for c in node.named_children)
-    if t in ("list", "tuple", "keywords", "map_content", "pair"):
-        return all(is_quoted_literal(c) for c in named_children(node) if c.type != "keyword")
-    if t == "map":
-        for c in named_children(node):
-            if c.type == "struct":
-                inner = named_children(c)
-                if not inner or inner[0].type != "alias":
-                    return False
-            elif not is_quoted_literal(c):
-                return False
-        return True
-    if t == "dot":
-        return all(c.type == "alias" for c in named_children(node))
-    if t == "keyword":
-        return True
-    return False
 
 
 SPECIAL = {

@@ -35,6 +35,10 @@ class Semantics:
     use_require_compile: bool
     # a `require` that a macro's expansion emits counts as compile
     require_from_macro_compile: bool
+    # a protocol depends on its Any implementation at compile time (up to 1.19)
+    protocol_any_compile: bool
+    # 1.14: a protocol's impl_for references the implementations for built-in types
+    protocol_builtins_runtime: bool
     # since 1.19, `--format cycles` prints strongly connected components
     scc_cycles: bool
 
@@ -58,6 +62,8 @@ def semantics(version: str) -> Semantics:
         attribute_literals_partial=new,
         use_require_compile=False,
         require_from_macro_compile=True,
+        protocol_any_compile=major_minor < (1, 20),
+        protocol_builtins_runtime=not new,
         scc_cycles=major_minor >= (1, 19),
     )
 

@@ -1,7 +1,8 @@
 """Which files ``mix compile`` recompiles after one file is edited.
 
-The rule is the one in ``Mix.Compilers.Elixir`` (lib/mix/lib/mix/compilers/elixir.ex), and
-it is the same in Elixir 1.14, 1.18 and 1.20 for an edit to a project file:
+The rule is the one in ``Mix.Compilers.Elixir`` (lib/mix/lib/mix/compilers/elixir.ex). For
+an edit to one project file it is the same in Elixir 1.14, 1.18 and 1.20, except for the
+cascade of export changes past the second cycle (see below):
 
 1. ``update_stale_entries``/``remove_stale_entry`` run a fixpoint over the manifest's
    modules. A module whose source file changed on disk, or whose file has a *compile*
@@ -11,7 +12,7 @@ it is the same in Elixir 1.14, 1.18 and 1.20 for an edit to a project file:
    which is empty for an ordinary edit (it holds modules of deleted files and of changed
    path dependencies), so export references do not carry staleness in this pass.
 2. While compiling, ``each_module`` compares each recompiled module's ``exports_md5``
-   (public functions, macros, struct fields and enforced keys) with the one in the
+   (public functions, macros, struct fields with their defaults, enforced keys) with the one in the
    manifest; a module whose exports are unchanged is dropped from the pending exports.
    ``each_cycle`` then runs the same fixpoint over the modules not yet recompiled, starting
    with no stale module and with the modules whose exports did change as
@@ -23,7 +24,17 @@ Put together: with S the edited file plus, when its exports changed, every other
 is *stale* when it is in S or reaches a file of S through a chain of compile or runtime
 references, and a file is *recompiled* when it is in S or has a compile reference to a
 module of a stale file. Files that define no module are never recompiled by propagation
-(mix's fixpoint walks modules, not files).
+(mix's fixpoint walks modules, not files). The first pass and the export pass can be
+merged into that single closure because staleness only grows; ``fanout`` relies on it.
+
+Later cycles: modules recompiled in the export pass whose exports change in turn (possible
+only when their definitions are computed at compile time without a compile reference)
+send their export dependents to a third cycle in 1.14-1.18. From 1.19 on (commit
+aec930cd "Use a map to track Mix compiler state") ``each_cycle`` drops them and keeps only
+the first cycle's stale exports, so the cascade stops after the export pass. Export changes
+of other files recompiled in the first cycle (say the users of an edited ``__using__``)
+count in every version. ``recompiles`` models all this when ``exports_changed`` names
+modules.
 
 The manifest keeps export and runtime references in independent lists (``%S{}`` inside a
 function is a struct reference (export) and an alias reference (runtime); ``import M`` plus
@@ -37,6 +48,7 @@ for export references that have no runtime use (a bare ``require``, an unused ``
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -94,24 +106,36 @@ class _Graph:
         self.compile_dependents = compile_dependents
         self.export_dependents = export_dependents
 
-    def seeds(self, files: dict[str, FileDeps], changed: int, exports_changed) -> set[int]:
-        """The edited file, plus the files its changed exports send to the second pass."""
-        seeds = {changed}
-        if not exports_changed:
-            return seeds
-        own = files[self.names[changed]].modules
-        wanted = set(own) if exports_changed is True else set(exports_changed) & own
-        for f in self.export_dependents.get(changed, ()):
-            if f != changed and wanted & files[self.names[f]].export:
-                seeds.add(f)
-        return seeds
 
-
-def _check_version(version: str | None) -> None:
-    # The rule is the same in every version checked (1.14, 1.18, 1.20); other versions and
-    # None are accepted and get that rule.
-    if version is not None and not isinstance(version, str):
+def _version_key(version: str | None) -> tuple[int, int]:
+    if version is None:
+        return (1, 20)
+    if not isinstance(version, str):
         raise TypeError(f"version must be a string like '1.18', got {version!r}")
+    m = re.match(r"^v?(\d+)\.(\d+)", version)
+    if not m:
+        raise ValueError(f"not an Elixir version: {version!r}")
+    return (int(m.group(1)), int(m.group(2)))
+
+
+def _pass(graph: _Graph, seeds: set[int], pending: set[int]) -> set[int]:
+    """One ``update_stale_entries`` run over the pending files: the seeds are recompiled
+    and stale; a pending file with a compile reference to a stale module is recompiled and
+    stale; one with only a runtime reference to it is stale. Returns the recompiled files."""
+    stale = set(seeds)
+    queue = deque(seeds)
+    while queue:
+        g = queue.popleft()
+        for f in graph.dependents.get(g, ()):
+            if f not in stale and f in pending:
+                stale.add(f)
+                queue.append(f)
+    out = set(seeds)
+    for g in stale:
+        for f in graph.compile_dependents.get(g, ()):
+            if f in pending:
+                out.add(f)
+    return out
 
 
 def recompiles(
@@ -125,29 +149,51 @@ def recompiles(
     """Files mix recompiles when ``changed`` is edited, sorted, ``changed`` excluded.
 
     ``exports_changed`` is True when the edit changes the public functions, macros or
-    struct of the file's modules (all of them are then taken as changed); it may also be a
-    collection of module names, when only some modules of the file change their exports.
+    struct of the file's modules (all of them are then taken as changed). It may instead
+    name the modules whose exports come out different once recompiled: some modules of
+    the edited file, and also modules of other files whose definitions are generated at
+    compile time from it (``use``, ``__info__`` probes); a named module counts only if
+    its file is recompiled, and then sends the files with an export reference to it to
+    the next compilation cycle. Elixir 1.14-1.18 keep doing so in every cycle; from 1.19
+    on only the exports changed in the first cycle count.
     """
-    _check_version(version)
+    key = _version_key(version)
     if changed not in files:
         raise KeyError(changed)
     graph = _Graph(files, export_implies_runtime)
     start = graph.index[changed]
-    seeds = graph.seeds(files, start, exports_changed)
+    if exports_changed is True:
+        wanted = set(files[changed].modules)
+    elif not exports_changed:
+        wanted = set()
+    else:
+        wanted = set(exports_changed)
 
-    stale = set(seeds)
-    queue = deque(seeds)
-    while queue:
-        g = queue.popleft()
-        for f in graph.dependents.get(g, ()):
-            if f not in stale:
-                stale.add(f)
-                queue.append(f)
-    out = set(seeds)
-    for g in stale:
-        out.update(graph.compile_dependents.get(g, ()))
-    out.discard(start)
-    return sorted(graph.names[f] for f in out)
+    pending = {f for f in range(len(graph.names)) if graph.has_modules[f]} | {start}
+    done = _pass(graph, {start}, pending)
+    pending -= done
+    changed_exports = {m for f in done for m in files[graph.names[f]].modules} & wanted
+    while changed_exports:
+        candidates = {
+            f
+            for m in changed_exports
+            for g in graph.owners.get(m, ())
+            for f in graph.export_dependents.get(g, ())
+        }
+        seeds = {
+            f for f in candidates if f in pending and files[graph.names[f]].export & changed_exports
+        }
+        if not seeds:
+            break
+        cycle = _pass(graph, seeds, pending)
+        done |= cycle
+        pending -= cycle
+        if key >= (1, 19):
+            # each_cycle no longer adds the modules it recompiles to stale_exports
+            break
+        changed_exports = {m for f in cycle for m in files[graph.names[f]].modules} & wanted
+    done.discard(start)
+    return sorted(graph.names[f] for f in done)
 
 
 def _sccs(n: int, succ: list[list[int]]) -> tuple[list[int], list[list[int]]]:
@@ -220,7 +266,7 @@ def fanout(
     recompiled (files with a compile reference into the component or into anything that
     reaches it), built from its dependents' bitsets.
     """
-    _check_version(version)
+    _version_key(version)
     graph = _Graph(files, export_implies_runtime)
     n = len(graph.names)
     # depends-on edges f -> g, for the SCC pass

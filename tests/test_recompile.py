@@ -31,19 +31,24 @@ def fd(modules=(), compile=(), export=(), runtime=()):
 # --------------------------------------------------------------------------- reference
 
 
-def mix_fixpoint(files: dict[str, FileDeps], changed: str, exports_changed: bool) -> list[str]:
+def mix_fixpoint(files: dict[str, FileDeps], changed: str, exports_changed, version: str) -> list[str]:
     """mix's algorithm, module by module, as written in Mix.Compilers.Elixir.
 
-    First pass: ``remove_stale_entry`` over all modules until nothing moves, with the
-    edited file as ``changed``, no stale module and no stale export. Second pass (only
-    when the edited file's exports changed): the same over the modules not yet
-    recompiled, with no changed file, no stale module and the edited file's modules as
-    ``stale_exports``.
+    Cycle 1: ``remove_stale_entry`` over all modules until nothing moves, with the edited
+    file as ``changed``, no stale module and no stale export. Each later cycle
+    (``each_cycle``): the same over the modules not yet recompiled, with no changed file,
+    no stale module and as ``stale_exports`` the recompiled modules whose exports changed
+    (``each_module`` drops the others). Before 1.19 those are the modules of the files the
+    previous cycle compiled; from 1.19 on the set is never refilled after the first cycle.
     """
     sources: dict[str, list[str]] = {}
     for f, d in files.items():
         for m in d.modules:
             sources.setdefault(m, []).append(f)
+    if exports_changed is True:
+        wanted = set(files[changed].modules)
+    else:
+        wanted = set(exports_changed or ())
 
     def refs(m):
         c, e, r = set(), set(), set()
@@ -69,10 +74,20 @@ def mix_fixpoint(files: dict[str, FileDeps], changed: str, exports_changed: bool
             if (len(changed_files), len(stale)) == size:
                 return changed_files
 
+    def modules_of(fs):
+        return {m for f in fs for m in files[f].modules}
+
     pending = set(sources)
-    out = remove_stale_entries(pending, {changed}, set())
-    if exports_changed:
-        out |= remove_stale_entries(pending, set(), set(files[changed].modules))
+    compiled = remove_stale_entries(pending, {changed}, set())
+    out = set(compiled)
+    stale_exports = modules_of(compiled) & wanted
+    while True:
+        compiled = remove_stale_entries(pending, set(), stale_exports)
+        if not compiled:
+            break
+        out |= compiled
+        if tuple(map(int, version.split("."))) < (1, 19):
+            stale_exports = modules_of(compiled) & wanted
     out.discard(changed)
     return sorted(out)
 
@@ -203,8 +218,36 @@ def test_matches_mix_fixpoint_on_random_graphs(seed):
         counts = fanout(files, V, exports_changed)
         for f in files:
             got = recompiles(files, f, exports_changed, V)
-            assert got == mix_fixpoint(files, f, exports_changed), (seed, f, exports_changed)
+            assert got == mix_fixpoint(files, f, exports_changed, V), (seed, f, exports_changed)
             assert counts[f] == len(got)
+            assert got == recompiles(files, f, exports_changed, "1.20")
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_named_export_changes_match_mix_fixpoint(seed):
+    rnd = random.Random(seed)
+    files = random_graph(rnd.randint(2, 30), seed, refs_per_file=4)
+    mods = sorted(m for d in files.values() for m in d.modules)
+    for f in files:
+        named = set(rnd.sample(mods, rnd.randint(0, len(mods))))
+        for version in ("1.14", "1.18", "1.20"):
+            assert recompiles(files, f, named, version) == mix_fixpoint(files, f, named, version), (
+                seed, f, sorted(named), version)
+
+
+def test_export_cascade_stops_after_the_export_pass_from_1_19():
+    files = {
+        "x.ex": fd({"X"}),
+        "j.ex": fd({"J"}, export={"X"}),  # J's functions depend on X's, probed at compile time
+        "q.ex": fd({"Q"}, export={"J"}),
+        "k.ex": fd({"K"}, compile={"Q"}),
+    }
+    assert recompiles(files, "x.ex", True, "1.14") == ["j.ex"]
+    assert recompiles(files, "x.ex", {"X", "J"}, "1.14") == ["j.ex", "k.ex", "q.ex"]
+    assert recompiles(files, "x.ex", {"X", "J"}, "1.18") == ["j.ex", "k.ex", "q.ex"]
+    assert recompiles(files, "x.ex", {"X", "J"}, "1.20") == ["j.ex"]
+    # a module named but not recompiled has nothing to compare
+    assert recompiles(files, "x.ex", {"Q"}, "1.14") == []
 
 
 def test_fanout_on_20k_files():
@@ -280,10 +323,18 @@ PROJECT = {
     "lib/gone.ex": mod("Gone", "  def g, do: 1"),
     "lib/gone_rt.ex": mod("GoneRt", "  def g, do: Gone.g()"),
     "lib/gone_k.ex": mod("GoneK", "  @m GoneRt.module_info(:module)\n  def m, do: @m"),
+    # JP's public functions depend on XP's, probed at compile time with no compile
+    # reference: an export change that cascades past the export pass
+    "lib/xp.ex": mod("XP", "  def a, do: 1"),
+    "lib/jp.ex": mod("JP", "  require XP\n  @x Module.concat([\"XP\"])\n  Code.ensure_loaded(@x)\n"
+                     "  if function_exported?(@x, :foo, 0), do: def(bar, do: 1)\n  def base, do: 0"),
+    "lib/qp.ex": mod("QP", "  require JP\n  def q, do: 1"),
+    "lib/qp2.ex": mod("QP2", "  @m QP.q()\n  def m, do: @m"),
 }
 
 # Each round is applied to a fresh copy of the compiled project; edits in one round are
-# (file, exports changed?, new content or None to delete). mix's fixpoint over several
+# (file, exports changed (bool or the modules whose exports change), new content or None
+# to delete). mix's fixpoint over several
 # changed files is the union of the fixpoints over each, so a round is predicted as the
 # union of recompiles() plus the edited files.
 ROUNDS = [
@@ -317,6 +368,9 @@ ROUNDS = [
     ],
     [  # a deleted file: its modules are stale and their exports gone
         ("lib/gone.ex", True, None),
+    ],
+    [  # XP gains foo, so JP gains bar: 1.14 and 1.18 go on to JP's export dependents
+        ("lib/xp.ex", {"XP", "JP"}, mod("XP", "  def a, do: 1\n  def foo, do: 2")),
     ],
 ]
 

@@ -7,7 +7,8 @@ rules, and verifies each fix in memory:
 1. the edits apply (no overlap, in range) and any new file does not exist yet;
 2. every patched or new file parses with no ERROR or MISSING node;
 3. the patched project, analysed again, defines the same modules in the patched file,
-   has no compile edge it did not have, and no new compile cycle;
+   has no compile edge it did not have (except into a file the fix creates that depends on
+   nothing, such as a guard helper), and no new compile cycle;
 4. the rule's own ``verify`` finds nothing wrong.
 
 A fix that fails is never offered as a fix: its diagnostic is kept, with the reasons.
@@ -17,6 +18,7 @@ prints, and the merged set is verified once more as a whole.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -189,7 +191,8 @@ def _modules(analysis, path: str) -> list[str]:
     facts = analysis.files.get(path)
     if facts is None:
         return []
-    return sorted(m.name for m in facts.modules)
+    # a set: hoisting a condition above defmodule defines the module once in each branch
+    return sorted({m.name for m in facts.modules})
 
 
 # --------------------------------------------------------------------------- one project
@@ -343,6 +346,10 @@ class _Runner:
                     f"{rel} would define {_modules(after, rel)} instead of {_modules(self.analysis, rel)}"
                 )
         for a, b in sorted(compile_edges(after) - self.base_edges):
+            if b not in self.sources and after.file_graph.out_degree(b) == 0:
+                # a compile edge into a new leaf file (e.g. a guard helper the fix adds):
+                # no chain, no cycle; its cost shows in the fan-out before -> after
+                continue
             reasons.append(f"it would add a compile edge {a} -> {b}")
         for cycle in compile_cycles(after):
             if not any(cycle <= old for old in self.base_cycles):
@@ -493,7 +500,10 @@ def run_many(
             if progress:
                 progress(results[i])
         return results  # type: ignore[return-value]
-    with ProcessPoolExecutor(max_workers=min(jobs, len(roots))) as pool:
+    # spawn, not fork: the parent may run threads (the progress bar), and forking a process
+    # with threads can deadlock the child
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(roots)), mp_context=ctx) as pool:
         futures = {
             pool.submit(_run_unit, (root, opts, loader, analyzer)): i for i, root in enumerate(roots)
         }

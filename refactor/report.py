@@ -116,7 +116,7 @@ def _fanout(sug_or_before, after=None) -> str:
         before, after = sug_or_before.fanout_before, sug_or_before.fanout_after
     else:
         before = sug_or_before
-    if before is None or after is None:
+    if before is None or after is None or (before == 0 and after == 0):
         return ""
     return f"fan-out {before} → {after}"
 
@@ -130,16 +130,17 @@ def verdict(sug: Suggestion) -> str:
 
 
 def header_lines(result: ProjectResult, sug: Suggestion, cwd: str) -> list[str]:
+    """Comment lines (each starts with ``#``, so git apply skips them) heading a suggestion."""
     where = display_path(f"{result.root}/{sug.file}", cwd)
-    lines = [f"# {sug.rule} {where}:{sug.line} {sug.severity}: {sug.message}"]
+    lines = [f"{sug.rule} {where}:{sug.line} {sug.severity}: {sug.message}"]
     extra = [verdict(sug)]
     fan = _fanout(sug)
     if fan:
         extra.append(fan)
-    lines.append("#   " + ", ".join(extra))
+    lines.append("  " + ", ".join(extra))
     for w in sug.warnings:
-        lines.append(f"#   warning: {w}")
-    return lines
+        lines.append(f"  warning: {w}")
+    return ["# " + part for line in lines for part in line.splitlines() or [""]]
 
 
 def write_diff_report(results: list[ProjectResult], out: TextIO, cwd: str, colour: bool) -> None:

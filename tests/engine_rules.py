@@ -163,6 +163,32 @@ class NewFile(Rule):
         return out
 
 
+class GuardHelper(Rule):
+    """Adds a macro helper module in a new file and a compile-time use of it (like a guard)."""
+
+    id = "guard-helper"
+    helper_body = b"  defmacro m, do: :ok\n"
+
+    def check(self, ctx):
+        out = []
+        for path, data in sorted(ctx.sources.items()):
+            if not path.endswith("invoice.ex"):
+                continue
+            helper = b"defmodule Billing.Guard do\n" + self.helper_body + b"end\n"
+            i = data.rfind(b"end")
+            use = b"  require Billing.Guard\n  Billing.Guard.m()\n"
+            out.append(Diagnostic(self.id, path, 1, "info", "guards",
+                                  Fix([Edit(i, i, use)], new_files={"lib/billing/guard.ex": helper})))
+        return out
+
+
+class GuardHelperWithDeps(GuardHelper):
+    """The same, but the helper itself depends on another file."""
+
+    id = "guard-helper-deps"
+    helper_body = b"  defmacro m, do: :ok\n  def money, do: Billing.Money.new(1)\n"
+
+
 class Crashing(Rule):
     id = "crashing"
 

@@ -47,7 +47,9 @@ def use_rules(monkeypatch, *rules):
 
 
 def invoke(command, *args):
-    return CliRunner().invoke(command, [*args, "--elixir", "1.18"], catch_exceptions=False)
+    """Run a command in-process; one job unless the test asks (worker start-up costs seconds)."""
+    jobs = [] if ("--jobs" in args or "-j" in args) else ["--jobs", "1"]
+    return CliRunner().invoke(command, [*args, "--elixir", "1.18", *jobs], catch_exceptions=False)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -103,6 +105,7 @@ def test_suggest_over_the_monorepo(mono):
     assert diffed == FIXED
     assert "# drop-unused-require billing/lib/billing/invoice.ex:3 warning:" in out
     assert "#   verified" in out
+    assert all(line.startswith(("#", "diff ", "--- ", "+++ ", "@@", "+", "-", " ")) for line in out.splitlines())
     assert "bad.ex:2 warning" in out and "does not parse cleanly (line 9)" in out
     assert snapshot(mono) == before, "suggest wrote something"
     for name in ("billing", "catalog", "services/ledger", "shop/apps/core", "shop/apps/web", "broken"):
@@ -110,7 +113,7 @@ def test_suggest_over_the_monorepo(mono):
 
 
 def test_suggest_diff_applies_with_git_and_equals_what_apply_writes(mono, tmp_path):
-    res = invoke(cmd.suggest, ".")
+    res = invoke(cmd.suggest, ".", "--jobs", "2")
     patch = tmp_path / "fix.patch"
     patch.write_text(res.stdout)
     # a second copy, as a git repository, gets the printed patch
@@ -120,7 +123,7 @@ def test_suggest_diff_applies_with_git_and_equals_what_apply_writes(mono, tmp_pa
     subprocess.run(["git", "apply", "--check", str(patch)], cwd=other, check=True)
     subprocess.run(["git", "apply", str(patch)], cwd=other, check=True)
     # the first copy gets `exfix apply`
-    res = invoke(cmd.apply, ".")
+    res = invoke(cmd.apply, ".", "--jobs", "2")
     assert res.exit_code == 2  # still the broken project
     assert "wrote 5 files" in res.stderr
     cmp = filecmp.dircmp(mono, other, ignore=[".git"])
@@ -180,6 +183,50 @@ def test_broken_mix_exs_is_reported_and_the_rest_still_run(mono):
     assert "catalog/mix.exs:" in res.stderr
     assert b"require Catalog.Product" in (mono / "catalog/lib/catalog/search.ex").read_bytes()
     assert b"require" not in (mono / "billing/lib/billing/invoice.ex").read_bytes()
+
+
+def test_broken_umbrella_root_is_reported_and_its_apps_still_run(mono):
+    (mono / "shop" / "mix.exs").write_text("defmodule Shop.MixProject do\n  def project do\n    [apps_path:\n  end\nend\n")
+    res = invoke(cmd.apply, "shop")
+    assert res.exit_code == 2 and "shop/mix.exs:" in res.stderr
+    assert b"require" not in (mono / "shop/apps/web/lib/web/page.ex").read_bytes()
+
+
+def test_colour_and_progress_on_a_terminal(mono):
+    """Run under a pseudo-terminal: the diff is coloured; piped runs are plain (above)."""
+    import pty
+    import select
+    import sys
+
+    script = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "import engine_rules, refactor.commands.suggest as cmd\n"
+        "cmd.get_rules = lambda s, k: [engine_rules.DropUnusedRequire]\n"
+        "cmd.suggest.main(['.', '--elixir', '1.18', '-j', '2'])\n" % str(HERE)
+    )
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent), TERM="xterm-256color", COLUMNS="120")
+    env.pop("NO_COLOR", None)
+    pid, fd = pty.fork()
+    if pid == 0:  # child: stdout and stderr are the terminal
+        os.chdir(mono)
+        os.execve(sys.executable, [sys.executable, "-c", script], env)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([fd], [], [], 60)
+        if not ready:
+            break
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.waitpid(pid, 0)
+    out = b"".join(chunks).decode("utf-8", "replace")
+    assert "\x1b[" in out  # ANSI colour
+    assert "-  require Billing.Money" in out
+    assert "analysing projects" in out  # the progress bar, on stderr
 
 
 def test_parallel_run_gives_the_same_output(mono):

@@ -125,6 +125,20 @@ def test_fix_creating_a_file(billing):
     assert "already exists" in r.suggestions[0].reasons[0]
 
 
+def test_compile_edge_into_a_new_leaf_helper_is_allowed(billing):
+    r = run(billing, R.GuardHelper)
+    [sug] = r.suggestions
+    assert sug.in_patch, sug.reasons
+    assert sorted(p.file for p in r.patches) == ["lib/billing/guard.ex", "lib/billing/invoice.ex"]
+
+
+def test_compile_edge_into_a_new_helper_with_dependencies_is_refused(billing):
+    r = run(billing, R.GuardHelperWithDeps)
+    [sug] = r.suggestions
+    assert not sug.offered
+    assert "it would add a compile edge lib/billing/invoice.ex -> lib/billing/guard.ex" in sug.reasons
+
+
 def test_crashing_rule_is_reported_and_others_run(billing):
     r = run(billing, R.Crashing, R.DropUnusedRequire)
     assert any("rule crashing failed" in e.message for e in r.errors)

@@ -99,6 +99,9 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         allow_unsafe=allow_concat,
         cwd=cwd,
     )
+    for f in found:
+        if f.umbrella:  # its apps run on their own graphs; its own mix.exs must still read
+            problems.extend(_check_umbrella_root(f.root, cwd))
     units = units_of(found)
     results = _run_all(units, opts, jobs)
     written: list[str] | None = None
@@ -139,6 +142,17 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
     if check and any(r.suggestions for r in results):
         return 1
     return 0
+
+
+def _check_umbrella_root(root: Path, cwd: str) -> list[Problem]:
+    from ..project import ProjectError, load_project
+
+    try:
+        load_project(root)
+    except ProjectError as exc:
+        file = display_path(exc.file, cwd) if exc.file else display_path(root, cwd)
+        return [Problem(file, exc.line, exc.message, display_path(root, cwd))]
+    return []
 
 
 def _run_all(units: list[Path], opts: Options, jobs: int | None) -> list[ProjectResult]:

@@ -402,6 +402,8 @@ def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Pr
             elif _is_conditional(node):
                 for branch in _conditional_parts(node)[2]:
                     walk_file(branch.statements)
+            elif _is_guard_call(node):
+                walk_file(_guard_call_statements(node))
             elif node.type == "block":
                 walk_file([c for c in node.named_children if c.type != "comment"])
 
@@ -425,6 +427,9 @@ def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Pr
             for branch in _conditional_parts(stmt)[2]:
                 for s in branch.statements:
                     visit_nested_modules(s, module)
+        elif _is_guard_call(stmt):
+            for s in _guard_call_statements(stmt):
+                visit_nested_modules(s, module)
         elif stmt.type == "block":
             for c in stmt.named_children:
                 if c.type != "comment":
@@ -437,6 +442,9 @@ def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Pr
             for branch in _conditional_parts(stmt)[2]:
                 for s in branch.statements:
                     visit_nested_modules(s, module)
+        elif _is_guard_call(stmt):
+            for s in _guard_call_statements(stmt):
+                visit_nested_modules(s, module)
 
     def collect(cond: Node, module: Module, found: list[Directive], tested: list[str]) -> None:
         kind, subject, branches = _conditional_parts(cond)
@@ -466,6 +474,26 @@ def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Pr
     walk_file([c for c in root.named_children if c.type != "comment"])
     problems.sort(key=lambda p: p.conditional.start_byte)
     return modules, problems, {}
+
+
+def _is_guard_call(node: Node) -> bool:
+    """``Helper.if_loaded Mod do ... end``: the guard form this rule writes."""
+    remote = _remote(node) if node.type == "call" else None
+    return bool(remote and remote[1] == GUARD_MACRO)
+
+
+def _guard_call_statements(node: Node) -> list[Node]:
+    out: list[Node] = []
+    do_block = _do_block(node)
+    if do_block is not None:
+        out += _block_statements(do_block)
+        for child in do_block.named_children:
+            if child.type == "else_block":
+                out += _block_statements(child)
+    else:
+        for value in _keyword_pairs(node).values():
+            out += _value_statements(value)
+    return out
 
 
 def _is_stdlib(module: str) -> bool:

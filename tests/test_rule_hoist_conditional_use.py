@@ -212,9 +212,20 @@ end
 """
 
 
+class _Dep:  # the shape of refactor.project.Dep
+    def __init__(self, name, optional=False):
+        self.name, self.optional, self.path = name, optional, None
+
+
 def test_severity_error_for_optional_dependency(tmp_path):
-    diag = _severity(CONFIG_IF, {"kino": {"optional": True}}, tmp_path,
+    diag = _severity(CONFIG_IF, {"kino": _Dep("kino", optional=True), "jason": _Dep("jason")}, tmp_path,
                      dep_files={"kino/lib/kino/js.ex": "defmodule Kino.JS do\nend\n"})
+    assert diag.severity == "error"
+    assert ":kino, an optional dependency" in diag.message
+
+
+def test_optional_dependency_found_by_name_without_deps_dir(tmp_path):
+    diag = _severity(CONFIG_IF, {"kino": {"optional": True}}, tmp_path)
     assert diag.severity == "error"
     assert ":kino, an optional dependency" in diag.message
 
@@ -390,6 +401,28 @@ def test_helper_depends_on_nothing_in_the_project():
     assert aliases == {"Fixture.Optional", "Code", "Macro"}
     assert defined_modules(helper) == {"Fixture.Optional"}
     assert b"defmacro if_loaded(module, do: block) do" in helper
+
+
+# --------------------------------------------------------------------------- through the engine
+
+
+@pytest.mark.parametrize("case", ["seed-hoist", "seed-guard", "large-auto", "nested-module", "multiple-blocks"])
+def test_engine_verifies_and_patches(case, tmp_path):
+    engine = pytest.importorskip("refactor.engine")
+    app = tmp_path / "app"
+    (app / "lib").mkdir(parents=True)
+    shutil.copy(PROJECT / "mix.exs", app / "mix.exs")
+    path = source_path(case)
+    (app / path).write_bytes((FIXTURES / case / "before.ex").read_bytes())
+    opts = engine.Options(rules=[HoistConditionalUse], rule_options={"strategy": meta(case)["strategy"]})
+    result = engine.run_project(app, opts)
+    (sug,) = result.suggestions
+    assert sug.verified, sug.reasons
+    patches = {p.file: p for p in result.patches}
+    assert patches[path].after.decode() == (FIXTURES / case / "after.ex").read_text()
+    new_files = FIXTURES / case / "new_files"
+    expected = {p.relative_to(new_files).as_posix() for p in new_files.rglob("*") if p.is_file()}
+    assert set(patches) - {path} == expected
 
 
 # --------------------------------------------------------------------------- the compiler

@@ -1156,7 +1156,11 @@ def _deps(ctx: RuleContext) -> dict[str, dict]:
     """Dependencies of the project: name -> {"optional": bool, ...}."""
     deps = getattr(ctx.project, "deps", None)
     if isinstance(deps, dict) and deps:
-        return {str(k): dict(v) if isinstance(v, dict) else {} for k, v in deps.items()}
+        out = {}
+        for name, dep in deps.items():  # refactor.project.Dep, or a plain dict
+            optional = dep.get("optional") if isinstance(dep, dict) else getattr(dep, "optional", False)
+            out[str(name).lstrip(":")] = {"optional": bool(optional)}
+        return out
     root = _project_root(ctx)
     mix_exs = ctx.sources.get("mix.exs")
     if mix_exs is None and root is not None and (root / "mix.exs").is_file():
@@ -1541,9 +1545,9 @@ def _default_helper_path(name: str) -> str:
 
 
 def _app_name(ctx: RuleContext) -> str | None:
-    app = getattr(ctx.project, "app", None)
-    if app:
-        return str(app).lstrip(":")
+    app = getattr(ctx.project, "app", None) or getattr(ctx.project, "name", None)
+    if isinstance(app, str) and re.fullmatch(r":?[a-z_][a-z0-9_]*", app):
+        return app.lstrip(":")
     mix_exs = ctx.sources.get("mix.exs")
     root = _project_root(ctx)
     if mix_exs is None and root is not None and (root / "mix.exs").is_file():

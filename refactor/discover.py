@@ -1,10 +1,11 @@
 """Find the mix projects under the paths a user names.
 
-Every folder holding a ``mix.exs`` is a project, at any depth, except under ``deps/``,
-``_build/``, ``node_modules/``, ``.git/`` and what a ``.gitignore`` on the way ignores (the
-patterns are read with pathspec, as git reads them). An umbrella (a project with an ``apps/``
-folder of projects) is one entry: the projects in its ``apps/`` belong to it and are not listed
-again. A path that is itself a project is taken as it is, even inside an umbrella.
+A path that is itself a project (it holds a ``mix.exs``) is taken whole: an umbrella with
+its apps, or one project, even an app inside an umbrella. Any other folder is searched at any
+depth for folders holding a ``mix.exs``, skipping ``deps/``, ``_build/``, ``node_modules/``,
+``.git/`` (and ``.elixir_ls/``, ``cover/``) and whatever a ``.gitignore`` on the way ignores,
+read with pathspec as git reads it. Projects do not nest: the inside of a project found is
+not searched, so the apps of an umbrella belong to it and are not listed again.
 """
 
 from __future__ import annotations

@@ -236,7 +236,8 @@ class _Runner:
         for path, facts in sorted(self.analysis.files.items()):
             for issue in facts.errors[:1]:
                 self.broken[path] = issue.line
-                self.error(path, issue.line or None, f"{issue.message}; exfix rewrites nothing in this file")
+                if path in self.sources:  # an unreadable file was reported already
+                    self.error(path, issue.line or None, f"{issue.message}; exfix rewrites nothing in this file")
         self.ctx = RuleContext(self.project, self.analysis, self.sources, dict(self.opts.rule_options))
         self.base_edges = compile_edges(self.analysis)
         self.base_cycles = compile_cycles(self.analysis)

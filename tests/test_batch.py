@@ -229,6 +229,34 @@ def test_colour_and_progress_on_a_terminal(mono):
     assert "analysing projects" in out  # the progress bar, on stderr
 
 
+def test_unreadable_and_looping_sources_are_reported_once(mono):
+    lib = mono / "billing" / "lib"
+    (lib / "loop_a.ex").symlink_to(lib / "loop_b.ex")
+    (lib / "loop_b.ex").symlink_to(lib / "loop_a.ex")
+    res = invoke(cmd.apply, "billing")
+    assert res.exit_code == 2
+    assert res.stderr.count("billing/lib/loop_a.ex: error: cannot read") == 1
+    assert b"require" not in (lib / "billing" / "invoice.ex").read_bytes()  # the rest is fixed
+    assert (lib / "loop_a.ex").is_symlink() and (lib / "loop_b.ex").is_symlink()
+
+
+def test_non_utf8_crlf_source_is_fixed_byte_for_byte(mono, tmp_path):
+    inv = mono / "billing" / "lib" / "billing" / "invoice.ex"
+    data = inv.read_bytes().replace(b"\n", b"\r\n").replace(b"runtime only", b"runtime \xe9t\xe9")
+    inv.write_bytes(data)
+    res = invoke(cmd.suggest, "billing")
+    patch = tmp_path / "p.diff"
+    patch.write_bytes(res.stdout_bytes)
+    other = tmp_path / "other"
+    shutil.copytree(mono / "billing", other / "billing")
+    subprocess.run(["git", "init", "-q"], cwd=other, check=True)
+    subprocess.run(["git", "apply", str(patch)], cwd=other, check=True)
+    invoke(cmd.apply, "billing")
+    expected = data.replace(b"  require Billing.Money\r\n", b"")
+    assert inv.read_bytes() == expected
+    assert (other / "billing/lib/billing/invoice.ex").read_bytes() == expected
+
+
 def test_parallel_run_gives_the_same_output(mono):
     one = invoke(cmd.suggest, ".", "--format", "json", "--jobs", "1")
     two = invoke(cmd.suggest, ".", "--format", "json", "--jobs", "2")

@@ -118,7 +118,7 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         out.write(report.dumps(report.to_sarif(results, cwd, rules, problems)))
     else:
         colour = out.isatty() and "NO_COLOR" not in os.environ
-        if not colour and hasattr(out, "reconfigure"):
+        if hasattr(out, "reconfigure"):
             out.reconfigure(errors="surrogateescape")  # bytes that are not UTF-8 go out as they came
         report.write_diff_report(results, out, cwd, colour)
     out.flush()
@@ -200,7 +200,8 @@ def _write(results: list[ProjectResult], opts: Options, jobs, cwd: str):
 
 def _reverify(before: list[ProjectResult], opts: Options, jobs, cwd: str, written: set[str]) -> list[Problem]:
     """The written tree, analysed afresh: written files parse, no compile edge or cycle added."""
-    after = run_many([Path(r.root) for r in before], opts, jobs)
+    bare = Options(rules=[], rule_options=opts.rule_options, version=opts.version, cwd=opts.cwd)
+    after = run_many([Path(r.root) for r in before], bare, jobs)
     problems = []
     for old, new in zip(before, after):
         if new.stats is None or old.stats is None:

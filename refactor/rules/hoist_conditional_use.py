@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1104,6 +1105,24 @@ def _blocks_per_module(src: bytes, start: int, end: int) -> dict[str, int]:
     return counts
 
 
+def _line_edits(before: bytes, after: bytes) -> list[Edit]:
+    """Edits of whole lines that turn ``before`` into ``after`` (one per changed run of lines)."""
+    a = before.splitlines(keepends=True)
+    b = after.splitlines(keepends=True)
+    offsets = [0]
+    for line in a:
+        offsets.append(offsets[-1] + len(line))
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    edits = [
+        Edit(offsets[i1], offsets[i2], b"".join(b[j1:j2]))
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+        if tag != "equal"
+    ]
+    if apply_edits(before, edits) != after:  # never expected; one edit is always right
+        return [_minimal_edit(before, after)]
+    return edits
+
+
 def _minimal_edit(before: bytes, after: bytes) -> Edit:
     prefix = 0
     limit = min(len(before), len(after))
@@ -1421,7 +1440,7 @@ class HoistConditionalUse(Rule):
         added = (hoisted.count(b"\n") - src.count(b"\n")) if hoisted is not None else None
 
         def make(result: bytes, guard: bool) -> Fix:
-            fix = Fix([_minimal_edit(src, result)])
+            fix = Fix(_line_edits(src, result) if guard else [_minimal_edit(src, result)])
             if guard and helper_new and helper_path:
                 fix.new_files[helper_path] = guard_helper_source(helper_name)
             return fix

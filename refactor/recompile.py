@@ -41,9 +41,12 @@ function is a struct reference (export) and an alias reference (runtime); ``impo
 a call to an imported function is a require (export) and a call (runtime)), while ``mix xref
 graph`` shows only the strongest label per module. ``FileDeps.runtime`` may therefore also
 list modules that are in ``FileDeps.export``, and it should, for exact answers: the runtime
-half of such a reference passes staleness on, the export half does not. Callers that only
-have xref's one-label view can pass ``export_implies_runtime=True``, which is exact except
-for export references that have no runtime use (a bare ``require``, an unused ``import``).
+half of such a reference passes staleness on, the export half does not.
+``export_implies_runtime`` says how to read export references: False, as the manifest
+(export only, unless also in ``runtime``); True, as xref's one-label view (export plus
+runtime), which is exact except for export references with no runtime use (a bare
+``require``, an unused ``import``); None (the default) picks True when no file lists a
+module in both ``export`` and ``runtime``, i.e. when the input looks like xref's view.
 """
 
 from __future__ import annotations
@@ -64,10 +67,18 @@ class FileDeps:
     runtime: set[str] = field(default_factory=set)  # manifest runtime_references
 
 
+def _looks_one_label(files: dict[str, FileDeps]) -> bool:
+    """True when no file lists a module as both export and runtime: the input then follows
+    ``mix xref graph``'s one label per module, not the manifest."""
+    return not any(d.export & d.runtime for d in files.values())
+
+
 class _Graph:
     """Project files as integers, with dependency edges between files that define modules."""
 
-    def __init__(self, files: dict[str, FileDeps], export_implies_runtime: bool = False):
+    def __init__(self, files: dict[str, FileDeps], export_implies_runtime: bool | None = None):
+        if export_implies_runtime is None:
+            export_implies_runtime = _looks_one_label(files)
         self.names = sorted(files)
         self.index = {name: i for i, name in enumerate(self.names)}
         n = len(self.names)
@@ -144,7 +155,7 @@ def recompiles(
     exports_changed: bool | Iterable[str],
     version: str | None,
     *,
-    export_implies_runtime: bool = False,
+    export_implies_runtime: bool | None = None,
 ) -> list[str]:
     """Files mix recompiles when ``changed`` is edited, sorted, ``changed`` excluded.
 
@@ -256,7 +267,7 @@ def fanout(
     version: str | None,
     exports_changed: bool = False,
     *,
-    export_implies_runtime: bool = False,
+    export_implies_runtime: bool | None = None,
 ) -> dict[str, int]:
     """For every file, ``len(recompiles(files, file, exports_changed, version))``.
 

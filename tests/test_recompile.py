@@ -161,12 +161,15 @@ def test_export_edges_count_only_when_exports_change():
     }
     assert recompiles(files, "s.ex", False, V) == ["k2.ex"]
     assert recompiles(files, "s.ex", True, V) == ["both.ex", "k1.ex", "k2.ex", "k3.ex", "only.ex"]
-    # xref's one-label view (export hides the runtime half) under-predicts...
+    # xref's one-label view (export hides the runtime half) read as the manifest
+    # under-predicts; read as export + runtime it over-predicts only for only.ex's require
     strict = dict(files, **{"both.ex": fd({"Both"}, export={"S"})})
-    assert recompiles(strict, "s.ex", False, V) == []
-    # ...unless export labels are read as export + runtime
+    assert recompiles(strict, "s.ex", False, V, export_implies_runtime=False) == []
     assert recompiles(strict, "s.ex", False, V, export_implies_runtime=True) == [
         "k1.ex", "k2.ex", "k3.ex"]
+    # by default, input with no export/runtime overlap at all is taken as xref's view
+    assert recompiles(strict, "s.ex", False, V) == ["k1.ex", "k2.ex", "k3.ex"]
+    assert fanout(strict, V)["s.ex"] == 3
 
 
 def test_several_modules_in_the_edited_file():
@@ -178,9 +181,12 @@ def test_several_modules_in_the_edited_file():
         "ex2.ex": fd({"Ex2"}, export={"Two"}),
         "k.ex": fd({"K"}, compile={"Rt"}),
     }
-    assert recompiles(files, "multi.ex", False, V) == ["ct.ex", "k.ex"]
-    assert recompiles(files, "multi.ex", True, V) == ["ct.ex", "ex1.ex", "ex2.ex", "k.ex"]
-    assert recompiles(files, "multi.ex", {"One"}, V) == ["ct.ex", "ex1.ex", "k.ex"]
+    for eir in (False, True, None):  # nothing depends on ex1/ex2: same either way
+        assert recompiles(files, "multi.ex", False, V, export_implies_runtime=eir) == ["ct.ex", "k.ex"]
+        assert recompiles(files, "multi.ex", True, V, export_implies_runtime=eir) == [
+            "ct.ex", "ex1.ex", "ex2.ex", "k.ex"]
+        assert recompiles(files, "multi.ex", {"One"}, V, export_implies_runtime=eir) == [
+            "ct.ex", "ex1.ex", "k.ex"]
 
 
 def test_a_file_recompiled_recompiles_all_its_modules_and_their_dependents():
@@ -215,12 +221,12 @@ def test_unknown_and_own_modules_are_ignored():
 def test_matches_mix_fixpoint_on_random_graphs(seed):
     files = random_graph(random.Random(seed).randint(2, 30), seed)
     for exports_changed in (False, True):
-        counts = fanout(files, V, exports_changed)
+        counts = fanout(files, V, exports_changed, export_implies_runtime=False)
         for f in files:
-            got = recompiles(files, f, exports_changed, V)
+            got = recompiles(files, f, exports_changed, V, export_implies_runtime=False)
             assert got == mix_fixpoint(files, f, exports_changed, V), (seed, f, exports_changed)
             assert counts[f] == len(got)
-            assert got == recompiles(files, f, exports_changed, "1.20")
+            assert got == recompiles(files, f, exports_changed, "1.20", export_implies_runtime=False)
 
 
 @pytest.mark.parametrize("seed", range(100))
@@ -231,8 +237,8 @@ def test_named_export_changes_match_mix_fixpoint(seed):
     for f in files:
         named = set(rnd.sample(mods, rnd.randint(0, len(mods))))
         for version in ("1.14", "1.18", "1.20"):
-            assert recompiles(files, f, named, version) == mix_fixpoint(files, f, named, version), (
-                seed, f, sorted(named), version)
+            got = recompiles(files, f, named, version, export_implies_runtime=False)
+            assert got == mix_fixpoint(files, f, named, version), (seed, f, sorted(named), version)
 
 
 def test_export_cascade_stops_after_the_export_pass_from_1_19():
@@ -242,12 +248,16 @@ def test_export_cascade_stops_after_the_export_pass_from_1_19():
         "q.ex": fd({"Q"}, export={"J"}),
         "k.ex": fd({"K"}, compile={"Q"}),
     }
-    assert recompiles(files, "x.ex", True, "1.14") == ["j.ex"]
-    assert recompiles(files, "x.ex", {"X", "J"}, "1.14") == ["j.ex", "k.ex", "q.ex"]
-    assert recompiles(files, "x.ex", {"X", "J"}, "1.18") == ["j.ex", "k.ex", "q.ex"]
-    assert recompiles(files, "x.ex", {"X", "J"}, "1.20") == ["j.ex"]
+
+    def rec(exports_changed, version):
+        return recompiles(files, "x.ex", exports_changed, version, export_implies_runtime=False)
+
+    assert rec(True, "1.14") == ["j.ex"]
+    assert rec({"X", "J"}, "1.14") == ["j.ex", "k.ex", "q.ex"]
+    assert rec({"X", "J"}, "1.18") == ["j.ex", "k.ex", "q.ex"]
+    assert rec({"X", "J"}, "1.20") == ["j.ex"]
     # a module named but not recompiled has nothing to compare
-    assert recompiles(files, "x.ex", {"Q"}, "1.14") == []
+    assert rec({"Q"}, "1.14") == []
 
 
 def test_fanout_on_20k_files():
@@ -447,7 +457,8 @@ def test_recompiles_matches_mix(elixir_version, compile_project, project_dir):
     for edits in ROUNDS:
         expected = set()
         for f, exports_changed, text in edits:
-            expected |= set(recompiles(deps, f, exports_changed, elixir_version))
+            expected |= set(recompiles(deps, f, exports_changed, elixir_version,
+                                       export_implies_runtime=False))
             if text is not None:
                 expected.add(f)
         got = compiled.recompile_after({f: text for f, _, text in edits})

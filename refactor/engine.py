@@ -103,6 +103,9 @@ class ProjectResult:
     notes: list[str] = field(default_factory=list)
     stats: ProjectStats | None = None  # None when the project could not be analysed
     fanout_after: float | None = None  # with every patch applied
+    # as analysed, for the re-verification after writing
+    compile_edge_list: list[tuple[str, str]] = field(default_factory=list)
+    leaf_files: list[str] = field(default_factory=list)  # files with no outgoing edge
 
     @property
     def failed(self) -> bool:
@@ -207,6 +210,7 @@ class _Runner:
         self.display = display_path(root, opts.cwd)
         self.result = ProjectResult(root.name, str(root.resolve()), self.display)
         self.origin: dict[int, tuple[Rule, Diagnostic]] = {}  # id(suggestion) -> its source
+        self.version = opts.version
 
     def where(self, rel: str) -> str:
         return display_path(self.root / rel, self.opts.cwd)
@@ -216,7 +220,12 @@ class _Runner:
         self.result.errors.append(Problem(file, line, message, self.display))
 
     def analyze(self, sources: dict[str, bytes]):
-        return self.analyzer(self.project, version=self.opts.version, sources=sources)
+        if self.version is None:
+            # resolve "the installed elixir" once, not on every verification
+            from .semantics import default_version
+
+            self.version = default_version()
+        return self.analyzer(self.project, version=self.version, sources=sources)
 
     def run(self) -> ProjectResult:
         from .project import ProjectError
@@ -240,6 +249,9 @@ class _Runner:
                     self.error(path, issue.line or None, f"{issue.message}; exfix rewrites nothing in this file")
         self.ctx = RuleContext(self.project, self.analysis, self.sources, dict(self.opts.rule_options))
         self.base_edges = compile_edges(self.analysis)
+        self.result.compile_edge_list = sorted(self.base_edges)
+        graph = self.analysis.file_graph
+        self.result.leaf_files = sorted(f for f in graph.nodes if graph.out_degree(f) == 0)
         self.base_cycles = compile_cycles(self.analysis)
         for rule_cls in self.opts.rules:
             rule = rule_cls()

@@ -166,6 +166,22 @@ def write_one(change: FileChange) -> None:
                 pass
 
 
+def take_back(change: FileChange) -> bool:
+    """Remove a file ``write_one`` created for ``change``, if it still holds what was written."""
+    try:
+        st = os.lstat(change.path)
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        with open(change.path, "rb") as fh:
+            if fh.read() != change.new:
+                return False
+        os.unlink(change.path)
+    except OSError:
+        return False
+    _fsync_dir(change.path.parent)
+    return True
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))

@@ -288,3 +288,35 @@ def test_apply_killed_mid_run_leaves_every_file_old_or_new(tmp_path):
         assert now in (data, fixed), f"{path.name} is neither old nor new"
         written += now == fixed and now != data
     assert 2 <= written < len([p for p, d in old.items() if b"require Billing.Money" in d])
+
+
+def test_new_helper_is_taken_back_when_the_file_using_it_is_left_alone(billing, monkeypatch):
+    use_rules(monkeypatch, R.GuardHelper)
+    inv = billing / "lib/billing/invoice.ex"
+    inv.chmod(0o444)
+    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1"])
+    assert res.exit_code == 2
+    assert "invoice.ex: error: not written: is read-only" in res.stderr
+    assert "guard.ex: error: not written: the file that uses it was left alone" in res.stderr
+    assert not (billing / "lib/billing/guard.ex").exists()
+    inv.chmod(0o644)
+    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1"])
+    assert res.exit_code == 0 and (billing / "lib/billing/guard.ex").exists()
+    assert b"Billing.Guard.m()" in inv.read_bytes()
+
+
+def test_apply_re_verifies_what_is_on_disk_after_writing(billing, monkeypatch):
+    """If what lands on disk is not what was verified, apply says so (exit 2)."""
+    use_rules(monkeypatch, R.DropUnusedRequire)
+    real = cmd.write_changes
+
+    def write_then_corrupt(changes):
+        out = real(changes)
+        inv = billing / "lib/billing/invoice.ex"
+        inv.write_bytes(inv.read_bytes().replace(b"  def total", b"  @m Billing.Money.new(0)\n  def total"))
+        return out
+
+    monkeypatch.setattr(cmd, "write_changes", write_then_corrupt)
+    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1"])
+    assert res.exit_code == 2
+    assert "billing/lib/billing/invoice.ex: error: after writing: new compile edge to lib/billing/money.ex" in res.stderr

@@ -20,7 +20,7 @@ from .. import report
 from ..discover import find_projects
 from ..engine import Options, Problem, ProjectResult, display_path, run_many, units_of
 from ..rules import get_rules
-from ..writer import FileChange, write_changes
+from ..writer import FileChange, Refused, take_back, write_changes
 
 FORMATS = ["diff", "json", "sarif"]
 STRATEGIES = ["auto", "hoist", "guard"]
@@ -179,8 +179,21 @@ def _write(results: list[ProjectResult], opts: Options, jobs, cwd: str):
             path = Path(result.root) / patch.file
             changes.append((result, patch, FileChange(path, patch.before, patch.after,
                                                       display_path(path, cwd))))
+    # new files (helpers) first: until the file using them is written they are harmless
+    changes.sort(key=lambda c: c[2].expected is not None)
     outcome = write_changes([c for _, _, c in changes])
     refused_by_name = {r.path: r.reason for r in outcome.refused}
+    for result, patch, change in changes:
+        if change.expected is not None or change.name not in outcome.written:
+            continue
+        users = {display_path(Path(result.root) / s.file, cwd)
+                 for s in result.suggestions if s.in_patch and patch.file in s.new_files}
+        if users and users <= set(refused_by_name) and take_back(change):
+            # every file that needed this new file was left alone: so is the new file
+            reason = "the file that uses it was left alone"
+            outcome.written.remove(change.name)
+            outcome.refused.append(Refused(change.name, reason))
+            refused_by_name[change.name] = reason
     touched: dict[str, ProjectResult] = {}
     for result, patch, change in changes:
         reason = refused_by_name.get(change.name)
@@ -211,8 +224,14 @@ def _reverify(before: list[ProjectResult], opts: Options, jobs, cwd: str, writte
         for err in new.errors:
             if err.file in written:
                 problems.append(Problem(err.file, err.line, f"after writing: {err.message}"))
-        if new.stats.compile_edges > old.stats.compile_edges:
-            problems.append(Problem(old.display, None, "after writing: more compile edges than before"))
+        known = set(map(tuple, old.compile_edge_list))
+        created = {p.file for p in old.patches if p.before is None}  # written by this apply
+        for a, b in sorted(set(map(tuple, new.compile_edge_list)) - known):
+            # the one kind of new compile edge a fix may add: into a new file with no deps
+            if b in created and b in new.leaf_files:
+                continue
+            problems.append(Problem(display_path(Path(old.root) / a, cwd), None,
+                                    f"after writing: new compile edge to {b}"))
         if new.stats.compile_cycles > old.stats.compile_cycles:
             problems.append(Problem(old.display, None, "after writing: more compile cycles than before"))
     return problems

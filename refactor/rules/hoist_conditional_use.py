@@ -708,12 +708,17 @@ def _whole(n: Node, root: Node) -> bool:
     return n.start_byte == root.start_byte and n.end_byte == root.end_byte
 
 
+# Module functions that only compute names: the same outside the module being compiled.
+PURE_MODULE_FUNCTIONS = frozenset({"concat", "safe_concat", "split"})
+
+
 def _inside_module_call(n: Node) -> bool:
+    """Whether ``n`` is an argument of a ``Module`` function that inspects a module being compiled."""
     p = n.parent
     while p is not None:
         if p.type == "call":
             remote = _remote(p)
-            if remote and remote[0] == "Module":
+            if remote and remote[0] == "Module" and remote[1] not in PURE_MODULE_FUNCTIONS:
                 return True
         p = p.parent
     return False

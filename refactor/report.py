@@ -157,27 +157,43 @@ def write_diff_report(results: list[ProjectResult], out: TextIO, cwd: str, colou
         else:
             out.write(line if line.endswith("\n") else line + "\n")
 
+    def emit_diff(result: ProjectResult, patch: FilePatch) -> None:
+        diff = patch_diff(result, patch, cwd)
+        if colour:
+            for line in diff.splitlines():
+                style = ""
+                if line.startswith(("diff --git", "--- ", "+++ ", "new file")):
+                    style = "bold"
+                elif line.startswith("@@"):
+                    style = "cyan"
+                elif line.startswith("+"):
+                    style = "green"
+                elif line.startswith("-"):
+                    style = "red"
+                emit(line, style)
+        else:
+            out.write(diff)
+
     for result in results:
+        patches = {p.file: p for p in result.patches}
+        printed: set[str] = set()
+        # each edited file: the headers of its suggestions, its diff, then the files they add
         for patch in result.patches:
-            for sug in result.suggestions:
-                if sug.in_patch and sug.file == patch.file:
-                    for h in header_lines(result, sug, cwd):
-                        emit(h, "bold yellow")
-            diff = patch_diff(result, patch, cwd)
-            if colour:
-                for line in diff.splitlines():
-                    style = ""
-                    if line.startswith(("diff --git", "--- ", "+++ ", "new file")):
-                        style = "bold"
-                    elif line.startswith("@@"):
-                        style = "cyan"
-                    elif line.startswith("+"):
-                        style = "green"
-                    elif line.startswith("-"):
-                        style = "red"
-                    emit(line, style)
-            else:
-                out.write(diff)
+            if patch.before is None:
+                continue
+            sugs = [s for s in result.suggestions if s.in_patch and s.file == patch.file]
+            for sug in sugs:
+                for h in header_lines(result, sug, cwd):
+                    emit(h, "bold yellow")
+            emit_diff(result, patch)
+            printed.add(patch.file)
+            for rel in sorted({rel for s in sugs for rel in s.new_files}):
+                if rel in patches and rel not in printed:
+                    emit_diff(result, patches[rel])
+                    printed.add(rel)
+        for patch in result.patches:
+            if patch.file not in printed:
+                emit_diff(result, patch)
         for sug in result.suggestions:
             if not sug.in_patch:
                 for h in header_lines(result, sug, cwd):

@@ -27,12 +27,24 @@ STRATEGIES = ["auto", "hoist", "guard"]
 PROGRESS_MIN_PROJECTS = 2
 
 
+def _rule_ids() -> str:
+    from ..rules import ALL_RULES
+
+    return ", ".join(r.id for r in ALL_RULES) or "none yet"
+
+
+EXIT_CODES = """\b
+Exit codes: 0 done, 1 suggestions found (with --check), 2 usage or input errors
+(errors on stderr as file:line: error: message)."""
+
+
 def _options(f):
     decorators = [
-        click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
+        click.argument("paths", nargs=-1, type=click.Path(path_type=str), metavar="[PATH]..."),
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="diff", show_default=True,
                      help="diff: unified diffs git apply accepts; json; sarif (2.1.0, for code scanning)."),
-        click.option("--rule", "select", multiple=True, metavar="ID", help="Run only this rule (repeatable)."),
+        click.option("--rule", "select", multiple=True, metavar="ID",
+                     help=f"Run only this rule (repeatable; rules: {_rule_ids()})."),
         click.option("--skip-rule", "skip", multiple=True, metavar="ID", help="Do not run this rule (repeatable)."),
         click.option("--stats", is_flag=True, help="End with a table of suggestions per rule."),
         click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
@@ -49,7 +61,16 @@ def _options(f):
     return f
 
 
-@click.command("suggest")
+@click.command(
+    "suggest",
+    epilog="""\b
+Examples:
+  exfix suggest                        # this project, or every project below this folder
+  exfix suggest --check --format sarif > exfix.sarif   # CI: code scanning, fail on findings
+  exfix suggest > fix.patch && git apply fix.patch      # same result as exfix apply
+"""
+    + EXIT_CODES,
+)
 @_options
 @click.option("--check", is_flag=True, help="Exit 1 when there is any suggestion (for CI).")
 def suggest(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check):
@@ -62,7 +83,15 @@ def suggest(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixi
     sys.exit(code)
 
 
-@click.command("apply")
+@click.command(
+    "apply",
+    epilog="""\b
+Examples:
+  exfix apply                          # write every verified fix below this folder
+  exfix apply --rule hoist-conditional-use --strategy guard apps/web
+"""
+    + EXIT_CODES,
+)
 @_options
 def apply(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir):
     """Write the patches `suggest` shows, each file atomically, then re-verify.

@@ -441,8 +441,15 @@ def _toolchain(version):
         pytest.skip(str(exc))
 
 
+def _workdir(tc, name: str) -> Path:
+    # the scratch area may have been cleaned by another session's run meanwhile: recreate it
+    for sub in ("home", "tmp", "work"):
+        (tc.base / sub).mkdir(parents=True, exist_ok=True)
+    return tc.workdir(name)
+
+
 def _project(tc, name: str, files: dict[str, bytes]) -> Path:
-    work = tc.workdir(name)
+    work = _workdir(tc, name)
     shutil.copytree(PROJECT / "optdep", work / "optdep")
     app = work / "app"
     (app / "lib").mkdir(parents=True)
@@ -537,7 +544,7 @@ def test_compiler_agrees(version):
 def test_patched_fixtures_are_mix_formatted(version):
     """The inputs are formatted, so the patched files (and the helper) must be too."""
     tc = _toolchain(version)
-    work = tc.workdir("format")
+    work = _workdir(tc, "format")
     files = []
     for case in CASES:
         for src in [FIXTURES / case / "before.ex", FIXTURES / case / "after.ex",

@@ -13,8 +13,9 @@ API::
     parse_dot(text: str) -> FileGraph
 
 ``RenderResult.text`` is what mix prints on stdout (``pretty``, ``plain``,
-``stats``, ``cycles``) or the content of the written file (``dot``, ``json``;
-the "Generated ..." notice mix prints next to it is not part of ``text``).
+``stats``, ``cycles``) or the content of the written file (``dot``, ``json``);
+``RenderResult.stdout`` is always mix's whole stdout (for dot and json, the
+"Generated ..." notice about the default output file).
 When mix would fail, ``text`` holds what it printed before failing,
 ``exit_code`` is 1, ``error`` is the exception message and ``error_kind`` the
 exception name, so ``RenderResult.stderr`` is the line mix prints, e.g.
@@ -117,6 +118,9 @@ class RenderResult:
     exit_code: int = 0
     error: str | None = None
     error_kind: str | None = None
+    # Everything mix prints on stdout: ``text`` itself for the printed formats,
+    # the "Generated ..." notice for dot and json (default output file).
+    stdout: str = ""
 
     @property
     def stderr(self) -> str:
@@ -735,20 +739,36 @@ def _check_switches(opts: GraphOptions, ver):
         raise MixError('Could not invoke task "xref": ' + found + "\n" + "\n".join(unknown))
 
 
+def _notice(fmt: str, ver) -> str:
+    """What mix prints after writing xref_graph.dot / xref_graph.json."""
+    if fmt == "json":
+        return 'Generated "xref_graph.json".\n'
+    if ver >= (1, 19):
+        return ('Generated "xref_graph.dot". To generate a PNG:\n\n'
+                '   dot -Tpng "xref_graph.dot" -o "xref_graph.png"\n\n'
+                "For more options see https://www.graphviz.org/.\n")
+    files = '"xref_graph.dot" -o "xref_graph.png"' if ver >= (1, 15) else "xref_graph.dot -o xref_graph.png"
+    return ('Generated "xref_graph.dot" in the current directory. To generate a PNG:\n\n'
+            f"   dot -Tpng {files}\n\n"
+            "For more options see http://www.graphviz.org/.\n")
+
+
 def render_graph(graph: FileGraph, opts: GraphOptions, version: str) -> RenderResult:
     ver = _version_tuple(version)
     out = _Out()
     try:
         body, count_info = _render(graph, opts, ver, out)
     except MixError as e:
-        return RenderResult(out.text(), 1, e.message, e.kind)
+        return RenderResult(out.text(), 1, e.message, e.kind, out.text())
     if body is None:
-        body = out.text()
+        body = stdout = out.text()
+    else:
+        stdout = _notice(opts.format, ver)
     found, count = count_info
     if opts.fail_above is not None and count > opts.fail_above:
         msg = f"Too many {found} (found: {count}, permitted: {opts.fail_above})"
-        return RenderResult(body, 1, msg, "Mix")
-    return RenderResult(body, 0, None, None)
+        return RenderResult(body, 1, msg, "Mix", stdout)
+    return RenderResult(body, 0, None, None, stdout)
 
 
 def _render(graph: FileGraph, opts: GraphOptions, ver, out: _Out):

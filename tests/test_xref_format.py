@@ -359,7 +359,8 @@ def compare_all(version, graph, cases, results) -> list[str]:
         if version == "1.14" and opts.format == "cycles":
             expected_text, got_text = normalize_114_cycles(expected_text), normalize_114_cycles(got_text)
         expected_err = res["error"]
-        if (got_text, got.exit_code, got.stderr) == (expected_text, res["status"], expected_err):
+        stdout_ok = not file_format or got.stdout == res["stdout"]  # else stdout is the text
+        if stdout_ok and (got_text, got.exit_code, got.stderr) == (expected_text, res["status"], expected_err):
             continue
         if (version == "1.14" and opts.format in ("cycles", "stats") and got.exit_code == res["status"]
                 and loose_114(opts.format, got.text, got.stderr)
@@ -369,6 +370,8 @@ def compare_all(version, graph, cases, results) -> list[str]:
         problems = []
         if got_text != expected_text:
             problems.append(f"--- mix\n{expected_text}--- render_graph\n{got_text}")
+        if file_format and got.stdout != res["stdout"]:
+            problems.append(f"stdout: mix {res['stdout']!r}, render_graph {got.stdout!r}")
         if got.exit_code != res["status"] or got.stderr != expected_err:
             problems.append(f"exit/error: mix {res['status']} {expected_err!r}, "
                             f"render_graph {got.exit_code} {got.stderr!r}")

@@ -219,14 +219,17 @@ _APP_RE = re.compile(r"\bapp:\s*:([A-Za-z_][A-Za-z0-9_]*)")
 _PATH_DEP_RE = re.compile(r"\bpath:\s*\"([^\"]+)\"")
 
 
-def parse_compiled(output: str, app: str | None = None, umbrella_apps: set[str] = frozenset()) -> list[str]:
+def parse_compiled(output: str, app: str | None = None, umbrella_apps=()) -> list[str]:
     """Source files that `mix compile --verbose` output says were compiled, sorted.
 
     Every version (1.14, 1.18, 1.20) prints one ``Compiled lib/x.ex`` line per file of
     the project itself, relative to the project; deps are compiled without --verbose and
     are preceded by ``==> dep``: their files are not listed.  In an umbrella the
-    children's files come under ``==> child`` and are returned as ``apps/child/...``.
+    children's files come under ``==> child`` and are returned as ``apps/child/...``
+    (umbrella_apps: the children's app names, or a dict app name -> dir under apps/).
     """
+    if not isinstance(umbrella_apps, dict):
+        umbrella_apps = {a: a for a in umbrella_apps}
     files: set[str] = set()
     section = None
     for line in output.splitlines():
@@ -241,7 +244,7 @@ def parse_compiled(output: str, app: str | None = None, umbrella_apps: set[str] 
         if section is None or section == app:
             files.add(name)
         elif section in umbrella_apps:
-            files.add(f"apps/{section}/{name}")
+            files.add(f"apps/{umbrella_apps[section]}/{name}")
     return sorted(files)
 
 
@@ -395,8 +398,8 @@ class Compiled(_Project):
         mount = (work, self.root) if os.geteuid() == 0 else None
         rec = Recompiled([], copy, None, self.toolchain, mount)
         proc = rec.mix("compile", "--verbose")
-        apps = copy / "apps"
-        umbrella = {p.name for p in apps.iterdir()} if apps.is_dir() else set()
+        umbrella = {(_app_name(d) or d.name): d.name
+                    for d in sorted(copy.glob("apps/*")) if (d / "mix.exs").is_file()}
         rec.files = parse_compiled(proc.stdout, self.app, umbrella)
         rec.result = proc
         return rec

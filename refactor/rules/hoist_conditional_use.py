@@ -377,7 +377,7 @@ class Problem:
         return _line(self.conditional)
 
 
-def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Problem], dict]:
+def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Problem]]:
     """Modules and problems (in document order) of a parsed file.
 
     The query finds every defmodule, conditional and directive; the walk keeps those that sit at
@@ -474,7 +474,7 @@ def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Pr
 
     walk_file([c for c in root.named_children if c.type != "comment"])
     problems.sort(key=lambda p: p.conditional.start_byte)
-    return modules, problems, {}
+    return modules, problems
 
 
 def _is_guard_call(node: Node) -> bool:
@@ -624,7 +624,6 @@ def _rewrite_expr(node: Node, module: Module, text: Text, case_head: bool = Fals
     if depth > 5:
         raise Refusal("the condition is defined through too many module attributes")
     own = module.own_aliases(node.start_byte)
-    all_aliases = module.all_aliases(node.start_byte)
     has_import = any(
         _call_name(s) == "import" for s in module.statements() if s.start_byte < node.start_byte
     )
@@ -699,9 +698,7 @@ def _rewrite_expr(node: Node, module: Module, text: Text, case_head: bool = Fals
         out.append(new)
         pos = end
     out.append(src[pos : node.end_byte].decode("utf-8", "replace"))
-    result = "".join(out)
-    del all_aliases
-    return result
+    return "".join(out)
 
 
 def _whole(n: Node, root: Node) -> bool:
@@ -906,8 +903,6 @@ def _hoist_once(src: bytes, problem: Problem) -> bytes:
     text = Text(src, tree.root_node)
     module = problem.module
     cond = problem.conditional
-    if module.node.parent is not None and _is_defmodule(module.node):
-        pass
     if not text.starts_line(cond) or not text.ends_line(cond.end_byte):
         raise Refusal("the conditional shares its lines with other code; run `mix format` first")
     kind, subject, branches = _conditional_parts(cond)
@@ -1244,10 +1239,12 @@ def _facts(ctx: RuleContext) -> Facts:
 
 def _severity(problem: Problem, facts: Facts) -> tuple[str, str, Directive]:
     """(severity, why, the directive the explanation is about)."""
-    for d in problem.directives:
-        if problem.tested:
-            tested = problem.tested[0]
-            return "error", f"the condition tests whether {tested} is available, so it is expected to be missing", d
+    if problem.tested:
+        return (
+            "error",
+            f"the condition tests whether {problem.tested[0]} is available, so it is expected to be missing",
+            problem.directives[0],
+        )
     for d in problem.directives:
         dep = facts.dep_of(d.module)
         if dep and facts.deps.get(dep, {}).get("optional"):
@@ -1333,6 +1330,24 @@ class HoistConditionalUse(Rule):
     reports the problem and refuses to rewrite it. Everything outside the rewritten module is
     kept byte for byte; a `unless` hoists as an `if` with its branches swapped. The guard form
     applies only to `if Code.ensure_loaded?(Mod)`, which its macro reproduces exactly.
+
+    The rule reports but does not rewrite (and says why) when:
+    - the condition reads a module attribute that is not set exactly once, unconditionally,
+      at body level before it, or that the module changes through `Module.put_attribute/3`,
+      `Module.register_attribute/3` or `Module.delete_attribute/2`;
+    - the condition reads a variable not bound exactly once by `name = ...` at body level
+      before it;
+    - the condition asks `Module` about the module being compiled (`Module.get_attribute(
+      __MODULE__, ...)` and the like; `Module.concat/2` is fine), reads `__MODULE__` of a module
+      whose name is not a literal alias, reads `__ENV__`/`__CALLER__`, or uses `unquote`;
+    - the condition calls a local function that is not Kernel's while the module imports
+      something before it;
+    - the layout is not one statement per line (code after `do` on the `defmodule` line,
+      a conditional sharing its lines with other code, `defmodule M, do: ...`);
+    - hoisting: a module has more than 3 such blocks (2**k copies); `auto` then guards;
+    - guard form: a `use`/`import`/`require` is not under `if Code.ensure_loaded?(Mod)`
+      (`unless`, `Mix.env()`, `Application.compile_env`, `function_exported?` ...); `auto` then
+      hoists.
     """
 
     id = RULE_ID
@@ -1380,7 +1395,7 @@ class HoistConditionalUse(Rule):
             tree = parse(src)
             if first_error(tree) is not None:
                 continue
-            modules, problems, _ = _scan(tree.root_node)
+            _modules, problems = _scan(tree.root_node)
             if not problems:
                 continue
             facts = facts or _facts(ctx)

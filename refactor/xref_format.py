@@ -4,8 +4,8 @@ The graph itself (which file depends on which, and how) is computed elsewhere;
 this module only reproduces what ``mix xref graph`` does with it: grouping,
 exclusion, ``--source``/``--sink`` trees, label filters, and the ``pretty``,
 ``plain``, ``dot``, ``json``, ``stats`` and ``cycles`` formats, for Elixir
-1.14, 1.18 and 1.20 (``version`` is ``"1.14"``, ``"1.18"`` or ``"1.20"``; any
-other ``"1.N"`` is treated as the nearest of those three that is not newer).
+1.14, 1.18 and 1.20 (``version`` is ``"1.14"``, ``"1.18"`` or ``"1.20"``; other
+``"1.N"`` strings get the rules switched at 1.15 and 1.19, untested).
 
 API::
 
@@ -23,7 +23,7 @@ exception name, so ``RenderResult.stderr`` is the line mix prints, e.g.
 
 Version behaviour (as in mix's own sources):
 
-* ``--label`` (1.14) filters the graph before *every* format, stats and cycles
+* On 1.14, ``--label`` filters the graph before *every* format, stats and cycles
   included; since 1.18 stats and cycles see the whole graph and apply the label
   themselves (compile-connected counts as compile there).
 * ``cycles`` prints one cycle found by a depth-first search per part of each
@@ -58,17 +58,23 @@ Known limits (intentional, documented deviations):
   returned by ``digraph_utils``, whose order comes from ETS hashing; this module
   starts at the component's smallest file name. Simple rings print the same
   files, possibly rotated.
+* ``FileGraph.files`` should hold the files mix tracks, i.e. those defining a
+  module: mix does not list a source file without modules at all.
+* Umbrella roots on 1.14 (mix prints one graph per child app under
+  ``==> app`` headers) and ``--output``/``--include-siblings`` are not modelled;
+  dot and json content is returned as text whatever the output file would be.
 * ``FileGraph.edges`` has one label per edge, the strongest one. ``--only-direct
   --label export|runtime`` can show edges whose strongest label is another one
-  (a file can use one module of another file at compile time and a second one
-  at runtime); pass ``FileGraph.direct`` to get those exactly.
+  (a file can use a module at compile time and also its struct, or one module
+  of a file at compile time and another one at runtime); pass
+  ``FileGraph.direct`` to get those exactly.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = [
     "FileGraph",

@@ -47,6 +47,12 @@ class Analysis:
             return []
         return [r for r in facts.references if self.module_file.get(r.target) == sink]
 
+    def fanout(self, exports_changed: bool = False) -> dict[str, int]:
+        """For every file, how many other files mix recompiles when it changes."""
+        from .recompile import fanout
+
+        return fanout(self.file_deps(), self.version, exports_changed, export_implies_runtime=False)
+
     def file_deps(self):
         """Per file: modules defined and modules referenced per label, as mix's manifest has."""
         from .recompile import FileDeps
@@ -54,17 +60,18 @@ class Analysis:
         out = {}
         for path, facts in self.files.items():
             own = {m.name for m in facts.modules}
-            best: dict[str, str] = {}
+            seen: dict[str, set[str]] = {"compile": set(), "export": set(), "runtime": set()}
             for ref in facts.references:
                 if ref.target in own or ref.target not in self.module_file:
                     continue
-                if ref.target not in best or STRENGTH[ref.mode] > STRENGTH[best[ref.target]]:
-                    best[ref.target] = ref.mode
+                seen[ref.mode].add(ref.target)
+            # like the lexical tracker: compile wins over runtime; exports are kept apart, so
+            # `%S{}` in a function is both an export and a runtime reference
             out[path] = FileDeps(
                 modules=own,
-                compile={m for m, lab in best.items() if lab == "compile"},
-                export={m for m, lab in best.items() if lab == "export"},
-                runtime={m for m, lab in best.items() if lab == "runtime"},
+                compile=seen["compile"],
+                export=seen["export"] - seen["compile"],
+                runtime=seen["runtime"] - seen["compile"],
             )
         return out
 
@@ -149,3 +156,29 @@ def _index_dependency(dep_dir, modules: dict[str, ModuleInfo], notes: list[str])
             continue
         tree = parse(data)
         Indexer(str(root / rel), False, modules).run(tree.root_node)
+
+
+def umbrella_graph(children: list[Analysis]) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """The merged graph mix prints at an umbrella root since 1.18: every app's files (paths
+    relative to each app, as mix prints them) and the edges between apps."""
+    module_file: dict[str, str] = {}
+    for child in children:
+        for module, path in child.module_file.items():
+            module_file.setdefault(module, path)
+    files: list[str] = []
+    edges: dict[str, dict[str, str]] = {}
+    for child in children:
+        for path, facts in child.files.items():
+            if path not in edges:
+                files.append(path)
+                edges[path] = {}
+            own = {m.name for m in facts.modules}
+            for ref in facts.references:
+                sink = module_file.get(ref.target)
+                if sink is None or sink == path or ref.target in own:
+                    continue
+                current = edges[path].get(sink)
+                if current is None or STRENGTH[ref.mode] > STRENGTH[current]:
+                    edges[path][sink] = ref.mode
+    return sorted(files), edges
+

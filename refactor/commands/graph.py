@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..analysis import Analysis, analyze
+from ..analysis import Analysis, analyze, umbrella_graph
 from ..project import ProjectError, load_project
 from ..semantics import SUPPORTED, default_version, normalize
 
@@ -50,9 +50,12 @@ def load_analysis(path: str, version: str, verbose: bool) -> Analysis:
     if project.is_umbrella:
         raise click.ClickException(
             f"{path}: this is an umbrella root; run exfix inside one of its apps "
-            f"({project.apps_path}/NAME) or use `exfix suggest` for batch runs"
+            f"({project.apps_path}/NAME)"
         )
-    analysis = analyze(project, version)
+    return report_analysis(analyze(project, version), verbose)
+
+
+def report_analysis(analysis: Analysis, verbose: bool) -> Analysis:
     if verbose:
         for note in analysis.notes:
             click.echo(f"note: {note}", err=True)
@@ -106,12 +109,14 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
     Edges are labelled compile, export or runtime exactly as the chosen Elixir version labels
     them, computed from the source without compiling. Paths are relative to the project root.
     """
-    from ..xref_format import FileGraph, GraphOptions, render_graph
+    from ..xref_format import FileGraph, GraphOptions
 
     version = resolve_version(elixir)
-    analysis = load_analysis(path, version, verbose)
-    root = analysis.project.root
-    fg = FileGraph(files=list(analysis.file_graph.nodes), edges=analysis.edges())
+    try:
+        project = load_project(path)
+    except ProjectError as exc:
+        raise click.ClickException(str(exc)) from exc
+    root = project.root
     opts = GraphOptions(
         format=fmt,
         label=label,
@@ -125,6 +130,27 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
         min_cycle_label=min_cycle_label,
         fail_above=fail_above,
     )
+    if not project.is_umbrella:
+        analysis = report_analysis(analyze(project, version), verbose)
+        graphs = [(None, FileGraph(files=list(analysis.file_graph.nodes), edges=analysis.edges()))]
+    else:
+        children = [report_analysis(analyze(child, version), verbose) for child in project.children()]
+        if version == "1.14":
+            # 1.14 runs the task in each app: one graph per app under a "==> app" header
+            graphs = [(c.project.name, FileGraph(list(c.file_graph.nodes), c.edges())) for c in children]
+        else:
+            graphs = [(None, FileGraph(*umbrella_graph(children)))]
+    code = 0
+    for header, fg in graphs:
+        if header is not None:
+            click.echo(f"==> {header}")
+        code = max(code, emit_graph(fg, opts, fmt, output, version))
+    sys.exit(code)
+
+
+def emit_graph(fg, opts, fmt: str, output: str | None, version: str) -> int:
+    from ..xref_format import render_graph
+
     result = render_graph(fg, opts, version)
     if result.error:
         click.echo(f"** (Mix) {result.error}", err=True)
@@ -139,7 +165,7 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
             click.echo(generated_message(fmt, target, version))
     else:
         click.echo(result.text, nl=False)
-    sys.exit(result.exit_code)
+    return result.exit_code
 
 
 def write_output(target: str, text: str) -> None:
@@ -213,7 +239,7 @@ def recompiles(file, project_dir, exports_changed, fmt, elixir, verbose):
     rel = relative_to_project(analysis.project.root, file)
     if rel not in analysis.files:
         raise click.ClickException(f"{file}: not a source file of the project at {analysis.project.root}")
-    files = compute(analysis.file_deps(), rel, exports_changed, version)
+    files = compute(analysis.file_deps(), rel, exports_changed, version, export_implies_runtime=False)
     if fmt == "json":
         click.echo(json.dumps({"changed": rel, "recompiles": files}))
     else:

@@ -12,9 +12,7 @@ and ``compile`` (the case also runs through mix, with and without the optional d
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,8 +27,6 @@ from refactor.rules.hoist_conditional_use import (
     find_problems,
     guard_helper_source,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures" / "rules" / "hoist-conditional-use"
@@ -430,21 +426,16 @@ def test_engine_verifies_and_patches(case, tmp_path):
 NOT_LOADED = "is not loaded and could not be found"
 
 
-def _toolchain(version):
-    from oracle import OracleUnavailable, toolchain
-
-    try:
-        return toolchain(version)
-    except OracleUnavailable as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
+def _fresh_scratch(tc) -> None:
+    """Recreate the toolchain's scratch area if it was cleaned since the session began."""
+    for sub in ("home", "tmp", "work"):
+        try:
+            (tc.base / sub).mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            pass
 
 
 def _workdir(tc, name: str) -> Path:
-    # the scratch area may have been cleaned by another session's run meanwhile: recreate it
-    for sub in ("home", "tmp", "work"):
-        (tc.base / sub).mkdir(parents=True, exist_ok=True)
     return tc.workdir(name)
 
 
@@ -480,12 +471,6 @@ def _fails_without_dependency(tc, case: str) -> list[str]:
     return []
 
 
-def _versions():
-    from oracle import VERSIONS
-
-    return list(VERSIONS)
-
-
 def test_compile_cases_define_distinct_modules():
     """The patched files of all compile cases share one project, so their modules must differ."""
     seen: dict[str, str] = {}
@@ -496,8 +481,7 @@ def test_compile_cases_define_distinct_modules():
 
 
 @pytest.mark.oracle
-@pytest.mark.parametrize("version", _versions())
-def test_compiler_agrees(version):
+def test_compiler_agrees(toolchain):
     """For every compile case, on one Elixir version:
 
     without the optional dependency the original fails ("is not loaded and could not be
@@ -505,7 +489,8 @@ def test_compiler_agrees(version):
     functions. Each original fails on its own project; the patched files, and the originals
     with the dependency present, compile together (one project each) to keep the time modest.
     """
-    tc = _toolchain(version)
+    tc = toolchain
+    _fresh_scratch(tc)
     befores: dict[str, bytes] = {}
     afters: dict[str, bytes] = {}
     modules: list[str] = []
@@ -540,10 +525,10 @@ def test_compiler_agrees(version):
 
 
 @pytest.mark.oracle
-@pytest.mark.parametrize("version", _versions())
-def test_patched_fixtures_are_mix_formatted(version):
+def test_patched_fixtures_are_mix_formatted(toolchain):
     """The inputs are formatted, so the patched files (and the helper) must be too."""
-    tc = _toolchain(version)
+    tc = toolchain
+    _fresh_scratch(tc)
     work = _workdir(tc, "format")
     files = []
     for case in CASES:

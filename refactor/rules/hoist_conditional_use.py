@@ -239,6 +239,7 @@ class Module:
     name: str | None  # full name; None when not a literal alias
     parent: "Module | None"
     auto_alias: tuple[str, str] | None  # (short, full) alias the nested defmodule sets up
+    loaded: set[str] = field(default_factory=set)  # checked by an `if` around the defmodule
 
     @property
     def body(self) -> Node | None:
@@ -410,6 +411,7 @@ def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Pr
 
     def visit_module(node: Node, parent: Module | None) -> None:
         module = _make_module(node, parent)
+        module.loaded = _outer_guarantees(module)
         modules.append(module)
         for stmt in module.statements():
             visit_body(stmt, module, top=True)
@@ -463,7 +465,8 @@ def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Pr
         if stmt.id in directive_ids:
             args = _args(stmt)
             full = _module_ref(args[0], aliases, module) if args else None
-            if full and not _is_stdlib(full):
+            # a module that an `if` around the defmodule checks is loaded cannot be missing
+            if full and not _is_stdlib(full) and full not in module.loaded:
                 found.append(Directive(name, full, stmt))
         elif _is_conditional(stmt):
             collect(stmt, module, found, tested)
@@ -1235,6 +1238,37 @@ class Facts:
 
 def _facts(ctx: RuleContext) -> Facts:
     return Facts(_project_modules(ctx), _deps(ctx), _dep_modules(ctx))
+
+
+def _positive_tests(node: Node, aliases: dict[str, str], module: Module | None) -> set[str]:
+    """Modules a condition makes sure are loaded when it is true (``a and b`` included)."""
+    node = _unparen(node)
+    hit = _availability_call(node)
+    if hit and hit[0] in GUARDABLE_CALLS | {("Code", "ensure_compiled!")} and hit[1] is not None:
+        full = _module_ref(hit[1], aliases, module)
+        return {full} if full else set()
+    if node.type == "binary_operator":
+        op = node.child_by_field_name("operator")
+        if op is not None and _text(op) in ("and", "&&"):
+            return _positive_tests(node.child_by_field_name("left"), aliases, module) | _positive_tests(
+                node.child_by_field_name("right"), aliases, module
+            )
+    return set()
+
+
+def _outer_guarantees(module: Module) -> set[str]:
+    """Modules that an ``if`` around the defmodule (outside it) already checks are loaded."""
+    out: set[str] = set()
+    prev, node = module.node, module.node.parent
+    while node is not None:
+        if node.type == "do_block" and prev.type != "else_block" and _call_name(node.parent) == "if":
+            args = _args(node.parent)
+            if args:
+                outer = module.parent
+                aliases = outer.all_aliases(node.parent.start_byte) if outer else {}
+                out |= _positive_tests(args[0], aliases, outer)
+        prev, node = node, node.parent
+    return out
 
 
 def _severity(problem: Problem, facts: Facts) -> tuple[str, str, Directive]:

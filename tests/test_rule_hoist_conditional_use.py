@@ -331,6 +331,22 @@ def test_two_modules_in_one_file_give_two_diagnostics():
     assert defined_modules(patched_src) == defined_modules(src)
 
 
+def test_guard_form_refuses_unless_and_auto_hoists_it():
+    (diag,) = HoistConditionalUse().check(context("unless", strategy="guard"))
+    assert diag.fix is None
+    assert "the guard form needs `if Code.ensure_loaded?(Mod) do`" in diag.message
+    (diag,) = HoistConditionalUse().check(context("unless", strategy="auto", hoist_max_lines=0))
+    assert "it adds 6 lines, over the limit of 0, but the guard form does not apply" in diag.message
+    after = apply_edits(context("unless").sources["lib/unless.ex"], diag.fix.edits)
+    assert after.decode() == (FIXTURES / "unless" / "after.ex").read_text()
+
+
+def test_guard_form_edits_only_the_changed_lines():
+    ctx, diag, _p, _after = patched("many-blocks-auto")
+    assert len(diag.fix.edits) == 4
+    assert all(e.text.count(b"if_loaded") == 1 for e in diag.fix.edits)
+
+
 def test_unknown_strategy_is_an_error():
     with pytest.raises(ValueError):
         HoistConditionalUse().check(context("seed-hoist", strategy="copy"))

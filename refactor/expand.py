@@ -111,6 +111,8 @@ class Expander:
         # (module, attribute) -> [(module, line)]: aliases of literal attribute values, traced
         # again as compile when the attribute is read at compile time
         self.attr_traces: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        # module -> protocols given to @derive, derived when defstruct runs
+        self.derives: dict[str, list[str]] = {}
 
     # ------------------------------------------------------------------ entry points
 
@@ -397,6 +399,13 @@ class Expander:
             return env
         if self.resolve_local(name, arity, node, env, expand=not capture, extra_arity=extra_arity):
             return env
+        if name in ("raise", "reraise") and args and args[0].type in ("alias", "dot") and not capture:
+            # Kernel.raise(Mod, msg) expands to Mod.exception(msg)
+            module = self.resolve(args[0], env)
+            if module is not None:
+                self.emit(env, node, module, "call", self.mode(env), "exception/1")
+                self.walk_all(args[1:], env)
+                return env
         if not capture:
             self.args_and_block(node, env)
         return env
@@ -424,7 +433,9 @@ class Expander:
                     return True
                 return False
             if (name, arity) in info.functions:
-                self.emit(env, node, imp.module, "import", self.mode(env), f"{name}/{arity}")
+                # in code quoted by a macro the call is already resolved to a remote call
+                kind = "call" if env.hygiene is not None else "import"
+                self.emit(env, node, imp.module, kind, self.mode(env), f"{name}/{arity}")
                 return False
         return False
 
@@ -526,6 +537,8 @@ class Expander:
         if env.function is not None or not args:
             return env
         if name in TYPESPEC_ATTRS:
+            if self.sem.typespec_structs:
+                self.typespec_structs(args[0], env)
             return env
         inner = replace(env, attribute=name)
         value = args[0]
@@ -550,10 +563,8 @@ class Expander:
                 line = env.line if env.line is not None else self.module_lines.get(env.module, 0)
                 self.emit(replace(inner, line=line, function=("__info__", 1)), value, target,
                           "call", "runtime", "behaviour_info/1")
-        if name == "derive" and self.sem.derive_compile:
-            # deriving invokes the protocol's Any implementation (__deriving__) at compile time
-            for item in self.literal_modules(value, env):
-                self.emit(inner, value, item + ".Any", "derive", "compile")
+        if name == "derive" and env.module is not None:
+            self.derives.setdefault(env.module, []).extend(self.literal_modules(value, env))
         if env.module is not None:
             held = self.value_module(value, env)
             if held is not None:
@@ -571,6 +582,18 @@ class Expander:
         if node.type in ("alias", "dot", "quoted_atom"):
             return self.receiver(node, env)
         return None
+
+    def typespec_structs(self, node: Node, env: Env) -> None:
+        """1.18+ expands structs named in typespecs (an export reference)."""
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if n.type == "struct":
+                inner = named_children(n)
+                target = self.resolve(inner[0], env) if inner else None
+                if target is not None:
+                    self.emit(env, inner[0], target, "struct", "export")
+            stack.extend(reversed(named_children(n)))
 
     def callback_target(self, node: Node, env: Env) -> tuple[str, str] | None:
         """``@before_compile Mod`` or ``@before_compile {Mod, :fun}``."""
@@ -1113,7 +1136,7 @@ class Expander:
         penv = replace(env, module=protocol, line=self.module_lines.get(protocol))
         if self.sem.protocol_any_compile:
             # the protocol checks for its Any implementation while it is compiled
-            self.emit(penv, None, protocol + ".Any", "call", "compile", "__impl__/1")
+            self.emit(penv, None, protocol + ".Any", "alias", "compile")
         if self.sem.protocol_builtins_runtime:
             fenv = replace(penv, function=("impl_for", 1))
             for builtin in BUILTIN_TYPES:
@@ -1127,7 +1150,11 @@ class Expander:
         scope = env.hygiene if env.hygiene is not None else env.aliases
         protocol = self.resolve(args[0], env)
         if protocol is not None:
-            self.emit(env, args[0], protocol, "alias", self.sem.defimpl_mode)
+            # defimpl requires the protocol and declares it as the impl's behaviour
+            self.emit(env, args[0], protocol, "require", self.sem.defimpl_mode)
+            if not self.sem.behaviour_compile:
+                self.emit(replace(env, function=("__info__", 1)), args[0], protocol, "call", "runtime",
+                          "behaviour_info/1")
         for_node = keyword_get(args[1:], "for")
         if for_node is not None:
             self.expand_literals(for_node, env)
@@ -1192,7 +1219,7 @@ class Expander:
         args = call_arguments(node)
         scope = env.hygiene if env.hygiene is not None else env.aliases
         for module in self.statement_modules(node, env):
-            self.emit(env, node, module, "require", "compile" if env.hygiene is not None and self.sem.require_from_macro_compile else "export")
+            self.emit(env, node, module, "require", "export")
         if args:
             return self.add_aliases(env, alias_statement(node, scope, env.module))
         return env
@@ -1245,7 +1272,7 @@ class Expander:
         args = call_arguments(node)
         modules = self.statement_modules(node, env)
         for module in modules:
-            self.emit(env, node, module, "require", "compile" if self.sem.use_require_compile else "export")
+            self.emit(env, node, module, "require", "export")
             self.emit(env, node, module, "call", "compile", "__using__/1")
             info = self.modules.get(module)
             if info is None:
@@ -1322,7 +1349,24 @@ class Expander:
 
     def sf_defstruct(self, node: Node, env: Env) -> Env:
         self.walk_all(call_arguments(node), env)
+        if env.module is not None:
+            self.derive(env.module, node, env)
         return env
+
+    def derive(self, module: str, node: Node, env: Env) -> None:
+        """defstruct derives the protocols listed in @derive, at the defstruct line."""
+        protocols = self.derives.pop(module, [])
+        if not protocols:
+            return
+        if self.sem.derive_compile:
+            self.emit(env, node, module, "struct", "export")
+        for protocol in protocols:
+            if protocol == "Inspect":
+                # Inspect's deriving reads the struct's fields through __info__/1
+                self.emit(replace(env, function=("__info__", 1)), node, module, "call", "runtime", "__info__/1")
+            elif self.sem.derive_compile:
+                # the protocol's Any implementation is asked to derive at compile time
+                self.emit(env, node, protocol + ".Any", "call", "compile", "__deriving__/3")
 
     def sf_case_like(self, node: Node, env: Env) -> Env:
         self.walk_all(call_arguments(node), env)

@@ -31,10 +31,8 @@ class Semantics:
     # 1.18+: attribute values expand their literal parts (Macro.expand_literals); before,
     # only a value that is a literal as a whole had its aliases made runtime
     attribute_literals_partial: bool
-    # `use X` expands to `require X` from a macro
-    use_require_compile: bool
-    # a `require` that a macro's expansion emits counts as compile
-    require_from_macro_compile: bool
+    # 1.18+: structs named in typespecs are expanded (export references)
+    typespec_structs: bool
     # a protocol depends on its Any implementation at compile time (up to 1.19)
     protocol_any_compile: bool
     # 1.14: a protocol's impl_for references the implementations for built-in types
@@ -60,8 +58,7 @@ def semantics(version: str) -> Semantics:
         defimpl_mode="export" if major_minor >= (1, 20) else "compile",
         compile_env_default_runtime=new,
         attribute_literals_partial=new,
-        use_require_compile=False,
-        require_from_macro_compile=True,
+        typespec_structs=new,
         protocol_any_compile=major_minor < (1, 20),
         protocol_builtins_runtime=not new,
         scc_cycles=major_minor >= (1, 19),

@@ -389,19 +389,20 @@ def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Pr
     conditional_ids = {n.id for n in caps.get("conditional", [])}
     directive_ids = {n.id for n in caps.get("directive", [])}
 
-    def _is_defmodule(node: Node) -> bool:  # noqa: F811 - the query's answer, within the scan
+    def is_module(node: Node) -> bool:
         return node.id in module_ids
 
-    def _is_conditional(node: Node) -> bool:  # noqa: F811
+    def is_conditional(node: Node) -> bool:
         return node.id in conditional_ids
+
     modules: list[Module] = []
     problems: list[Problem] = []
 
     def walk_file(nodes: list[Node]) -> None:
         for node in nodes:
-            if _is_defmodule(node):
+            if is_module(node):
                 visit_module(node, None)
-            elif _is_conditional(node):
+            elif is_conditional(node):
                 for branch in _conditional_parts(node)[2]:
                     walk_file(branch.statements)
             elif _is_guard_call(node):
@@ -414,13 +415,13 @@ def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Pr
         module.loaded = _outer_guarantees(module)
         modules.append(module)
         for stmt in module.statements():
-            visit_body(stmt, module, top=True)
+            visit_body(stmt, module)
 
-    def visit_body(stmt: Node, module: Module, top: bool) -> None:
-        if _is_defmodule(stmt):
+    def visit_body(stmt: Node, module: Module) -> None:
+        if is_module(stmt):
             visit_module(stmt, module)
             return
-        if _is_conditional(stmt):
+        if is_conditional(stmt):
             found: list[Directive] = []
             tested: list[str] = []
             collect(stmt, module, found, tested)
@@ -436,12 +437,12 @@ def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Pr
         elif stmt.type == "block":
             for c in stmt.named_children:
                 if c.type != "comment":
-                    visit_body(c, module, top)
+                    visit_body(c, module)
 
     def visit_nested_modules(stmt: Node, module: Module) -> None:
-        if _is_defmodule(stmt):
+        if is_module(stmt):
             visit_module(stmt, module)
-        elif _is_conditional(stmt):
+        elif is_conditional(stmt):
             for branch in _conditional_parts(stmt)[2]:
                 for s in branch.statements:
                     visit_nested_modules(s, module)
@@ -468,7 +469,7 @@ def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Pr
             # a module that an `if` around the defmodule checks is loaded cannot be missing
             if full and not _is_stdlib(full) and full not in module.loaded:
                 found.append(Directive(name, full, stmt))
-        elif _is_conditional(stmt):
+        elif is_conditional(stmt):
             collect(stmt, module, found, tested)
         elif stmt.type == "block":
             for c in stmt.named_children:
@@ -884,19 +885,23 @@ def _module_copy(module: Module, problem: Node, branch: Lines, text: Text) -> Li
 
 
 def _nested_alias_line(module: Module, text: Text) -> str | None:
-    """``alias Parent.Child`` to restore the alias a nested defmodule gave its parent, when used."""
+    """``alias Parent.Child`` to restore the alias a nested defmodule gives the code after it.
+
+    Inside the hoisted ``if`` that alias only reaches the end of the branch, so it is written
+    again after the ``if`` when a later statement of the same block uses the short name.
+    """
     if module.parent is None or module.auto_alias is None:
         return None
     short, full = module.auto_alias
-    parent_node = module.parent.node
-    tail = parent_node.text[module.node.end_byte - parent_node.start_byte :]
-    tree = parse(tail)
-    stack = [tree.root_node]
-    while stack:
-        n = stack.pop()
-        if n.type == "alias" and _split_alias(_text(n))[0] == short:
-            return f"alias {full}"
-        stack.extend(n.named_children)
+    sibling = module.node.next_named_sibling
+    while sibling is not None:
+        stack = [sibling]
+        while stack:
+            n = stack.pop()
+            if n.type == "alias" and _split_alias(_text(n))[0] == short:
+                return f"alias {full}"
+            stack.extend(n.named_children)
+        sibling = sibling.next_named_sibling
     return None
 
 

@@ -374,6 +374,24 @@ def test_guard_module_option_and_existing_helper():
     assert "defined in lib/my/guards.ex" in diag.message
 
 
+def test_an_existing_helper_without_else_is_used_only_where_it_fits():
+    helper = b"""defmodule My.Opt do
+  defmacro if_loaded(mod, do: block) do
+    if Code.ensure_loaded?(Macro.expand(mod, __CALLER__)), do: block
+  end
+end
+"""
+    ctx = context("seed-guard")
+    ctx.sources["lib/my/opt.ex"] = helper
+    (diag,) = HoistConditionalUse().check(ctx)
+    assert diag.fix is None and "My.Opt.if_loaded has no `else:` clause" in diag.message
+    ctx = context("large-auto")
+    ctx.sources["lib/my/opt.ex"] = helper
+    (diag,) = HoistConditionalUse().check(ctx)
+    assert diag.fix.new_files == {}
+    assert b"My.Opt.if_loaded Opt.Type do" in apply_edits(ctx.sources["lib/large_auto.ex"], diag.fix.edits)
+
+
 def test_verify_rejects_broken_or_incomplete_patches():
     ctx, diag, patched_ctx, after = patched("seed-hoist")
     rule = HoistConditionalUse()

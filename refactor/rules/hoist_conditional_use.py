@@ -1002,11 +1002,18 @@ def _unparen(node: Node) -> Node:
     return node
 
 
-def _guard_once(src: bytes, problem: Problem, helper: str) -> bytes:
+def _guard_once(src: bytes, problem: Problem, helper: str, with_else: bool = True) -> bytes:
     tree = parse(src)
     text = Text(src, tree.root_node)
     module = problem.module
     targets = _guard_targets(problem.conditional, module, helper)
+    if not with_else:
+        for cond, _arg in targets:
+            if _conditional_parts(cond)[2][1].items:
+                raise Refusal(
+                    f"{helper}.{GUARD_MACRO} has no `else:` clause, and the `if` at line "
+                    f"{_line(cond)} has an else branch"
+                )
     edits: list[Edit] = []
     for cond, mod_arg in targets:
         subject = _args(cond)[0]
@@ -1100,9 +1107,12 @@ def hoist_source(src: bytes, start: int, end: int) -> bytes:
     return _fixpoint(src, start, end, _hoist_once)
 
 
-def guard_source(src: bytes, start: int, end: int, helper: str) -> bytes:
-    """Wrap every conditional in [start, end) in ``helper.if_loaded``; raises Refusal."""
-    return _fixpoint(src, start, end, lambda s, p: _guard_once(s, p, helper))
+def guard_source(src: bytes, start: int, end: int, helper: str, with_else: bool = True) -> bytes:
+    """Wrap every conditional in [start, end) in ``helper.if_loaded``; raises Refusal.
+
+    ``with_else=False`` when the helper only has ``if_loaded(mod, do: block)``.
+    """
+    return _fixpoint(src, start, end, lambda s, p: _guard_once(s, p, helper, with_else))
 
 
 def _blocks_per_module(src: bytes, start: int, end: int) -> dict[str, int]:
@@ -1392,6 +1402,7 @@ class HoistConditionalUse(Rule):
     id = RULE_ID
     summary = "use/import/require inside a body-level if: hoist the condition above defmodule"
     safe = True
+    _helper_has_else = True
 
     # ---- options
 
@@ -1401,11 +1412,14 @@ class HoistConditionalUse(Rule):
             raise ValueError(f"unknown strategy {strategy!r} (hoist, guard or auto)")
         return strategy
 
-    def _helper(self, ctx: RuleContext, root_module: str | None) -> tuple[str, str | None, bool]:
+    def _helper(self, ctx: RuleContext, root_module: str | None, facts: Facts) -> tuple[str, str | None, bool]:
         """(helper module, path of a file to create or None, created?)."""
         name = ctx.options.get("guard_module")
         existing = _find_helper(ctx.sources, name)
+        self._helper_has_else = True
         if existing:
+            data = ctx.sources[existing[1]]
+            self._helper_has_else = re.search(rb"defmacro\s+" + GUARD_MACRO.encode() + rb"\b[^\n]*else:", data) is not None
             return existing[0], existing[1], False
         if name:
             path = ctx.options.get("guard_path") or _default_helper_path(name)
@@ -1413,7 +1427,7 @@ class HoistConditionalUse(Rule):
         app = _app_name(ctx)
         base = _camelize(app) if app else (root_module or "App").split(".")[0]
         name = f"{base}.Optional"
-        taken = _project_modules(ctx)
+        taken = facts.project_modules
         if name in taken:
             name = f"{base}.OptionalGuard"
         return name, _default_helper_path(name), True
@@ -1438,7 +1452,7 @@ class HoistConditionalUse(Rule):
             if not problems:
                 continue
             facts = facts or _facts(ctx)
-            helper_name, helper_path, helper_new = self._helper(ctx, None)
+            helper_name, helper_path, helper_new = self._helper(ctx, None, facts)
             problems = [p for p in problems if all(d.module != helper_name for d in p.directives)]
             by_root: dict[int, list[Problem]] = {}
             roots: dict[int, Module] = {}
@@ -1478,7 +1492,7 @@ class HoistConditionalUse(Rule):
                     f"(in {p.module.name or 'a module'}, under the condition at line {p.line})."
                 )
         start, end = root.node.start_byte, root.node.end_byte
-        helper_name, helper_path, helper_new = self._helper(ctx, root.name)
+        helper_name, helper_path, helper_new = self._helper(ctx, root.name, facts)
         fix, note = self._fix(src, start, end, strategy, limit, helper_name, helper_path, helper_new)
         msg.append(note)
         return Diagnostic(RULE_ID, path, first.line, severity, " ".join(msg), fix)
@@ -1493,7 +1507,7 @@ class HoistConditionalUse(Rule):
                 hoist_reason = str(exc)
         if strategy in ("guard", "auto"):
             try:
-                guarded = guard_source(src, start, end, helper_name)
+                guarded = guard_source(src, start, end, helper_name, self._helper_has_else)
             except Refusal as exc:
                 guard_reason = str(exc)
         added = (hoisted.count(b"\n") - src.count(b"\n")) if hoisted is not None else None

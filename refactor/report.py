@@ -49,6 +49,54 @@ class DiffError(Exception):
     pass
 
 
+def line_opcodes(old: list, new: list) -> list[tuple[str, int, int, int, int]]:
+    """difflib opcodes over the whole of ``old`` -> ``new``, fast on large files.
+
+    The common head and tail are set aside first (a fix touches a few lines of a file), and
+    only the middle goes to SequenceMatcher, with its default junk heuristic, so a 5 MB
+    generated file full of identical ``end`` lines does not take quadratic time.
+    """
+    head = 0
+    limit = min(len(old), len(new))
+    while head < limit and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]:
+        tail += 1
+    mid_old = old[head : len(old) - tail]
+    mid_new = new[head : len(new) - tail]
+    ops: list[tuple[str, int, int, int, int]] = []
+    if head:
+        ops.append(("equal", 0, head, 0, head))
+    if mid_old or mid_new:
+        matcher = difflib.SequenceMatcher(None, mid_old, mid_new)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            ops.append((tag, i1 + head, i2 + head, j1 + head, j2 + head))
+    if tail:
+        ops.append(("equal", len(old) - tail, len(old), len(new) - tail, len(new)))
+    return ops
+
+
+class _Opcodes:
+    """Lends difflib's hunk grouping to opcodes computed by ``line_opcodes``."""
+
+    def __init__(self, ops):
+        self.ops = ops
+
+    def get_opcodes(self):
+        return list(self.ops)
+
+    get_grouped_opcodes = difflib.SequenceMatcher.get_grouped_opcodes
+
+
+def _range(start: int, stop: int) -> str:
+    """A unified diff range, as difflib writes it."""
+    length = stop - start
+    if length == 1:
+        return str(start + 1)
+    return f"{start + 1 if length else start},{length}"
+
+
 def unified_diff(path: str, before: bytes | None, after: bytes, context: int = 3) -> str:
     """A git-style unified diff of one file, checked by reading it back with unidiff."""
     old = _lines(before) if before is not None else []
@@ -62,24 +110,30 @@ def unified_diff(path: str, before: bytes | None, after: bytes, context: int = 3
     else:
         out.append(f"--- a/{path}\n")
     out.append(f"+++ b/{path}\n")
-    body = list(difflib.unified_diff(old, new, n=context, lineterm="\n"))[2:]  # skip ---/+++
+    ops = line_opcodes(old, new)
+    body = []
+    for group in _Opcodes(ops).get_grouped_opcodes(context):
+        first, last = group[0], group[-1]
+        body.append(f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@\n")
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                body.extend(" " + line for line in old[i1:i2])
+                continue
+            body.extend("-" + line for line in old[i1:i2])
+            body.extend("+" + line for line in new[j1:j2])
     for line in body:
         if line.endswith("\n"):
             out.append(line)
         else:
             out.append(line + "\n\\ No newline at end of file\n")
     diff = "".join(out)
-    _check(diff, path, old, new, before is None)
+    removed = sum(i2 - i1 for tag, i1, i2, _, _ in ops if tag != "equal")
+    added = sum(j2 - j1 for tag, _, _, j1, j2 in ops if tag != "equal")
+    _check(diff, path, added, removed, before is None)
     return diff
 
 
-def _check(diff: str, path: str, old: list[str], new: list[str], created: bool) -> None:
-    added = removed = 0
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag != "equal":
-            removed += i2 - i1
-            added += j2 - j1
+def _check(diff: str, path: str, added: int, removed: int, created: bool) -> None:
     try:
         patch = PatchSet(io.StringIO(diff))
     except Exception as exc:  # unidiff raises UnidiffParseError and friends
@@ -252,14 +306,13 @@ def to_json(
 
 def _replacements(before: bytes | None, after: bytes) -> list[dict]:
     """Line-aligned byte replacements turning ``before`` into ``after``."""
-    old = (before or b"").splitlines(keepends=True)
-    new = after.splitlines(keepends=True)
+    old = _split_bytes(before or b"")
+    new = _split_bytes(after)
     offsets = [0]
     for line in old:
         offsets.append(offsets[-1] + len(line))
     out = []
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in line_opcodes(old, new):
         if tag == "equal":
             continue
         out.append(
@@ -269,6 +322,15 @@ def _replacements(before: bytes | None, after: bytes) -> list[dict]:
             }
         )
     return out
+
+
+def _split_bytes(data: bytes) -> list[bytes]:
+    """Lines with their endings, split on \\n only, like the diffs."""
+    parts = data.split(b"\n")
+    lines = [p + b"\n" for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
 
 
 def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_errors=()) -> dict:

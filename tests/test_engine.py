@@ -248,12 +248,15 @@ def test_unchanged_file_has_no_diff():
     assert unified_diff("x.ex", b"a\n", b"a\n") == ""
 
 
-def test_diff_read_back_mismatch_is_caught(monkeypatch):
-    import refactor.report as report
+def test_diff_read_back_mismatch_is_caught():
+    from refactor.report import _check
 
-    monkeypatch.setattr(report.difflib, "unified_diff", lambda *a, **k: iter(["--- a\n", "+++ b\n", "@@ -1 +1 @@\n", "-a\n", "+b\n"]))
-    with pytest.raises(DiffError):
-        unified_diff("x.ex", b"a\nq\n", b"b\nr\n")
+    good = unified_diff("x.ex", b"a\nq\n", b"b\nq\n")
+    _check(good, "x.ex", 1, 1, False)
+    with pytest.raises(DiffError, match="reads back as x.ex"):
+        _check(good, "x.ex", 2, 1, False)
+    with pytest.raises(DiffError, match="does not parse"):
+        _check(good.replace("@@ -1,2 +1,2 @@", "@@ -1,9 +1,2 @@"), "x.ex", 1, 1, False)
 
 
 LINES = st.lists(st.sampled_from(["a", "b", "é", "\t", "x\r", "", "end", "\xff"]), max_size=8)
@@ -281,3 +284,14 @@ def test_engine_diff_paths_are_relative_to_where_exfix_runs(billing, tmp_path):
     diff = patch_diff(r, r.patches[0], str(tmp_path))
     assert "a/billing/lib/billing/invoice.ex b/billing/lib/billing/invoice.ex" in diff
     assert os.path.relpath(billing, tmp_path) == "billing"
+
+
+def test_diff_of_a_large_repetitive_file_is_fast_and_exact(tmp_path):
+    import time
+
+    before = b"".join(b"defmodule G%d do\n  def f, do: %d\nend\n" % (i, i) for i in range(60_000))
+    after = before.replace(b"  def f, do: 30000\n", b"").replace(b"defmodule G1 do\n", b"defmodule G1 do # x\n")
+    start = time.monotonic()
+    diff = unified_diff("gen.ex", before, after)
+    assert time.monotonic() - start < 5
+    assert git_apply(tmp_path, "gen.ex", before, diff) == after

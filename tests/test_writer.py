@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import stat
@@ -245,7 +246,8 @@ def test_apply_does_not_replace_a_symlinked_source(billing, tmp_path, monkeypatc
     assert inv.is_symlink() and b"require Billing.Money" in outside.read_bytes()
 
 
-def test_apply_killed_mid_run_leaves_every_file_old_or_new(tmp_path):
+@pytest.mark.parametrize("attempt", range(3))
+def test_apply_killed_mid_run_leaves_every_file_old_or_new(tmp_path, attempt):
     """`exfix apply` in a subprocess, killed with SIGKILL while it writes many files."""
     root = tmp_path / "big"
     shutil.copytree(MONOREPO / "billing", root)
@@ -261,11 +263,16 @@ def test_apply_killed_mid_run_leaves_every_file_old_or_new(tmp_path):
         import engine_rules, refactor.writer as writer
         import refactor.commands.suggest as cmd
         cmd.get_rules = lambda s, k: [engine_rules.DropUnusedRequire]
-        real = os.replace
+        real_replace, real_write = os.replace, os.write
         def announce(a, b):
-            real(a, b)
+            real_replace(a, b)
             print("wrote", flush=True)
+            time.sleep(0.01)
+        def slow_write(fd, data):
+            time.sleep(0.005)
+            return real_write(fd, bytes(data[:4096]))
         writer.os.replace = announce
+        writer.os.write = slow_write
         cmd.apply.main(sys.argv[2:])
         """
     )
@@ -276,9 +283,12 @@ def test_apply_killed_mid_run_leaves_every_file_old_or_new(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
     )
     # wait for a few files to be written, then kill in the middle of the run
-    while proc.stdout.readline().strip() != b"wrote":
-        pass
-    proc.stdout.readline()
+    seen = 0
+    while seen < 2:
+        line = proc.stdout.readline()
+        assert line, "apply ended before writing two files"
+        seen += line.strip() == b"wrote"
+    time.sleep(random.uniform(0, 0.05))  # lands in a write, a rename or between files
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     written = 0

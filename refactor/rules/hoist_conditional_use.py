@@ -1370,6 +1370,8 @@ class HoistConditionalUse(Rule):
     ```
     where `MyLib.Optional` (added once per project, in `lib/my_lib/optional.ex`, unless the
     project names its own with the `guard_module` option) defines `defmacro if_loaded(mod, do: block)`.
+    Options: `strategy` (`hoist`, `guard` or `auto`, the default), `hoist_max_lines` (what
+    `auto` accepts to duplicate, default 40), `guard_module` and `guard_path`.
 
     ## Fix safety
     Safe. The hoisted condition is the original one, with the module's own aliases written in

@@ -24,6 +24,9 @@ class Found:
     root: Path
     umbrella: bool = False
     apps: list[Path] = field(default_factory=list)  # for an umbrella: its apps, sorted
+    # source files named on the command line (relative to root): report only on them;
+    # None: the whole project
+    only: list[str] | None = None
 
 
 @dataclass
@@ -55,19 +58,25 @@ def find_projects(paths: list[str | os.PathLike]) -> tuple[list[Found], list[Dis
     """The projects under ``paths``, each once, in path order; plus paths that hold none."""
     found: list[Found] = []
     errors: list[DiscoverError] = []
-    seen: set[Path] = set()
+    seen: dict[Path, Found] = {}
 
-    def add(root: Path) -> None:
+    def add(root: Path, file: str | None = None) -> None:
         key = root.resolve()
         if key in seen:
+            entry = seen[key]
+            if file is None:
+                entry.only = None
+            elif entry.only is not None and file not in entry.only:
+                entry.only.append(file)
             return
-        seen.add(key)
         if is_umbrella(root):
             apps = umbrella_apps(root)
-            seen.update(a.resolve() for a in apps)
-            found.append(Found(root, True, apps))
+            entry = Found(root, True, apps)
         else:
-            found.append(Found(root))
+            entry = Found(root)
+        entry.only = [file] if file is not None else None
+        seen[key] = entry
+        found.append(entry)
 
     for raw in paths:
         path = Path(raw)
@@ -77,8 +86,13 @@ def find_projects(paths: list[str | os.PathLike]) -> tuple[list[Found], list[Dis
         if path.is_file():
             if path.name == "mix.exs":
                 add(path.parent)
+                continue
+            # a source file (as pre-commit passes them): its project, reporting on it alone
+            root = project_of(path)
+            if root is None:
+                errors.append(DiscoverError(str(raw), "not inside a mix project"))
             else:
-                errors.append(DiscoverError(str(raw), "not a folder or a mix.exs"))
+                add(root, os.path.relpath(path.resolve(), root.resolve()).replace(os.sep, "/"))
             continue
         if (path / "mix.exs").is_file():
             add(path)  # a project (or umbrella) is taken whole; projects do not nest
@@ -89,6 +103,22 @@ def find_projects(paths: list[str | os.PathLike]) -> tuple[list[Found], list[Dis
         for root in roots:
             add(root)
     return found, errors
+
+
+def project_of(file: Path) -> Path | None:
+    """The nearest folder above ``file`` holding a mix.exs (an umbrella's app, not the root)."""
+    for parent in file.resolve().parents:
+        if (parent / "mix.exs").is_file():
+            return _as_given(file, parent)
+    return None
+
+
+def _as_given(file: Path, root: Path) -> Path:
+    """``root`` spelled relative to how ``file`` was given, so reports keep the user's paths."""
+    if file.is_absolute():
+        return root
+    rel = os.path.relpath(root, Path.cwd().resolve())
+    return Path(rel)
 
 
 def _walk(top: Path):

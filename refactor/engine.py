@@ -211,6 +211,7 @@ class _Runner:
         self.result = ProjectResult(root.name, str(root.resolve()), self.display)
         self.origin: dict[int, tuple[Rule, Diagnostic]] = {}  # id(suggestion) -> its source
         self.version = opts.version
+        self.only: set[str] | None = None
 
     def where(self, rel: str) -> str:
         return display_path(self.root / rel, self.opts.cwd)
@@ -245,7 +246,7 @@ class _Runner:
         for path, facts in sorted(self.analysis.files.items()):
             for issue in facts.errors[:1]:
                 self.broken[path] = issue.line
-                if path in self.sources:  # an unreadable file was reported already
+                if path in self.sources and self.wanted(path):  # unreadable: reported already
                     self.error(path, issue.line or None, f"{issue.message}; exfix rewrites nothing in this file")
         self.ctx = RuleContext(self.project, self.analysis, self.sources, dict(self.opts.rule_options))
         self.base_edges = compile_edges(self.analysis)
@@ -262,11 +263,16 @@ class _Runner:
                 self.result.notes.append(traceback.format_exc())
                 continue
             for diag in sorted(diagnostics, key=lambda d: (d.file, d.line)):
+                if not self.wanted(diag.file):
+                    continue
                 sug = self.consider(rule, diag)
                 self.origin[id(sug)] = (rule, diag)
                 self.result.suggestions.append(sug)
         self.build_patches()
         return self.result
+
+    def wanted(self, path: str) -> bool:
+        return self.only is None or path in self.only
 
     def read_sources(self) -> dict[str, bytes]:
         sources = {}
@@ -274,7 +280,8 @@ class _Runner:
             try:
                 sources[rel] = (self.root / rel).read_bytes()
             except OSError as exc:
-                self.error(rel, None, f"cannot read: {exc.strerror or exc}")
+                if self.wanted(rel):
+                    self.error(rel, None, f"cannot read: {exc.strerror or exc}")
         return sources
 
     # ---- one diagnostic
@@ -463,9 +470,15 @@ def run_project(
     opts: Options,
     loader: Loader | None = None,
     analyzer: Analyzer | None = None,
+    only: list[str] | None = None,
 ) -> ProjectResult:
-    """Analyse one mix project (not an umbrella root), run the rules, verify, merge patches."""
+    """Analyse one mix project (not an umbrella root), run the rules, verify, merge patches.
+
+    With ``only`` (paths relative to the root), the whole project is analysed but only
+    those files' diagnostics, errors and fixes are reported.
+    """
     runner = _Runner(Path(root), opts, loader or _default_loader, analyzer or _default_analyzer)
+    runner.only = set(only) if only is not None else None
     try:
         return runner.run()
     except Exception as exc:  # a crash in one project is reported; the batch goes on
@@ -480,54 +493,79 @@ def run_project(
 # --------------------------------------------------------------------------- many projects
 
 
-def units_of(found) -> list[Path]:
-    """The projects to analyse on their own graph: each app of an umbrella, or the project."""
-    units: list[Path] = []
+@dataclass
+class Unit:
+    """One project to analyse on its own graph; ``only``: report on these files alone."""
+
+    root: Path
+    only: list[str] | None = None
+
+
+def units_of(found) -> list[Unit]:
+    """The projects to analyse: each app of an umbrella, or the project itself."""
+    units: list[Unit] = []
     for f in found:
+        only = getattr(f, "only", None)
         if getattr(f, "umbrella", False):
-            units.extend(f.apps)
+            for app in f.apps:
+                sub = None
+                if only is not None:
+                    prefix = os.path.relpath(app, f.root).replace(os.sep, "/") + "/"
+                    sub = [p[len(prefix):] for p in only if p.startswith(prefix)]
+                    if not sub:
+                        continue
+                units.append(Unit(app, sub))
         else:
-            units.append(f.root)
+            units.append(Unit(f.root, only))
     return units
 
 
+def _unit(item) -> Unit:
+    return item if isinstance(item, Unit) else Unit(Path(item))
+
+
 def _run_unit(args):
-    root, opts, loader, analyzer = args
-    return run_project(root, opts, loader, analyzer)
+    unit, opts, loader, analyzer = args
+    return run_project(unit.root, opts, loader, analyzer, only=unit.only)
 
 
 def run_many(
-    roots: list[Path],
+    units: list,
     opts: Options,
     jobs: int | None = None,
     loader: Loader | None = None,
     analyzer: Analyzer | None = None,
     progress: Callable[[ProjectResult], None] | None = None,
 ) -> list[ProjectResult]:
-    """Run every project, ``jobs`` at a time in worker processes; results in ``roots`` order."""
+    """Run every project (a Unit or a root path), ``jobs`` at a time in worker processes.
+
+    Results come in the order of ``units``.
+    """
+    units = [_unit(u) for u in units]
     jobs = jobs or os.cpu_count() or 1
-    results: list[ProjectResult | None] = [None] * len(roots)
-    if jobs <= 1 or len(roots) <= 1:
-        for i, root in enumerate(roots):
-            results[i] = run_project(root, opts, loader, analyzer)
+    results: list[ProjectResult | None] = [None] * len(units)
+    if jobs <= 1 or len(units) <= 1:
+        for i, unit in enumerate(units):
+            results[i] = run_project(unit.root, opts, loader, analyzer, only=unit.only)
             if progress:
                 progress(results[i])
         return results  # type: ignore[return-value]
     # spawn, not fork: the parent may run threads (the progress bar), and forking a process
     # with threads can deadlock the child
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(roots)), mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(units)), mp_context=ctx) as pool:
         futures = {
-            pool.submit(_run_unit, (root, opts, loader, analyzer)): i for i, root in enumerate(roots)
+            pool.submit(_run_unit, (unit, opts, loader, analyzer)): i for i, unit in enumerate(units)
         }
         for fut in as_completed(futures):
             i = futures[fut]
             try:
                 results[i] = fut.result()
             except Exception as exc:  # the worker itself died
-                display = display_path(roots[i], opts.cwd)
+                root = units[i].root
+                display = display_path(root, opts.cwd)
                 results[i] = ProjectResult(
-                    roots[i].name, str(roots[i]), display,
+                    root.name, str(root), display,
                     errors=[Problem(display, None, f"internal error: {exc!r}", display)],
                 )
             if progress:

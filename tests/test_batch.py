@@ -92,6 +92,28 @@ def test_same_project_named_twice_runs_once():
     assert [f.root.name for f in found].count("billing") == 1
 
 
+def test_files_as_arguments_map_to_their_projects(mono, monkeypatch):
+    """As pre-commit calls it: source files, each reported within its own project."""
+    res = invoke(cmd.suggest, "--format", "json", "billing/lib/billing/invoice.ex",
+                 "shop/apps/web/lib/web/page.ex", "broken/lib/broken/good.ex", "billing/lib/billing.ex")
+    doc = json.loads(res.stdout)
+    got = sorted((s["project"], s["file"]) for s in doc["suggestions"])
+    assert got == [("billing", "lib/billing/invoice.ex"), ("broken", "lib/broken/good.ex"),
+                   ("shop/apps/web", "lib/web/page.ex")]
+    assert doc["errors"] == []  # broken/lib/broken/bad.ex was not named
+    assert res.exit_code == 0
+    res = invoke(cmd.suggest, "--check", "catalog/lib/catalog/product.ex")
+    assert res.exit_code == 0 and res.stdout == ""
+    monkeypatch.chdir(mono / "shop" / "apps" / "web" / "lib")
+    res = invoke(cmd.apply, "web/page.ex")
+    assert res.exit_code == 0 and "wrote 1 file" in res.stderr
+    assert "diff --git a/web/page.ex b/web/page.ex" in res.stdout
+    (mono / "README.md").write_text("x")
+    monkeypatch.chdir(mono)
+    res = invoke(cmd.suggest, "README.md")
+    assert res.exit_code == 2 and "README.md: error: not inside a mix project" in res.stderr
+
+
 # --------------------------------------------------------------------------- suggest
 
 
@@ -255,6 +277,17 @@ def test_non_utf8_crlf_source_is_fixed_byte_for_byte(mono, tmp_path):
     expected = data.replace(b"  require Billing.Money\r\n", b"")
     assert inv.read_bytes() == expected
     assert (other / "billing/lib/billing/invoice.ex").read_bytes() == expected
+
+
+def test_bom_tabs_and_empty_files_are_kept(mono):
+    inv = mono / "billing" / "lib" / "billing" / "invoice.ex"
+    data = b"\xef\xbb\xbf" + inv.read_bytes().replace(b"  def total", b"\tdef total")
+    inv.write_bytes(data)
+    (mono / "billing" / "lib" / "empty.ex").write_bytes(b"")
+    res = invoke(cmd.apply, "billing")
+    assert res.exit_code == 0, res.stderr
+    assert inv.read_bytes() == data.replace(b"  require Billing.Money\n", b"")
+    assert (mono / "billing" / "lib" / "empty.ex").read_bytes() == b""
 
 
 def test_parallel_run_gives_the_same_output(mono):

@@ -184,7 +184,7 @@ def _check_umbrella_root(root: Path, cwd: str) -> list[Problem]:
     return []
 
 
-def _run_all(units: list[Path], opts: Options, jobs: int | None) -> list[ProjectResult]:
+def _run_all(units: list, opts: Options, jobs: int | None) -> list[ProjectResult]:
     console = Console(stderr=True)
     if not console.is_terminal or len(units) < PROGRESS_MIN_PROJECTS:
         return run_many(units, opts, jobs)
@@ -243,7 +243,7 @@ def _write(results: list[ProjectResult], opts: Options, jobs, cwd: str):
 def _reverify(before: list[ProjectResult], opts: Options, jobs, cwd: str, written: set[str]) -> list[Problem]:
     """The written tree, analysed afresh: written files parse, no compile edge or cycle added."""
     bare = Options(rules=[], rule_options=opts.rule_options, version=opts.version, cwd=opts.cwd)
-    after = run_many([Path(r.root) for r in before], bare, jobs)
+    after = run_many([Path(r.root) for r in before], bare, jobs)  # whole projects: all files
     problems = []
     for old, new in zip(before, after):
         if new.stats is None or old.stats is None:

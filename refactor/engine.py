@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -536,27 +537,36 @@ def run_many(
     loader: Loader | None = None,
     analyzer: Analyzer | None = None,
     progress: Callable[[ProjectResult], None] | None = None,
+    started: Callable[[], None] | None = None,
 ) -> list[ProjectResult]:
     """Run every project (a Unit or a root path), ``jobs`` at a time in worker processes.
 
-    Results come in the order of ``units``.
+    Results come in the order of ``units``. ``started`` is called once the workers exist:
+    start threads (a progress bar) there, not before, since the workers are forked.
     """
     units = [_unit(u) for u in units]
     jobs = jobs or os.cpu_count() or 1
     results: list[ProjectResult | None] = [None] * len(units)
     if jobs <= 1 or len(units) <= 1:
+        if started:
+            started()
         for i, unit in enumerate(units):
             results[i] = run_project(unit.root, opts, loader, analyzer, only=unit.only)
             if progress:
                 progress(results[i])
         return results  # type: ignore[return-value]
-    # spawn, not fork: the parent may run threads (the progress bar), and forking a process
-    # with threads can deadlock the child
-    ctx = multiprocessing.get_context("spawn")
+    # On Linux the workers are forked (fast, and nothing to re-import), all of them at the
+    # first submit, before the pool's own thread starts: so no thread is running at fork
+    # time as long as the caller starts its own (the progress bar) in ``started``.
+    # Elsewhere, spawn (fork is unsafe on macOS), which needs the usual __main__ guard.
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    ctx = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=min(jobs, len(units)), mp_context=ctx) as pool:
         futures = {
             pool.submit(_run_unit, (unit, opts, loader, analyzer)): i for i, unit in enumerate(units)
         }
+        if started:
+            started()
         for fut in as_completed(futures):
             i = futures[fut]
             try:

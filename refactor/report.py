@@ -5,6 +5,10 @@ Diffs use ``a/`` and ``b/`` prefixes and paths relative to the folder exfix was 
 writes. Each diff is parsed back with unidiff before it is printed; a diff that does not read
 back as the change it stands for is a bug, and stops the run rather than mislead.
 Header lines between diffs start with ``#``, which ``git apply`` skips.
+
+In the diff output each edited file appears once, with every fix ``apply`` writes to it; in
+JSON each suggestion's ``diff`` is its fix alone against the file as analysed, and
+``patches`` holds the merged per-file diffs, exactly what ``apply`` writes.
 """
 
 from __future__ import annotations

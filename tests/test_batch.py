@@ -290,6 +290,24 @@ def test_bom_tabs_and_empty_files_are_kept(mono):
     assert (mono / "billing" / "lib" / "empty.ex").read_bytes() == b""
 
 
+def test_workers_are_forked_before_the_progress_bar_thread_starts(mono, monkeypatch):
+    import threading
+
+    threads_at_fork = []
+    real_fork = os.fork
+
+    def fork():
+        threads_at_fork.append(threading.active_count())
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork)
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich takes stderr for a terminal: progress bar on
+    res = invoke(cmd.suggest, ".", "--jobs", "2")
+    assert res.exit_code == 2 and "diff --git" in res.stdout
+    assert "analysing projects" in res.stderr  # the bar ran
+    assert threads_at_fork and set(threads_at_fork) == {1}
+
+
 def test_parallel_run_gives_the_same_output(mono):
     one = invoke(cmd.suggest, ".", "--format", "json", "--jobs", "1")
     two = invoke(cmd.suggest, ".", "--format", "json", "--jobs", "2")

@@ -166,6 +166,11 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         n = len(written or [])
         click.echo(f"exfix: wrote {n} file{'s' if n != 1 else ''}" +
                    (f", left {len(refused)} alone" if refused else ""), err=True)
+    else:
+        found_n = sum(len(r.suggestions) for r in results)
+        fixable = sum(1 for r in results for s_ in r.suggestions if s_.in_patch)
+        click.echo(f"exfix: {_plural(found_n, 'suggestion')} ({fixable} with a verified fix) "
+                   f"in {_plural(len(results), 'project')}", err=True)
     if all_problems:
         return 2
     if check and any(r.suggestions for r in results):
@@ -184,20 +189,29 @@ def _check_umbrella_root(root: Path, cwd: str) -> list[Problem]:
     return []
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _run_all(units: list, opts: Options, jobs: int | None) -> list[ProjectResult]:
     console = Console(stderr=True)
     if not console.is_terminal or len(units) < PROGRESS_MIN_PROJECTS:
         return run_many(units, opts, jobs)
-    with Progress(
+    progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
         transient=True,
-    ) as progress:
-        task = progress.add_task("analysing projects", total=len(units))
-        return run_many(units, opts, jobs, progress=lambda _r: progress.advance(task))
+    )
+    task = progress.add_task("analysing projects", total=len(units))
+    try:
+        # the bar's thread starts once the workers are forked
+        return run_many(units, opts, jobs, progress=lambda _r: progress.advance(task),
+                        started=progress.start)
+    finally:
+        progress.stop()
 
 
 def _write(results: list[ProjectResult], opts: Options, jobs, cwd: str):

@@ -298,7 +298,26 @@ def to_json(
     for err in extra_errors:
         errors.append({"file": err.file, "line": err.line, "message": err.message,
                        "project": err.project})
-    doc = {"version": 1, "suggestions": suggestions, "patches": patches, "errors": errors}
+    projects = []
+    for result in results:
+        st = result.stats
+        projects.append(
+            {
+                "project": result.display,
+                "name": result.name,
+                "analysed": st is not None,
+                "files": st.files if st else None,
+                "edges": st.edges if st else None,
+                "compile_edges": st.compile_edges if st else None,
+                "compile_cycles": st.compile_cycles if st else None,
+                "fanout_before": st.fanout if st else None,
+                "fanout_after": result.fanout_after if st else None,
+                "suggestions": len(result.suggestions),
+                "errors": len(result.errors),
+            }
+        )
+    doc = {"version": 1, "suggestions": suggestions, "patches": patches, "errors": errors,
+           "projects": projects}
     if written is not None:
         doc["written"] = list(written)
         doc["refused"] = [{"file": r.path, "message": r.reason} for r in refused or []]

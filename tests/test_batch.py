@@ -358,6 +358,11 @@ def test_json_shape(mono):
     assert web["verified"] is True
     bad = by_file[("broken", "lib/broken/bad.ex")]
     assert bad["verified"] is False and bad["diff"] is None
+    projects = {p["project"]: p for p in doc["projects"]}
+    assert sorted(projects) == ["billing", "broken", "catalog", "services/ledger",
+                                "shop/apps/core", "shop/apps/web"]
+    assert projects["billing"]["files"] == 3 and projects["billing"]["suggestions"] == 1
+    assert projects["broken"]["errors"] == 1 and projects["broken"]["analysed"] is True
     assert doc["errors"] == [{"file": "broken/lib/broken/bad.ex", "line": 9,
                               "message": "syntax error; exfix rewrites nothing in this file",
                               "project": "broken"}]

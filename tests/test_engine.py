@@ -295,3 +295,9 @@ def test_diff_of_a_large_repetitive_file_is_fast_and_exact(tmp_path):
     diff = unified_diff("gen.ex", before, after)
     assert time.monotonic() - start < 5
     assert git_apply(tmp_path, "gen.ex", before, diff) == after
+
+
+def test_paths_with_spaces_and_non_ascii_apply(tmp_path):
+    name = "my dir/é/x.ex"
+    diff = unified_diff(name, b"a\nb\n", b"a\nc\n")
+    assert git_apply(tmp_path, name, b"a\nb\n", diff) == b"a\nc\n"

@@ -96,7 +96,7 @@ class ProjectStats:
 @dataclass
 class ProjectResult:
     name: str
-    root: str  # absolute
+    root: str  # absolute (symlinks kept as the user named them)
     display: str  # relative to the working folder
     suggestions: list[Suggestion] = field(default_factory=list)
     patches: list[FilePatch] = field(default_factory=list)
@@ -209,7 +209,7 @@ class _Runner:
         self.loader = loader
         self.analyzer = analyzer
         self.display = display_path(root, opts.cwd)
-        self.result = ProjectResult(root.name, str(root.resolve()), self.display)
+        self.result = ProjectResult(root.name, os.path.abspath(root), self.display)
         self.origin: dict[int, tuple[Rule, Diagnostic]] = {}  # id(suggestion) -> its source
         self.version = opts.version
         self.only: set[str] | None = None

@@ -124,14 +124,8 @@ class Toolchain:
         return env
 
     def run(self, workdir: Path, argv: list[str], env: dict | None = None,
-            check: bool = True, timeout: float | None = None,
-            mount: tuple[Path, Path] | None = None) -> subprocess.CompletedProcess:
-        """Run argv (e.g. ["mix", "compile"]) in workdir (a host path) with a clean env.
-
-        mount=(src, dst) bind-mounts the host dir src over dst for this command only
-        (a private mount namespace; needs root), so a copy can run at the original's
-        path: mix >= 1.15 recompiles everything when the project dir changes.
-        """
+            check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
+        """Run argv (e.g. ["mix", "compile"]) in workdir (a host path) with a clean env."""
         workdir = Path(workdir)
         argv = [str(a) for a in argv]
         full_env = self.env(env)
@@ -142,11 +136,6 @@ class Toolchain:
             cmd = ["chroot", str(self.chroot), "/usr/bin/env", "-i",
                    *(f"{k}={v}" for k, v in full_env.items()), *cd_exec]
             run_env = {"PATH": STD_PATH, "LANG": "C.UTF-8"}
-        if mount is not None:
-            src, dst = mount
-            cmd = ["unshare", "--mount", "--propagation", "private", "--",
-                   "/bin/sh", "-c", 'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh",
-                   str(src), str(dst), *cmd]
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               errors="replace", env=run_env, timeout=timeout or TIMEOUT)
         proc.args = argv
@@ -329,23 +318,35 @@ class _Project:
 class Recompiled(_Project):
     """An edited copy of a Compiled project after `mix compile --verbose`.
 
-    The copy lives at `path`, but mix commands on it run with the copy bind-mounted
-    over the original compiled copy's dir (mix >= 1.15 keys its manifest on the cwd).
+    mix >= 1.15 keys its manifest on the project's absolute path and recompiles
+    everything when that changes, so mix always runs on this copy while it is
+    renamed into the place of the original compiled copy (which is set aside
+    meanwhile); between commands the copy lives at `path`.
     """
 
-    def __init__(self, files, path, result, toolchain, mount):
-        self.files: list[str] = files          # what mix says it compiled, sorted
-        self.path: Path = path                 # host path of the edited copy
-        self.result: subprocess.CompletedProcess = result
-        self.toolchain = toolchain
-        self._mount = mount                    # (copy root, original root) or None
-        self._cwd = path if mount is None else mount[1] / path.relative_to(mount[0])
+    def __init__(self, compiled: "Compiled", work: Path):
+        self.compiled = compiled
+        self.toolchain = compiled.toolchain
+        self.work = work                       # root of the copy
+        self.path = work / compiled.path.relative_to(compiled.root)  # host path of the copy
+        self.files: list[str] = []             # what mix says it compiled, sorted
+        self.result: subprocess.CompletedProcess | None = None
 
     def __repr__(self):
         return f"<Recompiled {self.files} at {self.path}>"
 
     def _run(self, argv, check=True, env=None):
-        return self.toolchain.run(self._cwd, argv, env=env, check=check, mount=self._mount)
+        root = self.compiled.root
+        aside = root.with_name(root.name + ".orig")
+        os.rename(root, aside)
+        try:
+            os.rename(self.work, root)
+            try:
+                return self.toolchain.run(self.compiled.path, argv, env=env, check=check)
+            finally:
+                os.rename(root, self.work)
+        finally:
+            os.rename(aside, root)
 
 
 class Compiled(_Project):
@@ -395,8 +396,7 @@ class Compiled(_Project):
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text)
-        mount = (work, self.root) if os.geteuid() == 0 else None
-        rec = Recompiled([], copy, None, self.toolchain, mount)
+        rec = Recompiled(self, work)
         proc = rec.mix("compile", "--verbose")
         umbrella = {(_app_name(d) or d.name): d.name
                     for d in sorted(copy.glob("apps/*")) if (d / "mix.exs").is_file()}

@@ -398,14 +398,15 @@ class _Runner:
             patched_file, taken = self.merge_file(file, sugs)
             candidates.append((file, patched_file, taken))
         # everything at once; if the whole fails, add files one by one and keep what holds
-        merged, after = self.combine(candidates)
+        merged, fanout_after = self.combine(candidates)
         if merged is None:
             kept: list = []
+            fanout_after = self.result.stats.fanout
             for cand in candidates:
-                trial, trial_after = self.combine(kept + [cand])
+                trial, trial_fanout = self.combine(kept + [cand])
                 if trial is not None:
                     kept.append(cand)
-                    after = trial_after
+                    fanout_after = trial_fanout
                 else:
                     for sug in cand[2]:
                         sug.reasons.append("held back: it conflicts with another fix; run again after apply")
@@ -419,7 +420,7 @@ class _Runner:
             for sug in taken:
                 sug.in_patch = True
         self.result.patches.sort(key=lambda p: p.file)
-        self.result.fanout_after = mean_fanout(after) if after is not None and candidates else self.result.stats.fanout
+        self.result.fanout_after = fanout_after if candidates else self.result.stats.fanout
 
     def merge_file(self, file: str, sugs: list[Suggestion]):
         """Merge the fixes of one file, in line order, keeping each one that still verifies."""
@@ -446,7 +447,7 @@ class _Runner:
         return files, taken
 
     def combine(self, candidates):
-        """Verify a set of file patches together; (patched sources, analysis) or (None, None)."""
+        """Verify file patches together: (patched sources, fan-out after) or (None, None)."""
         patched = dict(self.sources)
         changed: list[str] = []
         taken: list[Suggestion] = []
@@ -454,10 +455,12 @@ class _Runner:
             patched.update(files)
             changed.extend(files)
             taken.extend(sugs)
+        if len(taken) == 1:  # one fix alone: verified already, no need to analyse again
+            return patched, taken[0].fanout_after
         reasons, after = self.verify(patched, changed, self._fixes(taken))
         if reasons:
             return None, None
-        return patched, after
+        return patched, mean_fanout(after)
 
     def _edits_of(self, sug: Suggestion) -> list[Edit]:
         return self.origin[id(sug)][1].fix.edits

@@ -68,6 +68,7 @@ class Suggestion:
     fanout_before: float | None = None
     fanout_after: float | None = None
     in_patch: bool = False  # part of the patches apply writes
+    written: bool = False  # apply wrote it
 
     @property
     def offered(self) -> bool:

@@ -183,7 +183,11 @@ def verdict(sug: Suggestion) -> str:
     if not sug.has_fix:
         return "no automatic fix"
     if sug.offered and sug.in_patch:
-        return "verified" + ("" if sug.safe else " (unsafe fix, allowed by --allow-concat)")
+        return (
+            "verified"
+            + ("" if sug.safe else " (unsafe fix, allowed by --allow-concat)")
+            + (", written" if sug.written else "")
+        )
     return "not fixed: " + "; ".join(sug.reasons)
 
 

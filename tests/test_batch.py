@@ -148,6 +148,7 @@ def test_suggest_diff_applies_with_git_and_equals_what_apply_writes(mono, tmp_pa
     res = invoke(cmd.apply, ".", "--jobs", "2")
     assert res.exit_code == 2  # still the broken project
     assert "wrote 5 files" in res.stderr
+    assert res.stdout.count("#   verified, written") == 5
     cmp = filecmp.dircmp(mono, other, ignore=[".git"])
     assert _all_same(cmp), "git apply of the suggest output differs from exfix apply"
     written = {rel for rel, data in snapshot(mono).items() if (MONOREPO / rel).read_bytes() != data}

@@ -140,17 +140,21 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         problems.extend(more)
 
     out = sys.stdout
-    if fmt == "json":
-        doc = report.to_json(results, cwd, problems, written, refused)
-        out.write(report.dumps(doc))
-    elif fmt == "sarif":
-        out.write(report.dumps(report.to_sarif(results, cwd, rules, problems)))
-    else:
-        colour = out.isatty() and "NO_COLOR" not in os.environ
-        if hasattr(out, "reconfigure"):
-            out.reconfigure(errors="surrogateescape")  # bytes that are not UTF-8 go out as they came
-        report.write_diff_report(results, out, cwd, colour)
-    out.flush()
+    try:
+        if fmt == "json":
+            doc = report.to_json(results, cwd, problems, written, refused)
+            out.write(report.dumps(doc))
+        elif fmt == "sarif":
+            out.write(report.dumps(report.to_sarif(results, cwd, rules, problems)))
+        else:
+            colour = out.isatty() and "NO_COLOR" not in os.environ
+            if hasattr(out, "reconfigure"):
+                out.reconfigure(errors="surrogateescape")  # non-UTF-8 bytes go out as they came
+            report.write_diff_report(results, out, cwd, colour)
+        out.flush()
+    except BrokenPipeError:  # `exfix suggest | head`: the reader has seen enough
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
     all_problems = [p for r in results for p in r.errors] + problems
     for p in all_problems:
@@ -248,6 +252,9 @@ def _write(results: list[ProjectResult], opts: Options, jobs, cwd: str):
             if sug.in_patch and (sug.file == patch.file or patch.file in sug.new_files):
                 sug.in_patch = False
                 sug.reasons.append(f"not written: {reason}")
+    for result in results:
+        for sug in result.suggestions:
+            sug.written = sug.in_patch  # whatever is still in a patch was written
     problems = [Problem(r.path, None, f"not written: {r.reason}") for r in outcome.refused]
     if touched:
         problems.extend(_reverify(list(touched.values()), opts, jobs, cwd, set(outcome.written)))

@@ -301,3 +301,42 @@ def test_paths_with_spaces_and_non_ascii_apply(tmp_path):
     name = "my dir/é/x.ex"
     diff = unified_diff(name, b"a\nb\n", b"a\nc\n")
     assert git_apply(tmp_path, name, b"a\nb\n", diff) == b"a\nc\n"
+
+
+# --------------------------------------------------------------------------- property
+
+NAMES = st.sampled_from(["A", "B", "C", "D"])
+STATEMENT = st.one_of(
+    NAMES.map(lambda n: f"  require P.{n}\n"),
+    NAMES.map(lambda n: f"  def f_{n.lower()}(x), do: P.{n}.g(x)\n"),
+    NAMES.map(lambda n: f"  @doc \"uses {n}\"\n"),
+    st.just("  # a comment\n"),
+    st.just("\n"),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bodies=st.lists(st.lists(STATEMENT, max_size=6), min_size=1, max_size=3),
+       crlf=st.booleans())
+def test_apply_is_verified_and_idempotent_on_generated_modules(tmp_path_factory, bodies, crlf):
+    from refactor.parse import first_error, parse
+
+    root = tmp_path_factory.mktemp("gen")
+    shutil.copy(MONOREPO / "billing" / "mix.exs", root / "mix.exs")
+    (root / "lib").mkdir()
+    for name in "ABCD":
+        (root / "lib" / f"{name.lower()}.ex").write_text(f"defmodule P.{name} do\n  def g(x), do: x\nend\n")
+    for i, body in enumerate(bodies):
+        text = f"defmodule Gen{i} do\n" + "".join(body) + "end\n"
+        data = text.replace("\n", "\r\n").encode() if crlf else text.encode()
+        (root / "lib" / f"gen{i}.ex").write_bytes(data)
+    first = run(root, R.DropUnusedRequire)
+    assert first.errors == []
+    for patch in first.patches:
+        assert first_error(parse(patch.after)) is None
+        assert patch.after.count(b"\r\n") == (patch.after.count(b"\n") if crlf else 0)
+        (root / patch.file).write_bytes(patch.after)
+    for sug in first.suggestions:
+        assert sug.in_patch, sug.reasons  # dropping an unused require always verifies
+    second = run(root, R.DropUnusedRequire)
+    assert second.patches == [] and second.suggestions == []

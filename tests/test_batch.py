@@ -189,6 +189,8 @@ def test_usage_and_input_errors_exit_2(mono):
     assert res.exit_code == 2 and "nowhere: error: no such file or folder" in res.stderr
     res = invoke(cmd.suggest, ".", "--format", "xml")
     assert res.exit_code == 2
+    res = CliRunner().invoke(cmd.suggest, [".", "--elixir", "0.9"])
+    assert res.exit_code == 2 and "--elixir" in res.stderr
 
 
 def test_rule_selection(mono, monkeypatch):

@@ -11,9 +11,11 @@ rules, and verifies each fix in memory:
    nothing, such as a guard helper), and no new compile cycle;
 4. the rule's own ``verify`` finds nothing wrong.
 
-A fix that fails is never offered as a fix: its diagnostic is kept, with the reasons.
-Verified fixes are then merged per file into the patches ``apply`` writes and ``suggest``
-prints, and the merged set is verified once more as a whole.
+A fix that fails is never offered as a fix: its diagnostic is kept, with the reasons. So is
+a fix in a file that does not parse cleanly (no rewrite touches it), and an unsafe fix unless
+``Options.allow_unsafe`` (``--allow-concat``). Verified fixes are then merged per file into
+the patches ``apply`` writes and ``suggest`` prints, and the merged set is verified once more
+as a whole; a fix that does not combine is held back for the next run, with that reason.
 """
 
 from __future__ import annotations

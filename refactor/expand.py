@@ -126,7 +126,8 @@ class Expander:
 
     # ------------------------------------------------------------------ recording
 
-    def emit(self, env: Env, node: Node | None, target: str, kind: str, mode: str, function=""):
+    def emit(self, env: Env, node: Node | None, target: str, kind: str, mode: str, function="",
+             origin: str = ""):
         if target is None:
             return
         line = env.line if env.line is not None else (node.start_point[0] + 1 if node else 0)
@@ -140,6 +141,7 @@ class Expander:
                 module=env.module or "",
                 context=self.context_name(env),
                 via=env.via,
+                origin=origin,
             )
         )
 
@@ -330,8 +332,8 @@ class Expander:
                     name_node = inner[0]
                     target = self.resolve(name_node, env)
                     if target is not None:
-                        if target != env.module:
-                            self.alias_ref(env, name_node, target) if name_node.type != "identifier" else None
+                        if target != env.module and name_node.type != "identifier":
+                            self.alias_ref(env, name_node, target)
                         self.emit(env, name_node, target, "struct", "export")
                     else:
                         self.walk(name_node, env)
@@ -433,9 +435,9 @@ class Expander:
                     return True
                 return False
             if (name, arity) in info.functions:
-                # in code quoted by a macro the call is already resolved to a remote call
-                kind = "call" if env.hygiene is not None else "import"
-                self.emit(env, node, imp.module, kind, self.mode(env), f"{name}/{arity}")
+                self.emit(env, node, imp.module, "import", self.mode(env), f"{name}/{arity}")
+                if self.sem.imported_call_also_remote:
+                    self.emit(env, node, imp.module, "call", self.mode(env), f"{name}/{arity}")
                 return False
         return False
 
@@ -544,10 +546,10 @@ class Expander:
         value = args[0]
         if name in CALLBACK_ATTRS or name in DOC_ATTRS:
             self.walk(value, inner)
-            if name == "before_compile" and env.module is not None:
-                callback = self.callback_target(value, env)
+            if name in ("before_compile", "after_compile") and env.module is not None:
+                callback = self.callback_target(value, env, f"__{name}__")
                 if callback is not None:
-                    self.before_compile.setdefault(env.module, []).append(callback)
+                    self.before_compile.setdefault(env.module, []).append((name, *callback))
             return env
         if name == "behaviour" and self.sem.behaviour_compile:
             # 1.14 requires the behaviour when the module is defined: mix reports a
@@ -595,7 +597,7 @@ class Expander:
                     self.emit(env, inner[0], target, "struct", "export")
             stack.extend(reversed(named_children(n)))
 
-    def callback_target(self, node: Node, env: Env) -> tuple[str, str] | None:
+    def callback_target(self, node: Node, env: Env, default: str) -> tuple[str, str] | None:
         """``@before_compile Mod`` or ``@before_compile {Mod, :fun}``."""
         if node.type == "tuple":
             kids = named_children(node)
@@ -604,12 +606,17 @@ class Expander:
                 return (module, atom_value(kids[1])) if module else None
             return None
         module = self.resolve(node, env)
-        return (module, "__before_compile__") if module else None
+        return (module, default) if module else None
 
     def run_before_compile(self, module: str, line: int, env: Env) -> None:
         """At the end of a module body mix invokes each @before_compile macro, at the defmodule line."""
-        for target, fname in self.before_compile.pop(module, []):
+        for hook, target, fname in self.before_compile.pop(module, []):
             cb_env = replace(env, line=line)
+            if hook == "after_compile":
+                # called with (env, bytecode) once the module is compiled (traced on 1.18+)
+                if self.sem.after_compile_traced:
+                    self.emit(cb_env, None, target, "call", "compile", f"{fname}/2")
+                continue
             self.emit(cb_env, None, target, "call", "compile", f"{fname}/1")
             info = self.modules.get(target)
             defs = [d for d in (info.definitions.get(fname, []) if info else []) if d.kind == "defmacro"]
@@ -654,11 +661,15 @@ class Expander:
             self.walk(node, env)
 
     def read_attribute(self, module: str, name: str, env: Env, line: int | None) -> None:
-        """A compile-time read of @name: the aliases its value held become compile references."""
+        """A compile-time read of @name: the aliases its value held become compile references.
+
+        The compiler replays them outside the file (mix xref trace prints ``@name:LINE``,
+        ``nofile:LINE`` on 1.14, where the put line is always used)."""
+        origin = f"@{name}" if self.sem.attribute_trace_origin else "nofile"
         for target, put_line in self.attr_traces.pop((module, name), []):
-            self.emit(replace(env, module=module, function=None, context=None,
-                              line=line if line is not None else put_line),
-                      None, target, "alias", "compile")
+            at = line if line is not None and self.sem.attribute_trace_origin else put_line
+            self.emit(replace(env, module=module, function=None, context=None, line=at),
+                      None, target, "alias", "compile", origin=origin)
 
     def is_quoted_literal(self, node: Node, env: Env) -> bool:
         """Macro.quoted_literal?/1 on the code after unquoted macro arguments are put in."""
@@ -1139,9 +1150,20 @@ class Expander:
             self.emit(penv, None, protocol + ".Any", "alias", "compile")
         if self.sem.protocol_builtins_runtime:
             fenv = replace(penv, function=("impl_for", 1))
-            for builtin in BUILTIN_TYPES:
+            builtins = (*BUILTIN_TYPES, "Any") if self.falls_back_to_any(node) else BUILTIN_TYPES
+            for builtin in builtins:
                 self.emit(fenv, None, f"{protocol}.{builtin}", "call", "runtime", "__impl__/1")
         return out
+
+    @staticmethod
+    def falls_back_to_any(node: Node) -> bool:
+        for expr in do_body(node):
+            if expr.type == "unary_operator":
+                operand = expr.child_by_field_name("operand")
+                if operand is not None and call_name(operand) == "fallback_to_any":
+                    args = call_arguments(operand)
+                    return bool(args) and text(args[0]) == "true"
+        return False
 
     def sf_defimpl(self, node: Node, env: Env) -> Env:
         args = call_arguments(node)
@@ -1151,7 +1173,7 @@ class Expander:
         protocol = self.resolve(args[0], env)
         if protocol is not None:
             # defimpl requires the protocol and declares it as the impl's behaviour
-            self.emit(env, args[0], protocol, "require", self.sem.defimpl_mode)
+            self.emit(env, args[0], protocol, self.sem.defimpl_kind, self.sem.defimpl_mode)
             if not self.sem.behaviour_compile:
                 self.emit(replace(env, function=("__info__", 1)), args[0], protocol, "call", "runtime",
                           "behaviour_info/1")
@@ -1177,6 +1199,12 @@ class Expander:
                 self.walk(param.child_by_field_name("right"), fenv)
             else:
                 self.walk(param, replace(fenv, context="match"))
+                if param.type == "map" and self.sem.skip_aliases_in_patterns:
+                    # 1.18+ still traces the name of a struct that is a whole parameter
+                    struct = next((c for c in named_children(param) if c.type == "struct"), None)
+                    name_node = named_children(struct)[0] if struct is not None and named_children(struct) else None
+                    if name_node is not None and name_node.type in ("alias", "dot"):
+                        self.alias_ref(fenv, name_node, self.resolve(name_node, fenv))
         if guard is not None:
             self.walk(guard, replace(fenv, context="guard"))
         head = args[0]

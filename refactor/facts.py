@@ -30,6 +30,7 @@ class Reference:
     module: str = ""  # the module whose body or functions hold the reference ("" = file level)
     context: str = ""  # body | def | match | guard | attribute
     via: str = ""  # "use X" / "X.m/1" when the reference was injected by a macro expansion
+    origin: str = ""  # where mix's tracer says it happened when not this file ("@attr", "nofile")
 
 
 @dataclass(frozen=True)

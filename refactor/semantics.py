@@ -26,6 +26,14 @@ class Semantics:
     derive_compile: bool
     # label of the protocol for `defimpl P` (compile up to 1.19, export since 1.20)
     defimpl_mode: str
+    # how mix xref trace names that reference (require, alias on 1.18, require on 1.20)
+    defimpl_kind: str
+    # 1.14 traces an imported function call both as an import and as a remote call
+    imported_call_also_remote: bool
+    # 1.18+ traces the call to an @after_compile callback
+    after_compile_traced: bool
+    # 1.18+ names replayed attribute traces "@attr" and uses the reading line
+    attribute_trace_origin: bool
     # 1.18+: Application.compile_env's default argument is expanded as a literal (runtime)
     compile_env_default_runtime: bool
     # 1.18+: attribute values expand their literal parts (Macro.expand_literals); before,
@@ -56,6 +64,10 @@ def semantics(version: str) -> Semantics:
         behaviour_compile=not new,
         derive_compile=new,
         defimpl_mode="export" if major_minor >= (1, 20) else "compile",
+        defimpl_kind="alias" if (1, 18) <= major_minor < (1, 20) else "require",
+        imported_call_also_remote=not new,
+        attribute_trace_origin=new,
+        after_compile_traced=new,
         compile_env_default_runtime=new,
         attribute_literals_partial=new,
         typespec_structs=new,

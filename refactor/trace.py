@@ -22,7 +22,7 @@ def trace_entries(analysis: Analysis, path: str, label: str | None = None) -> li
             continue
         if label is not None and ref.mode != label:
             continue
-        key = (ref.line, ref.target, ref.function, ref.mode, ref.kind)
+        key = (ref.origin, ref.line, ref.target, ref.function, ref.mode, ref.kind)
         if key in seen:
             continue
         seen.add(key)
@@ -40,7 +40,8 @@ def _sort_key(ref: Reference):
         subject = (1, "Elixir." + ref.target, name, int(arity))
     else:
         subject = (0, "Elixir." + ref.target, "", 0)
-    return (ref.line, subject, _MODE_ORDER[ref.mode], _KIND_ORDER.get(ref.kind, 9))
+    # mix sorts by the absolute file path: "/..." comes before "@attr" and "nofile"
+    return (ref.origin, ref.line, subject, _MODE_ORDER[ref.mode], _KIND_ORDER.get(ref.kind, 9))
 
 
 def format_entry(path: str, ref: Reference, version: str) -> str:
@@ -51,7 +52,7 @@ def format_entry(path: str, ref: Reference, version: str) -> str:
     kind = ref.kind
     if kind == "import" and version != "1.14":
         kind = "import call"
-    return f"{path}:{ref.line}: {kind} {subject} ({ref.mode})"
+    return f"{ref.origin or path}:{ref.line}: {kind} {subject} ({ref.mode})"
 
 
 def _format_fun(name: str) -> str:

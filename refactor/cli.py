@@ -6,12 +6,15 @@ import click
 
 from . import __version__
 from .commands.graph import graph, recompiles, trace
+from .commands.suggest import apply, suggest
 
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
 Start with:
+  exfix suggest                           verified fixes, as diffs (writes nothing)
+  exfix apply                             write them
   exfix graph --label compile-connected   the edges that make files recompile transitively
   exfix recompiles lib/my_app/repo.ex     what recompiles when that file changes
 Every command takes --help.""",
@@ -26,6 +29,8 @@ def main():
     """
 
 
+main.add_command(suggest)
+main.add_command(apply)
 main.add_command(graph)
 main.add_command(trace)
 main.add_command(recompiles)

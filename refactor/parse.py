@@ -32,7 +32,11 @@ def matches(query: Query, node: Node) -> list[tuple[int, dict[str, list[Node]]]]
 
 
 def first_error(tree: Tree) -> Node | None:
-    """The first ERROR or MISSING node in document order, or None when the parse is clean."""
+    """The first ERROR or MISSING node in document order, or None when the parse is clean.
+
+    A MISSING token can hide inside a named leaf (``1 + )`` gives an ``identifier`` with
+    ``has_error`` and no children): such a leaf is the error itself.
+    """
     if not tree.root_node.has_error:
         return None
     stack = [tree.root_node]
@@ -41,5 +45,8 @@ def first_error(tree: Tree) -> Node | None:
         if node.is_error or node.is_missing:
             return node
         if node.has_error:
-            stack.extend(reversed(node.children))
+            children = [c for c in node.children if c.has_error]
+            if not children:
+                return node
+            stack.extend(reversed(children))
     return None

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
+from .parse import captures, load_query
 from .syntax import (
     atom_value,
     call_arguments,
     call_name,
-    do_block,
     do_body,
     keyword_get,
     named_children,
@@ -166,115 +166,119 @@ def alias_statement(call: Node, aliases: dict[str, str], module: str | None) -> 
     return out
 
 
+MODULE_KINDS = {"defmodule", "defprotocol", "defimpl"}
+# calls whose bodies are not module-body code: definitions inside them are not the module's
+OPAQUE = DEF_KINDS | {"quote", "defdelegate"}
+
+
 class Indexer:
-    """Walks one file's tree and records the modules it defines."""
+    """Records the modules one file defines, driven by the ``definitions`` query.
+
+    Matches are read in document order. Each is placed by walking up from the call to the
+    nearest module-defining call; a match under a def body, a quote or an anonymous function
+    is not at module-body level and is skipped. Aliases are lexical: an alias applies to the
+    code after it inside the same block (kept as a stack of scopes).
+    """
 
     def __init__(self, file: str, in_project: bool, modules: dict[str, ModuleInfo]):
         self.file = file
         self.in_project = in_project
         self.modules = modules
+        # module-defining call (start, end) -> module names it defines
+        self.defined: dict[tuple[int, int], list[str]] = {}
+        # (scope end byte, scope start byte, alias name, full module), innermost last
+        self.scopes: list[tuple[int, int, str, str]] = []
 
     def run(self, root: Node) -> None:
-        self._walk_body(named_children(root), None, {})
+        found = captures(load_query("definitions"), root).get("definition", [])
+        for node in sorted(found, key=lambda n: n.start_byte):
+            self._visit(node)
 
-    def _walk_body(self, nodes: list[Node], module: str | None, aliases: dict[str, str]) -> dict:
-        for node in nodes:
-            aliases = self._walk(node, module, aliases)
-        return aliases
+    def _aliases_at(self, node: Node) -> dict[str, str]:
+        while self.scopes and self.scopes[-1][0] <= node.start_byte:
+            self.scopes.pop()
+        return {name: full for end, start, name, full in self.scopes if start <= node.start_byte < end}
 
-    def _walk(self, node: Node, module: str | None, aliases: dict[str, str]) -> dict[str, str]:
-        if node.type == "call":
-            name = call_name(node)
-            if name in ("defmodule", "defprotocol"):
-                return self._defmodule(node, module, aliases, protocol=name == "defprotocol")
-            if name == "defimpl":
-                return self._defimpl(node, module, aliases)
-            if name in ("alias", "require", "import") and module is not None:
-                new = alias_statement(node, aliases, module)
-                if new:
-                    aliases = {**aliases, **new}
-                return aliases
-            if name in DEF_KINDS and module is not None:
-                self._def(node, name, module, aliases)
-                return aliases
-            if name in ("defstruct", "defexception") and module is not None:
-                info = self.modules.get(module)
-                if info is not None:
-                    info.has_struct = True
-                    if name == "defexception":
-                        info.functions.update({("exception", 1), ("message", 1)})
-                return aliases
-            if name == "defdelegate" and module is not None:
-                self._defdelegate(node, module)
-                return aliases
-            # body-level if/unless/case/for...: definitions inside still belong to the module
-            for child in (do_block(node),) if do_block(node) is not None else ():
-                for grandchild in named_children(child):
-                    if grandchild.type == "stab_clause":
-                        body = grandchild.child_by_field_name("right")
-                        if body is not None:
-                            self._walk_body(named_children(body), module, aliases)
-                    elif grandchild.type.endswith("_block"):
-                        self._walk_body(named_children(grandchild), module, aliases)
-                    else:
-                        self._walk(grandchild, module, aliases)
-            for arg in call_arguments(node):
-                if arg.type == "keywords":
-                    value = keyword_get([arg], "do")
-                    if value is not None:
-                        self._walk(value, module, aliases)
-            return aliases
-        if node.type == "block":
-            self._walk_body(named_children(node), module, aliases)
-        return aliases
+    def _push_alias(self, scope: Node, name: str, full: str) -> None:
+        self.scopes.append((scope.end_byte, scope.start_byte, name, full))
 
-    def _defmodule(self, node, module, aliases, protocol=False) -> dict[str, str]:
+    def _container(self, node: Node) -> tuple[list[str] | None, bool]:
+        """(module names of the enclosing module-defining call or None, at body level?)."""
+        parent = node.parent
+        while parent is not None:
+            if parent.type == "anonymous_function":
+                return None, False
+            if parent.type == "call":
+                name = call_name(parent)
+                key = (parent.start_byte, parent.end_byte)
+                if name in MODULE_KINDS and key in self.defined:
+                    return self.defined[key], True
+                if name in OPAQUE:
+                    return None, False
+            parent = parent.parent
+        return None, True
+
+    def _visit(self, node: Node) -> None:
+        kind = call_name(node)
+        modules, body_level = self._container(node)
+        if not body_level:
+            return
+        module = modules[0] if modules else None
+        aliases = self._aliases_at(node)
+        if kind in ("defmodule", "defprotocol"):
+            self._defmodule(node, module, aliases, protocol=kind == "defprotocol")
+        elif kind == "defimpl":
+            names = impl_module_names(node, aliases, module)
+            for name in names:
+                if name not in self.modules:
+                    self.modules[name] = ModuleInfo(name, self.file, node.start_point[0] + 1, self.in_project)
+            self.defined[(node.start_byte, node.end_byte)] = names
+        elif modules is None:
+            return
+        elif kind in ("alias", "require", "import"):
+            for name, full in alias_statement(node, aliases, module).items():
+                self._push_alias(node.parent, name, full)
+        else:
+            for name in modules:
+                self._definition(node, kind, name, aliases)
+
+    def _defmodule(self, node: Node, module: str | None, aliases: dict[str, str], protocol: bool) -> None:
         args = call_arguments(node)
         if not args:
-            return aliases
-        name_node = args[0]
-        full, auto_alias = module_name(name_node, aliases, module)
+            return
+        full, auto_alias = module_name(args[0], aliases, module)
         if full is None:
-            return aliases
+            return
         if full not in self.modules or (self.in_project and not self.modules[full].in_project):
-            self.modules[full] = ModuleInfo(full, self.file, name_node.start_point[0] + 1, self.in_project)
-        info = self.modules[full]
-        info.is_protocol = info.is_protocol or protocol
-        inner = dict(aliases)
-        outer = aliases
+            self.modules[full] = ModuleInfo(full, self.file, args[0].start_point[0] + 1, self.in_project)
+        self.modules[full].is_protocol |= protocol
+        self.defined[(node.start_byte, node.end_byte)] = [full]
         if auto_alias is not None:
-            inner[auto_alias[0]] = auto_alias[1]
-            outer = {**aliases, auto_alias[0]: auto_alias[1]}
-        self._walk_body(do_body(node), full, inner)
-        if protocol:
-            # protocol functions are public functions of the protocol module
-            for fun in list(info.definitions.values()):
-                for d in fun:
-                    for a in d.arities:
-                        info.functions.add((d.name, a))
-        return outer
+            # `defmodule Foo.Bar` nested in Parent aliases Foo to Parent.Foo, there and after
+            self._push_alias(node.parent, *auto_alias)
 
-    def _defimpl(self, node, module, aliases) -> dict[str, str]:
-        for name in impl_module_names(node, aliases, module):
-            if name not in self.modules:
-                self.modules[name] = ModuleInfo(name, self.file, node.start_point[0] + 1, self.in_project)
-            self._walk_body(do_body(node), name, dict(aliases))
-        return aliases
-
-    def _def(self, node: Node, kind: str, module: str, aliases: dict[str, str]) -> None:
-        args = call_arguments(node)
-        if not args:
-            return
-        name, params, _guard = head_parts(args[0])
-        if name is None:
-            return
+    def _definition(self, node: Node, kind: str, module: str, aliases: dict[str, str]) -> None:
         info = self.modules.get(module)
         if info is None:
             return
+        if kind in ("defstruct", "defexception"):
+            info.has_struct = True
+            if kind == "defexception":
+                info.functions.update({("exception", 1), ("message", 1)})
+            return
+        args = call_arguments(node)
+        if not args:
+            return
+        name, params, guard = head_parts(args[0])
+        if name is None:
+            return
         arities = param_arities(params)
+        if kind == "defdelegate":
+            info.functions.update((name, a) for a in arities)
+            return
         body = do_body(node)
-        if kind in ("defguard", "defguardp") and _guard is not None:
-            body = [_guard]
+        if kind in ("defguard", "defguardp") and guard is not None:
+            body = [guard]  # a guard's body is its `when` expression
         info.definitions.setdefault(name, []).append(
             Definition(module, kind, name, arities, params, body, dict(aliases), self.file)
         )
@@ -283,16 +287,6 @@ class Indexer:
                 info.functions.add((name, arity))
             if kind in MACRO_KINDS:
                 info.macros.add((name, arity))
-
-    def _defdelegate(self, node: Node, module: str) -> None:
-        args = call_arguments(node)
-        if not args:
-            return
-        name, params, _ = head_parts(args[0])
-        info = self.modules.get(module)
-        if name and info is not None:
-            for arity in param_arities(params):
-                info.functions.add((name, arity))
 
 
 def module_name(name_node: Node, aliases: dict[str, str], parent: str | None):

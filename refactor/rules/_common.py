@@ -1,0 +1,78 @@
+"""Helpers shared by the dependency-cutting rules (not a rule module: the registry skips it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tree_sitter import Node, Query
+
+from refactor.parse import LANGUAGE, load_query
+from refactor.syntax import call_name, do_block, text
+
+DEF_KINDS = frozenset({"def", "defp", "defmacro", "defmacrop", "defguard", "defguardp", "defdelegate"})
+
+
+def query(name: str) -> Query:
+    try:
+        return load_query(name)
+    except ModuleNotFoundError:  # a checkout that is not installed
+        path = Path(__file__).resolve().parents[2] / "queries" / f"{name}.scm"
+        return Query(LANGUAGE, path.read_text("utf-8"))
+
+
+def is_defmodule(node: Node) -> bool:
+    return node.type == "call" and call_name(node) == "defmodule" and do_block(node) is not None
+
+
+def enclosing_module(node: Node) -> Node | None:
+    """The nearest ``defmodule`` call holding ``node`` in its do-block."""
+    cur = node.parent
+    while cur is not None:
+        if is_defmodule(cur):
+            return cur
+        cur = cur.parent
+    return None
+
+
+def module_name(module: Node) -> str:
+    from refactor.syntax import call_arguments
+
+    args = call_arguments(module)
+    return text(args[0]) if args else ""
+
+
+def newline_of(source: bytes) -> bytes:
+    return b"\r\n" if b"\r\n" in source else b"\n"
+
+
+def line_span(source: bytes, node: Node) -> tuple[int, int] | None:
+    """Bytes of the whole lines ``node`` occupies, newline included, when nothing else is on
+    them (only whitespace before it and only whitespace after it); else None."""
+    start = source.rfind(b"\n", 0, node.start_byte) + 1
+    if source[start : node.start_byte].strip():
+        return None
+    end = source.find(b"\n", node.end_byte)
+    end = len(source) if end < 0 else end + 1
+    if source[node.end_byte : end].strip():
+        return None
+    return start, end
+
+
+def indentation(source: bytes, node: Node) -> bytes:
+    start = source.rfind(b"\n", 0, node.start_byte) + 1
+    line = source[start : node.start_byte]
+    return line[: len(line) - len(line.lstrip())]
+
+
+def project_targets(ctx, path: str) -> tuple[set[str], object]:
+    """Modules defined in ``path`` and the file's facts."""
+    facts = ctx.analysis.files.get(path)
+    own = {m.name for m in facts.modules} if facts is not None else set()
+    return own, facts
+
+
+def compile_count(analysis, path: str, targets: set[str]) -> int:
+    facts = analysis.files.get(path)
+    if facts is None:
+        return 0
+    return sum(1 for r in facts.references if r.mode == "compile" and r.target in targets)

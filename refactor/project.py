@@ -147,12 +147,18 @@ def load_project(path: str | os.PathLike) -> Project:
     if apps_path is not None:
         files: list[str] = []
     else:
-        files = source_files(root, paths)
+        files = source_files(root, paths, notes)
     return Project(root, name, paths, files, deps, apps_path, notes)
 
 
-def source_files(root: Path, paths: list[str]) -> list[str]:
-    """The .ex files under the given folders, relative to root, in mix's order."""
+def source_files(root: Path, paths: list[str], notes: list[str] | None = None) -> list[str]:
+    """The .ex files under the given folders, relative to root, in mix's order.
+
+    As mix's ``Path.wildcard("lib/**/*.ex")``: links to folders are followed, and every name
+    ending in ``.ex`` counts, even a folder, a dangling link or a link loop (mix fails on
+    those; exfix reports them as unreadable). A folder link back to a folder it is in would
+    loop (mix stops at :eloop and fails): it is not followed, and a note says so.
+    """
     found: set[str] = set()
     for rel in paths:
         base = root / rel
@@ -161,13 +167,43 @@ def source_files(root: Path, paths: list[str]) -> list[str]:
             continue
         if not base.is_dir():
             continue
-        for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
             dirnames.sort()
+            above = _real_chain(dirpath, str(base))
+            keep = []
+            for d in dirnames:
+                full = os.path.join(dirpath, d)
+                if d.endswith(".ex"):
+                    found.add(os.path.relpath(full, root))
+                if os.path.realpath(full) in above:
+                    if notes is not None:
+                        notes.append(
+                            f"{os.path.relpath(full, root)}: a link to a folder it is in; not followed "
+                            "(mix fails on it with :eloop)"
+                        )
+                    continue
+                keep.append(d)
+            dirnames[:] = keep
             for fn in filenames:
                 if fn.endswith(".ex"):
                     full = os.path.join(dirpath, fn)
                     found.add(os.path.relpath(full, root))
     return sorted(p.replace(os.sep, "/") for p in found)
+
+
+def _real_chain(dirpath: str, base: str) -> set[str]:
+    """Real paths of ``dirpath`` and of every folder between it and ``base``."""
+    out = set()
+    path = dirpath
+    while True:
+        out.add(os.path.realpath(path))
+        if os.path.normpath(path) == os.path.normpath(base):
+            break
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return out
 
 
 def _project_keywords(root):

@@ -39,7 +39,7 @@ def test_engine_verifies_and_lowers_fanout(tmp_path):
 
 
 @pytest.mark.oracle
-def test_patched_cases_compile_without_warnings(tmp_path, toolchain):
+def test_patched_cases_compile_without_warnings(toolchain):
     """Every fixed case, patched, compiles with --warnings-as-errors."""
     import shutil
 

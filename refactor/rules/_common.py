@@ -76,3 +76,17 @@ def compile_count(analysis, path: str, targets: set[str]) -> int:
     if facts is None:
         return 0
     return sum(1 for r in facts.references if r.mode == "compile" and r.target in targets)
+
+
+def absorb_blank(source: bytes, span: tuple[int, int]) -> int:
+    """End of the deletion: also take the blank line after ``span`` when the line before it
+    is blank or opens the block, so no doubled or leading blank line is left."""
+    start, end = span
+    nxt = source.find(b"\n", end)
+    if nxt < 0 or source[end:nxt].strip():
+        return end
+    prev_start = source.rfind(b"\n", 0, max(start - 1, 0)) + 1
+    prev = source[prev_start:start].strip()
+    if not prev or prev.endswith(b"do"):
+        return nxt + 1
+    return end

@@ -9,6 +9,7 @@ from tree_sitter import Node
 from refactor.parse import captures, parse
 from refactor.rules._common import (
     DEF_KINDS,
+    absorb_blank,
     compile_count,
     enclosing_module,
     indentation,
@@ -187,7 +188,7 @@ class AttributeToFunction(Rule):
                 RULE_ID, path, line(node), "warning",
                 f"{head}; not rewritten: the module's `end` shares its line with other code",
             )
-        edits = [Edit(span[0], _absorb_blank(source, span), b"")]
+        edits = [Edit(span[0], absorb_blank(source, span), b"")]
         edits.append(Edit(end_line_start, end_line_start, nl + func))
         for read in my_reads:
             edits.append(Edit(read.start_byte, read.end_byte, f"{name}()".encode()))
@@ -338,20 +339,6 @@ def _where(read: Node, block: Node) -> str | None:
     if statement.type == "unary_operator":
         return "another attribute"
     return "the module body"
-
-
-def _absorb_blank(source: bytes, span: tuple[int, int]) -> int:
-    """End of the deletion: also take the blank line after ``span`` when the line before it
-    is blank or opens the block, so no doubled or leading blank line is left."""
-    start, end = span
-    nxt = source.find(b"\n", end)
-    if nxt < 0 or source[end:nxt].strip():
-        return end
-    prev_start = source.rfind(b"\n", 0, max(start - 1, 0)) + 1
-    prev = source[prev_start:start].strip()
-    if not prev or prev.endswith(b"do"):
-        return nxt + 1
-    return end
 
 
 def _shift(line_: bytes, shift: int) -> bytes:

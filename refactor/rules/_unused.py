@@ -1,0 +1,177 @@
+"""Shared logic of drop-unused-import and drop-unused-require (not a rule module itself)."""
+
+from __future__ import annotations
+
+import re
+
+from tree_sitter import Node
+
+from refactor.parse import captures, parse
+from refactor.rules._common import absorb_blank, compile_count, enclosing_module, line_span, query
+from refactor.rules.base import Diagnostic, Edit, Fix, RuleContext
+from refactor.syntax import call_arguments, call_name, keyword_get, line, text
+
+IDENT = re.compile(rb"(?<![\w.:@?!])([a-z_][A-Za-z0-9_]*[?!]?)")
+
+
+def _in_quote(node: Node) -> bool:
+    cur = node.parent
+    while cur is not None:
+        if cur.type == "call" and call_name(cur) == "quote":
+            return True
+        cur = cur.parent
+    return False
+
+
+def _names(node: Node | None) -> set[str] | None:
+    """``[f: 1, g: 2]`` -> {"f", "g"}; None when it is not a literal keyword list."""
+    if node is None:
+        return None
+    if node.type == "list" and not node.named_children:
+        return set()
+    out = set()
+    kws = [c for c in node.named_children if c.type == "keywords"] if node.type == "list" else []
+    if node.type != "list" or not kws:
+        return None
+    for pair in kws[0].named_children:
+        key = pair.child_by_field_name("key")
+        if key is None:
+            return None
+        out.add(text(key).strip().rstrip(":").strip())
+    return out
+
+
+class UnusedDirective:
+    """Finds ``import``/``require`` statements of a project module that nothing uses."""
+
+    kind = ""  # "import" | "require"
+    rule_id = ""
+
+    def check(self, ctx: RuleContext) -> list[Diagnostic]:
+        analysis = ctx.analysis
+        out: list[Diagnostic] = []
+        if analysis is None:
+            return out
+        for path in sorted(ctx.sources):
+            facts = analysis.files.get(path)
+            if facts is None or facts.errors or not path.endswith((".ex", ".exs")):
+                continue
+            source = ctx.sources[path]
+            if self.kind.encode() not in source:
+                continue
+            tree = parse(source)
+            for node in captures(query(f"drop_unused_{self.kind}"), tree.root_node).get("directive", []):
+                diag = self.consider(ctx, path, source, node, facts)
+                if diag is not None:
+                    out.append(diag)
+        return out
+
+    def target_of(self, ctx, facts, node: Node) -> str | None:
+        first, last = line(node), node.end_point[0] + 1
+        found = {
+            r.target
+            for r in facts.references
+            if first <= r.line <= last and r.kind == "require" and not r.via
+        }
+        found = {m for m in found if m in ctx.analysis.module_file}
+        return found.pop() if len(found) == 1 else None
+
+    def consider(self, ctx, path, source, node, facts) -> Diagnostic | None:
+        if _in_quote(node):
+            return None
+        module = enclosing_module(node)
+        if module is None:
+            return None
+        target = self.target_of(ctx, facts, node)
+        if target is None or ctx.analysis.module_file.get(target) == path:
+            return None
+        info = ctx.analysis.modules.get(target)
+        if info is None:
+            return None
+        args = call_arguments(node)
+        scope = node.parent
+        start_line, end_line = line(node), scope.end_point[0] + 1
+        in_scope = [
+            r for r in facts.references
+            if r.target == target and start_line <= r.line <= end_line
+            and not (r.line == start_line and r.kind == "require" and not r.via)
+        ]
+        reason = self.used(ctx, node, target, info, args, in_scope, source, scope)
+        if reason is None:
+            return None
+        head = f"{self.kind} {text(args[0])} ({target})"
+        if reason is not True:
+            return None  # used: nothing to say
+        refusal = self.refusal(node, target, args, scope)
+        if refusal:
+            return Diagnostic(self.rule_id, path, line(node), "warning",
+                              f"{head}: nothing of it is used here, but it is kept: {refusal}")
+        span = line_span(source, node)
+        if span is None:
+            return Diagnostic(self.rule_id, path, line(node), "warning",
+                              f"{head}: nothing of it is used here; not removed: it shares its line with other code")
+        sink = ctx.analysis.module_file[target]
+        message = (
+            f"{head}: nothing of it is used in this scope; the line only adds an export "
+            f"reference to {sink}: this file is recompiled whenever {target}'s public "
+            f"functions or macros change. Remove it"
+        )
+        return Diagnostic(self.rule_id, path, line(node), "warning", message, Fix([Edit(span[0], absorb_blank(source, span), b"")]))
+
+    # subclasses: True when unused, None when used
+    def used(self, ctx, node, target, info, args, refs, source, scope):
+        raise NotImplementedError
+
+    def refusal(self, node, target, args, scope) -> str | None:
+        for other in (call_name(c) for c in scope.named_children if c.type == "call"):
+            if other == "use":
+                return ("a `use` in the same scope may inject code that needs it "
+                        "(exfix cannot see every macro expansion)")
+        return None
+
+    def scope_text(self, source: bytes, node: Node, scope: Node) -> bytes:
+        return source[node.end_byte : scope.end_byte]
+
+    def verify(self, ctx, diagnostic, patched) -> list[str]:
+        facts = ctx.analysis.files[diagnostic.file]
+        targets = {r.target for r in facts.references if r.line == diagnostic.line and not r.via}
+        before = sum(1 for r in facts.references if r.target in targets)
+        pf = patched.analysis.files.get(diagnostic.file)
+        after = sum(1 for r in pf.references if r.target in targets) if pf else 0
+        if after >= before:
+            return [f"the references to {', '.join(sorted(targets))} did not decrease"]
+        if compile_count(patched.analysis, diagnostic.file, targets) > compile_count(
+            ctx.analysis, diagnostic.file, targets
+        ):
+            return ["it would add a compile reference"]
+        return []
+
+
+def local_uses(text_: bytes, names: set[str]) -> set[str]:
+    """Names of ``names`` that appear as bare identifiers (not after a dot) in ``text_``."""
+    return {m.group(1).decode() for m in IDENT.finditer(text_) if m.group(1).decode() in names}
+
+
+def imported_names(info, args) -> set[str] | None:
+    """Names an ``import`` brings in, from the module's public functions and macros and the
+    ``only:``/``except:`` options; None when the options are not literal."""
+    names = {n for n, _ in info.functions} | {n for n, _ in info.macros}
+    only = keyword_get(args[1:], "only")
+    if only is not None:
+        if only.type == "atom":  # only: :functions / :macros / :sigils
+            kind = text(only)[1:]
+            if kind == "functions":
+                return {n for n, _ in info.functions if (n, _) not in info.macros}
+            if kind == "macros":
+                return {n for n, _ in info.macros}
+            if kind == "sigils":
+                return {n for n in names if n.startswith("sigil_")}
+            return None
+        listed = _names(only)
+        if listed is None:
+            return None
+        return names & listed
+    except_ = keyword_get(args[1:], "except")
+    if except_ is not None and _names(except_) is None:
+        return None
+    return names

@@ -1,0 +1,73 @@
+"""Rule ``drop-unused-require``: ``require Mod`` of a project module whose macros are not used."""
+
+from __future__ import annotations
+
+import re
+
+from refactor.rules._unused import UnusedDirective
+from refactor.rules.base import Rule
+from refactor.syntax import keyword_get, text
+
+RULE_ID = "drop-unused-require"
+
+
+class DropUnusedRequire(UnusedDirective, Rule):
+    """Removes a ``require`` of a project module when no macro of it is called in its scope.
+
+    **What it does**
+
+    For each ``require Mod`` of a module of the project, looks at the statement's lexical
+    scope (the rest of the block holding it). ``require`` is only needed to call ``Mod``'s
+    macros. When ``Mod`` defines no macro, or the analysis records no call of one of its
+    macros in scope and no ``.macro_name`` appears in the scope's text, the line is deleted.
+
+    It keeps the require, and says why, when it has ``as:`` (it also defines an alias), or
+    when a ``use`` in the same scope could inject code calling ``Mod``'s macros (quoted
+    code needs the caller to have required the module).
+
+    **Why is this bad?**
+
+    ``require`` makes an *export* dependency (since Elixir 1.11 ``require`` alone is not a
+    compile dependency, but the file is still recompiled when ``Mod``'s exports change),
+    and it misleads readers into thinking the module's macros are used.
+
+    **Example**
+
+    ```elixir
+    defmodule Shop.Cart do
+      require Shop.Money
+
+      def total(items), do: Shop.Money.sum(items)  # a function, not a macro
+    end
+    ```
+
+    The ``require Shop.Money`` line is removed; the remote call keeps working.
+
+    **Fix safety**
+
+    Safe: calling a module's *functions* never needs ``require``. Macro calls are found
+    by the analysis, including those produced by macro expansion, and cross-checked in the
+    text; the only blind spot is code injected by ``use``, hence the refusal.
+    """
+
+    id = RULE_ID
+    summary = "require of a project module whose macros are not used"
+    safe = True
+    kind = "require"
+    rule_id = RULE_ID
+
+    def used(self, ctx, node, target, info, args, refs, source, scope):
+        macros = {n for n, _ in info.macros}
+        if any(r.kind in ("call", "import") and r.function.split("/")[0] in macros for r in refs):
+            return None
+        after = self.scope_text(source, node, scope)
+        for name in macros:
+            if re.search(rb"\." + re.escape(name.encode()) + rb"\b", after):
+                return None
+        return True
+
+    def refusal(self, node, target, args, scope):
+        alias = keyword_get(args[1:], "as")
+        if alias is not None:
+            return f"it also defines the alias {text(alias)}"
+        return super().refusal(node, target, args, scope)

@@ -108,9 +108,15 @@ def analyze(
         if err is not None:
             ff.errors.append(ParseIssue(err.start_point[0] + 1, "syntax error"))
         trees[path] = tree
-        Indexer(path, True, modules).run(tree.root_node)
+        try:
+            Indexer(path, True, modules).run(tree.root_node)
+        except RecursionError:
+            _too_deep(ff, tree)
     for path, tree in trees.items():
-        Expander(path, modules, sem, facts[path]).run(tree.root_node)
+        try:
+            Expander(path, modules, sem, facts[path]).run(tree.root_node)
+        except RecursionError:
+            _too_deep(facts[path], tree)
     module_file: dict[str, str] = {}
     for path in files:
         for mod in facts[path].modules:
@@ -135,6 +141,29 @@ def analyze(
     return Analysis(project, sem, facts, modules, module_file, file_graph, module_graph, notes)
 
 
+def _too_deep(ff: FileFacts, tree) -> None:
+    """A file nested deeper than Python's recursion limit lets exfix follow: the facts found
+    so far are kept, and the file is marked like one that does not parse (never rewritten)."""
+    if any(e.message.startswith("nested too deeply") for e in ff.errors):
+        return
+    ff.errors.append(ParseIssue(
+        _deepest_line(tree.root_node),
+        "nested too deeply for exfix to follow; its references may be incomplete",
+    ))
+
+
+def _deepest_line(root) -> int:
+    """The line of the first most deeply nested node (iteratively: the tree is too deep)."""
+    best, line = -1, 1
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > best:
+            best, line = depth, node.start_point[0] + 1
+        stack.extend((c, depth + 1) for c in reversed(node.children))
+    return line
+
+
 def _strongest_edge(graph: nx.DiGraph, a: str, b: str, label: str) -> None:
     current = graph.get_edge_data(a, b)
     if current is None or STRENGTH[label] > STRENGTH[current["label"]]:
@@ -155,7 +184,10 @@ def _index_dependency(dep_dir, modules: dict[str, ModuleInfo], notes: list[str])
         except OSError:
             continue
         tree = parse(data)
-        Indexer(str(root / rel), False, modules).run(tree.root_node)
+        try:
+            Indexer(str(root / rel), False, modules).run(tree.root_node)
+        except RecursionError:  # a dependency too deeply nested: what was indexed stays
+            notes.append(f"{root / rel}: nested too deeply for exfix to follow")
 
 
 def umbrella_graph(children: list[Analysis]) -> tuple[list[str], dict[str, dict[str, str]]]:

@@ -1,0 +1,169 @@
+"""Rule ``module-concat``: the last resort, hide a run-time reference from the compiler."""
+
+from __future__ import annotations
+
+import re
+
+from refactor.breakable import _mean
+from refactor.parse import captures, parse
+from refactor.recompile import FileDeps, fanout
+from refactor.rules._common import absorb_blank, line_span, query
+from refactor.rules.attribute_to_function import AttributeToFunction
+from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
+from refactor.syntax import text
+
+RULE_ID = "module-concat"
+QUERY_NAME = "module_concat"
+
+
+def _without_runtime(deps: dict[str, FileDeps], file: str, module: str) -> dict[str, FileDeps]:
+    out = dict(deps)
+    d = deps[file]
+    out[file] = FileDeps(set(d.modules), set(d.compile), set(d.export), set(d.runtime) - {module})
+    return out
+
+
+class ModuleConcat(Rule):
+    """Hides a run-time call ``Foo.Bar.f(x)`` from the compiler: ``Module.concat(["Foo.Bar"]).f(x)``.
+
+    **What it does**
+
+    Looks at the files that are the sink of a compile edge (another file uses them while
+    it compiles). Every run-time dependency of such a file lengthens a compile-connected
+    chain: the compile-time user recompiles whenever anything the sink reaches changes.
+    For each project module the sink only *calls* at run time (remote calls in function
+    bodies, nothing else: no struct, no import, no module-body use), the rule computes the
+    recompile fan-out with that dependency gone and, when it drops, rewrites every call
+    ``Foo.Bar.f(x)`` to ``Module.concat(["Foo.Bar"]).f(x)`` (a list of one *string*, so no
+    alias is traced: ``Module.concat([Foo, Bar])`` would still reference ``Foo``), and
+    removes an ``alias Foo.Bar`` the rewrite leaves unused.
+
+    It is offered only when no safer rewrite cuts the same chain: when every compile edge
+    into the file can be cut by ``attribute-to-function``, that rule is the answer.
+
+    **Why is this bad?**
+
+    The chain makes every edit to a leaf module recompile the files that use the sink at
+    compile time, and everything that depends on those at compile time in turn.
+
+    **Example**
+
+    ```elixir
+    def price(id), do: Shop.Repo.get(id)
+    ```
+
+    becomes
+
+    ```elixir
+    def price(id), do: Module.concat(["Shop.Repo"]).get(id)
+    ```
+
+    **Fix safety**
+
+    Unsafe (``safe = False``), shown and applied only with ``exfix apply --allow-concat``.
+    The compiler no longer knows the file depends on ``Foo.Bar``: no "undefined function"
+    warning when ``Foo.Bar.f/1`` is renamed or removed (the call fails at run time), no
+    ``mix xref`` entry, and no recompilation of the compile-time users of this file when
+    ``Foo.Bar`` changes. That last point is the danger: if those users run this file's
+    code while they compile (which is why they have a compile edge), and that code calls
+    into ``Foo.Bar``, they keep what they computed from the old ``Foo.Bar``, that is code
+    built against a stale ``.beam``, until a clean build. Use it only when the compile-time
+    users never reach the hidden call while compiling.
+    """
+
+    id = RULE_ID
+    summary = "last resort: hide a run-time call that keeps a compile-connected chain alive"
+    safe = False
+
+    def check(self, ctx: RuleContext) -> list[Diagnostic]:
+        a = ctx.analysis
+        if a is None:
+            return []
+        graph = a.file_graph
+        sinks = sorted({b for x, b, d in graph.edges(data=True) if d.get("label") == "compile" and x != b})
+        if not sinks:
+            return []
+        safer = {
+            d.file for d in AttributeToFunction().check(ctx) if d.fix is not None
+        }
+        deps = a.file_deps()
+        base = _mean(fanout(deps, a.version, export_implies_runtime=False))
+        out: list[Diagnostic] = []
+        for sink in sinks:
+            users = sorted(x for x, b, d in graph.in_edges(sink, data=True) if d.get("label") == "compile")
+            if all(u in safer for u in users):
+                continue  # attribute-to-function cuts every compile edge into it
+            facts = a.files.get(sink)
+            if facts is None or facts.errors or sink not in ctx.sources:
+                continue
+            own = {m.name for m in facts.modules}
+            targets = sorted({
+                r.target for r in facts.references
+                if r.target not in own and a.module_file.get(r.target) not in (None, sink)
+            })
+            for target in targets:
+                refs = [r for r in facts.references if r.target == target]
+                if not all(r.mode == "runtime" and r.kind in ("call", "alias") and r.context == "def"
+                           and not r.via and not r.origin for r in refs):
+                    continue
+                after = _mean(fanout(_without_runtime(deps, sink, target), a.version, export_implies_runtime=False))
+                if after >= base:
+                    continue
+                diag = self.rewrite(ctx, sink, target, refs, users, base, after)
+                if diag is not None:
+                    out.append(diag)
+        return out
+
+    def rewrite(self, ctx, path, target, refs, users, base, after) -> Diagnostic | None:
+        source = ctx.sources[path]
+        tree = parse(source)
+        caps = captures(query(QUERY_NAME), tree.root_node)
+        short = target.rsplit(".", 1)[-1]
+        alias_nodes = [n.parent.parent for n in caps.get("alias.module", []) if text(n) == target]
+        receivers = {target} | ({short} if alias_nodes else set())
+        calls = [c for c in caps.get("call", []) if text(c.child_by_field_name("target").child_by_field_name("left")) in receivers]
+        n_calls = sum(1 for r in refs if r.kind == "call")
+        first = min(r.line for r in refs)
+        n_alias = sum(1 for r in refs if r.kind == "alias")
+        if len(calls) != n_calls or n_alias > n_calls:
+            return Diagnostic(
+                RULE_ID, path, first, "info",
+                f"{path} keeps a compile-connected chain alive through its run-time calls to "
+                f"{target}, but not every reference to it is a remote call exfix can rewrite (a bare module name, a struct, a call it could not match); nothing rewritten",
+            )
+        edits = []
+        for c in calls:
+            left = c.child_by_field_name("target").child_by_field_name("left")
+            edits.append(Edit(left.start_byte, left.end_byte, f'Module.concat(["{target}"])'.encode()))
+        for node in alias_nodes:
+            rest = source[: node.start_byte] + source[node.end_byte:]
+            uses = len(re.findall(rb"(?<![\w.])" + re.escape(short.encode()) + rb"\b", rest))
+            short_calls = sum(1 for c in calls if text(c.child_by_field_name("target").child_by_field_name("left")) == short)
+            if uses - short_calls <= 0:
+                span = line_span(source, node)
+                if span is None:
+                    return None
+                edits.append(Edit(span[0], absorb_blank(source, span), b""))
+        users_text = ", ".join(users)
+        warning = (
+            f"Module.concat hides {target} from the compiler: {path} no longer depends on it, so "
+            f"{users_text}, which use {path} at compile time, are no longer recompiled when "
+            f"{target} changes. If their compile-time work reaches these calls, they keep what "
+            f"they computed from the old {target} (code built against a stale .beam) until a "
+            f"clean build; and a renamed or removed {target} function fails only at run time."
+        )
+        message = (
+            f"{path} is used at compile time by {users_text} and calls {target} at run time, "
+            f"which keeps the compile-connected chain alive; hiding the calls with "
+            f"Module.concat lowers the mean fan-out {base:.2f} -> {after:.2f} (last resort: "
+            f"no safer rewrite cuts this chain)"
+        )
+        return Diagnostic(RULE_ID, path, first, "info", message, Fix(edits, safe=False, warnings=[warning]))
+
+    def verify(self, ctx: RuleContext, diagnostic: Diagnostic, patched: RuleContext) -> list[str]:
+        before = ctx.analysis.file_graph
+        after = patched.analysis.file_graph
+        f = diagnostic.file
+        if after.out_degree(f) >= before.out_degree(f):
+            return [f"{f} still has as many dependencies"]
+        return []

@@ -1,0 +1,301 @@
+"""Benchmark exfix on mix projects: parse floor, analysis, fan-out, memory, and mix itself.
+
+    python bench/run.py PATH...                       # any mix projects
+    python bench/run.py --generate 1000,5000,20000    # generated projects (bench/generate.py)
+    python bench/run.py --generate 1000 --elixir-chroot /opt/exfix-chroots/trixie --elixir 1.18
+
+For each project, in one run on the same files:
+
+- parse: raw tree-sitter parse of every source file mix compiles, single-threaded, files
+  already read into memory (the floor);
+- analyze: ``refactor.analysis.analyze()`` in a fresh process (cold), and its peak memory
+  (max RSS of that process, and the tracemalloc peak of a second, traced analysis);
+- fanout: ``Analysis.fanout()`` (recompile-set size of every file);
+- graph cold / warm: wall time of ``exfix graph PATH --format dot`` as a subprocess, with
+  ``_build/exfix`` removed first, then once more as it is (warm, for a cache);
+- mix: where Elixir is available (host ``mix``, or ``--elixir-chroot DIR``), wall time of
+  ``mix compile --force`` plus ``mix xref graph --format dot`` on a copy of the project,
+  after one untimed ``mix compile`` so dependencies are built.
+
+Ratios: analyze/parse (target <= 2 on 5k files), mix/graph (aim >= 50).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+STD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+# --------------------------------------------------------------------------- worker
+
+def worker(path: str, version: str, trace_memory: bool) -> dict:
+    """Measurements made inside one fresh process for one project (printed as JSON)."""
+    from refactor.analysis import analyze
+    from refactor.parse import parse
+    from refactor.project import load_project
+
+    t0 = time.perf_counter()
+    project = load_project(path)
+    load_s = time.perf_counter() - t0
+    data = [project.read(f) for f in project.source_files]
+    nbytes = sum(len(d) for d in data)
+
+    # parse floor: one parser, every file, single-threaded
+    from tree_sitter import Parser
+
+    from refactor.parse import LANGUAGE
+
+    parser = Parser(LANGUAGE)
+    t0 = time.perf_counter()
+    for d in data:
+        parser.parse(d)
+    parse_s = time.perf_counter() - t0
+    del data
+    parse(b"")  # queries and language loaded before timing analyze
+
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    a = analyze(path, version)
+    analyze_s = time.perf_counter() - t0
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    t0 = time.perf_counter()
+    fan = a.fanout()
+    fanout_s = time.perf_counter() - t0
+    rss_fanout = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    labels: dict[str, int] = {}
+    for _, _, lab in a.file_graph.edges(data="label"):
+        labels[lab] = labels.get(lab, 0) + 1
+    out = {
+        "files": len(project.source_files),
+        "bytes": nbytes,
+        "modules": len(a.module_file),
+        "edges": labels,
+        "max_fanout": max(fan.values(), default=0),
+        "load_s": load_s,
+        "parse_s": parse_s,
+        "analyze_s": analyze_s,
+        "fanout_s": fanout_s,
+        "rss_mib": rss_fanout / 1024,
+        "rss_analyze_growth_mib": (rss_after - rss_before) / 1024,
+    }
+    if trace_memory:
+        import tracemalloc
+
+        del a, fan
+        tracemalloc.start()
+        b = analyze(path, version)
+        b.fanout()
+        out["tracemalloc_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+def timed_child(argv: list[str], **kw) -> tuple[float, int, subprocess.CompletedProcess | None]:
+    """Wall seconds, max RSS (KiB) and return code of one child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        print(f"  ! {' '.join(argv[:4])}... exited {proc.returncode}: {err[-400:]}", file=sys.stderr)
+    return wall, usage.ru_maxrss, proc.returncode
+
+
+def exfix_argv() -> list[str]:
+    exe = shutil.which("exfix")
+    return [exe] if exe else [sys.executable, "-m", "refactor.cli"]
+
+
+def run_worker(path: str, version: str, trace_memory: bool) -> dict:
+    argv = [sys.executable, str(Path(__file__).resolve()), "--worker", path, "--elixir", version]
+    if trace_memory:
+        argv.append("--tracemalloc")
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"worker failed on {path}:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def mix_time(path: Path, chroot: str | None, mix_env: str) -> dict:
+    """`mix compile --force && mix xref graph --format dot` wall time on a copy of path."""
+    if chroot:
+        base = Path(tempfile.mkdtemp(prefix="exfix-bench-", dir=Path(chroot) / "tmp"))
+    else:
+        base = Path(tempfile.mkdtemp(prefix="exfix-bench-"))
+    work = base / path.name
+    try:
+        shutil.copytree(path, work, symlinks=True,
+                        ignore=shutil.ignore_patterns("_build", ".git", "xref_graph.*"))
+        (base / "home").mkdir()
+        inner = lambda p: "/" + str(p.relative_to(chroot)) if chroot else str(p)  # noqa: E731
+        env = {"PATH": STD_PATH, "HOME": inner(base / "home"), "LANG": "C.UTF-8",
+               "LC_ALL": "C.UTF-8", "MIX_ENV": mix_env, "TERM": "dumb"}
+
+        def mix(*args):
+            cd = ["/bin/sh", "-c", 'cd "$1" && shift && exec "$@"', "sh", inner(work), "mix", *args]
+            if chroot:
+                argv = ["chroot", chroot, "/usr/bin/env", "-i",
+                        *(f"{k}={v}" for k, v in env.items()), *cd]
+                return timed_child(argv, env={"PATH": STD_PATH, "LANG": "C.UTF-8"})
+            return timed_child(cd, env=env)
+
+        first, _, rc = mix("compile")
+        if rc != 0:
+            return {"error": "mix compile failed"}
+        compile_s, compile_rss, rc1 = mix("compile", "--force")
+        xref_s, _, rc2 = mix("xref", "graph", "--format", "dot")
+        if rc1 or rc2:
+            return {"error": "mix failed"}
+        return {"first_compile_s": first, "compile_s": compile_s, "xref_s": xref_s,
+                "mix_s": compile_s + xref_s, "mix_rss_mib": compile_rss / 1024}
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def mix_version(chroot: str | None) -> str | None:
+    argv = ["elixir", "--short-version"]
+    if chroot:
+        argv = ["chroot", chroot, "/usr/bin/env", "-i", f"PATH={STD_PATH}", "HOME=/tmp", *argv]
+    elif not shutil.which("elixir"):
+        return None
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
+def bench_one(path: Path, args) -> dict:
+    print(f"== {path}", file=sys.stderr, flush=True)
+    row = {"project": str(path)}
+    row.update(run_worker(str(path), args.elixir, args.tracemalloc))
+    shutil.rmtree(path / "_build" / "exfix", ignore_errors=True)
+    graph = [*exfix_argv(), "graph", str(path), "--format", "dot", "--output", os.devnull,
+             "--elixir", args.elixir]
+    row["graph_cold_s"], rss, _ = timed_child(graph)
+    row["graph_rss_mib"] = rss / 1024
+    row["graph_warm_s"], _, _ = timed_child(graph)
+    if args.suggest:
+        row["suggest_s"], _, _ = timed_child([*exfix_argv(), "suggest", str(path),
+                                              "--elixir", args.elixir])
+    if not args.no_mix and args.mix_version:
+        if row["files"] > args.mix_max_files:
+            row["mix_note"] = f"skipped: over --mix-max-files {args.mix_max_files}"
+        else:
+            row.update(mix_time(path, args.elixir_chroot, args.mix_env))
+    return row
+
+
+def fmt_table(rows: list[dict]) -> str:
+    cols = [
+        ("project", lambda r: Path(r["project"]).name, "<"),
+        ("files", lambda r: str(r["files"]), ">"),
+        ("MiB src", lambda r: f"{r['bytes'] / 2**20:.1f}", ">"),
+        ("edges c/e/r", lambda r: "/".join(str(r["edges"].get(k, 0)) for k in ("compile", "export", "runtime")), ">"),
+        ("parse s", lambda r: f"{r['parse_s']:.2f}", ">"),
+        ("analyze s", lambda r: f"{r['analyze_s']:.2f}", ">"),
+        ("analyze/parse", lambda r: f"{r['analyze_s'] / r['parse_s']:.1f}x" if r["parse_s"] else "-", ">"),
+        ("graph cold s", lambda r: f"{r['graph_cold_s']:.2f}", ">"),
+        ("graph/parse", lambda r: f"{r['graph_cold_s'] / r['parse_s']:.1f}x" if r["parse_s"] else "-", ">"),
+        ("graph warm s", lambda r: f"{r['graph_warm_s']:.2f}", ">"),
+        ("fanout s", lambda r: f"{r['fanout_s']:.2f}", ">"),
+        ("peak MiB", lambda r: f"{max(r['rss_mib'], r['graph_rss_mib']):.0f}", ">"),
+        ("tracemalloc MiB", lambda r: f"{r['tracemalloc_peak_mib']:.0f}" if "tracemalloc_peak_mib" in r else "-", ">"),
+        ("mix s", lambda r: f"{r['mix_s']:.1f}" if "mix_s" in r else r.get("mix_note", r.get("error", "-")), ">"),
+        ("mix/graph", lambda r: f"{r['mix_s'] / r['graph_cold_s']:.1f}x" if "mix_s" in r else "-", ">"),
+    ]
+    if any("suggest_s" in r for r in rows):
+        cols.insert(10, ("suggest s", lambda r: f"{r['suggest_s']:.2f}" if "suggest_s" in r else "-", ">"))
+    cells = [[c[0] for c in cols]] + [[c[1](r) for c in cols] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
+    lines = []
+    for n, row in enumerate(cells):
+        lines.append("  ".join(v.ljust(w) if c[2] == "<" else v.rjust(w)
+                               for v, w, c in zip(row, widths, cols)))
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("paths", nargs="*", help="mix projects to measure")
+    ap.add_argument("--generate", metavar="N,N,...",
+                    help="also generate projects of these file counts (bench/generate.py)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "exfix-bench"),
+                    help="where generated projects go (reused when already there)")
+    ap.add_argument("--elixir", default="1.18", help="Elixir version exfix labels as")
+    ap.add_argument("--elixir-chroot", metavar="DIR",
+                    help="run mix inside this chroot instead of the host")
+    ap.add_argument("--mix-env", default="dev")
+    ap.add_argument("--no-mix", action="store_true", help="do not time mix")
+    ap.add_argument("--mix-max-files", type=int, default=10**9,
+                    help="skip mix on projects with more files than this")
+    ap.add_argument("--suggest", action="store_true", help="also time `exfix suggest PATH`")
+    ap.add_argument("--tracemalloc", action="store_true",
+                    help="also report the tracemalloc peak (one more, slower, analysis)")
+    ap.add_argument("--json", metavar="FILE", help="write the rows as JSON too")
+    ap.add_argument("--worker", metavar="PATH", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.elixir, args.tracemalloc)))
+        return 0
+
+    paths = [Path(p).resolve() for p in args.paths]
+    if args.generate:
+        from generate import generate
+
+        for n in [int(x) for x in args.generate.split(",") if x.strip()]:
+            out = Path(args.workdir) / f"gen{n}-s{args.seed}"
+            stamp = out / ".generated"
+            if not stamp.exists():
+                t0 = time.perf_counter()
+                count = generate(n, out, args.seed)
+                stamp.write_text(str(count))
+                print(f"generated {count} files in {out} ({time.perf_counter() - t0:.1f}s)",
+                      file=sys.stderr)
+            paths.append(out.resolve())
+    if not paths:
+        ap.error("give project paths or --generate")
+
+    args.mix_version = None if args.no_mix else mix_version(args.elixir_chroot)
+    rows = []
+    for p in paths:
+        rows.append(bench_one(p, args))
+        print(fmt_table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+    where = f"chroot {args.elixir_chroot}" if args.elixir_chroot else "host"
+    print(f"exfix --elixir {args.elixir}; mix: "
+          + (f"elixir {args.mix_version} ({where}, MIX_ENV={args.mix_env})" if args.mix_version
+             else "not run"))
+    print(f"cpus: {os.cpu_count()}; python {sys.version.split()[0]}")
+    print(fmt_table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -40,6 +40,20 @@ class Analysis:
             out[a][b] = data["label"]
         return out
 
+    def direct_labels(self) -> dict[str, dict[str, frozenset[str]]]:
+        """Every label under which a file lists another, as mix's manifest keeps them
+        (what ``--only-direct --label L`` filters on): a file may use a module's struct
+        (export) and call it at compile time (compile)."""
+        out: dict[str, dict[str, set[str]]] = {}
+        for path, deps in self.file_deps().items():
+            table = out.setdefault(path, {})
+            for label, modules in (("compile", deps.compile), ("export", deps.export), ("runtime", deps.runtime)):
+                for module in modules:
+                    sink = self.module_file.get(module)
+                    if sink is not None and sink != path:
+                        table.setdefault(sink, set()).add(label)
+        return {p: {k: frozenset(v) for k, v in t.items()} for p, t in out.items()}
+
     def references_between(self, source: str, sink: str) -> list[Reference]:
         """The references in file ``source`` that make its edge to file ``sink``."""
         facts = self.files.get(source)
@@ -66,11 +80,12 @@ class Analysis:
                     continue
                 seen[ref.mode].add(ref.target)
             # like the lexical tracker: compile wins over runtime; exports are kept apart, so
-            # `%S{}` in a function is both an export and a runtime reference
+            # `%S{}` in a function is both an export and a runtime reference, and `use M`
+            # both an export (its require) and a compile reference
             out[path] = FileDeps(
                 modules=own,
                 compile=seen["compile"],
-                export=seen["export"] - seen["compile"],
+                export=seen["export"],
                 runtime=seen["runtime"] - seen["compile"],
             )
         return out

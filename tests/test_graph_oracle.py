@@ -156,3 +156,20 @@ def test_recompiles_match_mix(project, elixir_version, compile_project):
         assert sorted([targets[0], *predicted]) == expected, f"export change of {targets[0]}"
         checked += 1
     assert checked >= 1
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("project", [p for p in PROJECTS if not is_umbrella(p)],
+                         ids=[p.name for p in PROJECTS if not is_umbrella(p)])
+def test_only_direct_matches_mix(project, elixir_version, compile_project):
+    """--only-direct filters on every label a file lists another under, not the strongest."""
+    labels = ("compile", "export", "runtime")
+    script = "".join(
+        f'IO.puts("==LABEL {label}"); Mix.Task.rerun("xref", ["graph", "--label", "{label}", "--only-direct"]); '
+        for label in labels
+    )
+    out = compile_project(project).mix("run", "--no-start", "-e", script).stdout
+    expected = dict(re.findall(r"^==LABEL (\w+)\n(.*?)(?=^==LABEL |\Z)", out, re.M | re.S))
+    for label in labels:
+        actual = exfix("graph", str(project), "--label", label, "--only-direct", "--elixir", elixir_version)
+        assert actual == expected[label], f"--label {label} --only-direct"

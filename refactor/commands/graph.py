@@ -132,7 +132,8 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
     )
     if not project.is_umbrella:
         analysis = report_analysis(analyze(project, version), verbose)
-        graphs = [(None, FileGraph(files=list(analysis.file_graph.nodes), edges=analysis.edges()))]
+        graphs = [(None, FileGraph(files=list(analysis.file_graph.nodes), edges=analysis.edges(),
+                                   direct=analysis.direct_labels()))]
     else:
         children = [report_analysis(analyze(child, version), verbose) for child in project.children()]
         if version == "1.14":

@@ -48,6 +48,7 @@ class UnusedDirective:
     rule_id = ""
 
     def check(self, ctx: RuleContext) -> list[Diagnostic]:
+        self.ctx = ctx
         analysis = ctx.analysis
         out: list[Diagnostic] = []
         if analysis is None:
@@ -123,10 +124,9 @@ class UnusedDirective:
         raise NotImplementedError
 
     def refusal(self, node, target, args, scope) -> str | None:
-        for other in (call_name(c) for c in scope.named_children if c.type == "call"):
-            if other == "use":
-                return ("a `use` in the same scope may inject code that needs it "
-                        "(exfix cannot see every macro expansion)")
+        for use in opaque_uses(self.ctx, scope):
+            return (f"`use {use}` in the same scope may inject code that needs it "
+                    "(exfix expands only the project's own `__using__` macros)")
         return None
 
     def scope_text(self, source: bytes, node: Node, scope: Node) -> bytes:
@@ -145,6 +145,20 @@ class UnusedDirective:
         ):
             return ["it would add a compile reference"]
         return []
+
+
+def opaque_uses(ctx, scope: Node) -> list[str]:
+    """``use`` statements of ``scope`` whose module is not one of the project's (its
+    ``__using__`` may inject code exfix does not see)."""
+    out = []
+    for stmt in scope.named_children:
+        if stmt.type == "call" and call_name(stmt) == "use":
+            args = call_arguments(stmt)
+            name = text(args[0]) if args else ""
+            known = [m for m in ctx.analysis.module_file if m == name or m.endswith("." + name)]
+            if not known:
+                out.append(name)
+    return out
 
 
 def local_uses(text_: bytes, names: set[str]) -> set[str]:

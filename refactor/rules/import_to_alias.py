@@ -8,7 +8,7 @@ from tree_sitter import Node
 
 from refactor.parse import captures, parse
 from refactor.rules._common import absorb_blank, enclosing_module, line_span, query
-from refactor.rules._unused import _in_quote, imported_names, local_uses
+from refactor.rules._unused import _in_quote, imported_names, opaque_uses
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
 from refactor.syntax import call_arguments, call_name, line, text
 
@@ -129,9 +129,9 @@ class ImportToAlias(Rule):
             remote_macros = [r.function for r in refs if r.kind == "call" and r.function.split("/")[0] in macros]
             if remote_macros:
                 raise Refusal(f"the import also requires {written} for {remote_macros[0]}")
-            for stmt in scope.named_children:
-                if stmt.type == "call" and call_name(stmt) == "use":
-                    raise Refusal("a `use` in the same scope may inject calls that rely on it")
+            for use in opaque_uses(ctx, scope):
+                raise Refusal(f"`use {use}` in the same scope may inject calls that rely on it "
+                              "(exfix expands only the project's own `__using__` macros)")
             prefix = self.prefix(written, scope, node)
             edits = self.call_edits(source, node, scope, imports, locals_, prefix, info, args)
             span = line_span(source, node)

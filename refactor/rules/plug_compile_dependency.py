@@ -1,0 +1,99 @@
+"""Rule ``plug-compile-dependency``: ``plug Mod`` makes a compile dependency; a human decides."""
+
+from __future__ import annotations
+
+from refactor.parse import captures, parse
+from refactor.rules._common import enclosing_module, module_name, query
+from refactor.rules.base import Diagnostic, Rule, RuleContext
+from refactor.syntax import line, text
+
+RULE_ID = "plug-compile-dependency"
+
+
+class PlugCompileDependency(Rule):
+    """Points at ``plug Mod`` of a project module in a router, controller or plug pipeline.
+
+    **What it does**
+
+    Finds ``plug Mod`` (``Mod`` a module of the project) in a module body. Plug builders
+    (``Plug.Builder``, Phoenix routers and controllers) call ``Mod.init/1`` while the module
+    compiles, so the file gets a *compile* dependency on ``Mod``, and through it on
+    everything ``Mod`` calls at run time (a compile-connected chain: a router recompiles
+    when a plug's helpers, their schemas, ... change). The diagnostic names the chain
+    (what ``Mod``'s file depends on) and the choices; there is no automatic fix.
+
+    **Why is this bad?**
+
+    Routers are the classic hub: every controller and plug they reach at compile time
+    pulls the whole app into their recompiles.
+
+    **Example**
+
+    ```elixir
+    pipeline :browser do
+      plug MyAppWeb.Plugs.Auth
+    end
+    ```
+
+    **Fix safety**
+
+    No fix: only a human can choose between
+    ``config :phoenix, :plug_init_mode, :runtime`` (``init/1`` then runs on every request,
+    only right when it is cheap and pure), ``plug Mod, init_mode: :runtime`` where the
+    builder supports it, keeping ``Mod`` free of run-time dependencies (move its helpers
+    out), or accepting the edge.
+    """
+
+    id = RULE_ID
+    summary = "plug Mod of a project module: compile dependency through Mod.init/1"
+    safe = True
+
+    def check(self, ctx: RuleContext) -> list[Diagnostic]:
+        a = ctx.analysis
+        out: list[Diagnostic] = []
+        if a is None:
+            return out
+        for path in sorted(ctx.sources):
+            facts = a.files.get(path)
+            if facts is None or facts.errors or b"plug" not in ctx.sources[path]:
+                continue
+            tree = parse(ctx.sources[path])
+            for node in captures(query(RULE_ID.replace("-", "_")), tree.root_node).get("plug", []):
+                module = enclosing_module(node)
+                if module is None:
+                    continue
+                written = text(captured_module(node))
+                mods = sorted({
+                    r.target for r in facts.references
+                    if r.line == line(node) and r.target in a.module_file and a.module_file[r.target] != path
+                    and (r.target == written or r.target.endswith("." + written))
+                })
+                if len(mods) != 1:
+                    continue
+                target = mods[0]
+                sink = a.module_file[target]
+                label = (a.file_graph.get_edge_data(path, sink) or {}).get("label")
+                reach = sorted(a.file_graph.successors(sink))
+                chain = (
+                    f"; {sink} depends on {len(reach)} other file(s) ({', '.join(reach[:3])}"
+                    f"{', ...' if len(reach) > 3 else ''}), so {path} also recompiles when they change"
+                    if reach else ""
+                )
+                holder = module_name(module)
+                out.append(Diagnostic(
+                    RULE_ID, path, line(node), "info",
+                    f"plug {written} "
+                    f"in {holder}: the plug builder calls {target}.init/1 while {holder} compiles"
+                    f" (edge: {label or 'none recorded'}){chain}. A human must choose: "
+                    f"plug_init_mode :runtime (init/1 per request), keeping {target} free of "
+                    f"run-time dependencies, or accepting the edge",
+                ))
+        return out
+
+
+def captured_module(node):
+    """The module argument of a ``plug Mod ...`` call."""
+    for child in node.named_children:
+        if child.type == "arguments":
+            return child.named_children[0]
+    raise ValueError("plug without arguments")

@@ -52,7 +52,6 @@ from .syntax import (
 TYPESPEC_ATTRS = {"type", "typep", "opaque", "spec", "callback", "macrocallback"}
 CALLBACK_ATTRS = {"before_compile", "after_compile", "after_verify", "on_definition"}
 DOC_ATTRS = {"moduledoc", "doc", "typedoc"}
-MATCH_CLAUSE_CALLS = {"case", "receive", "fn", "try"}
 MAX_MACRO_DEPTH = 8
 
 
@@ -280,7 +279,8 @@ class Expander:
                     fname = target.child_by_field_name("right")
                     module = self.receiver(receiver, env)
                     if module is not None and fname is not None:
-                        self.alias_ref(env, receiver, module) if receiver.type != "identifier" else None
+                        if receiver.type != "identifier":
+                            self.alias_ref(env, receiver, module)
                         arity = int(text(right))
                         if (text(fname), arity) in self.macros_of(module):
                             self.emit(env, left, module, "call", "compile", f"{text(fname)}/{arity}")
@@ -1103,7 +1103,7 @@ class Expander:
 
     # ------------------------------------------------------------------ special forms
 
-    def sf_defmodule(self, node: Node, env: Env, protocol: bool = False) -> Env:
+    def sf_defmodule(self, node: Node, env: Env) -> Env:
         args = call_arguments(node)
         if not args:
             return env
@@ -1140,7 +1140,7 @@ class Expander:
 
     def sf_defprotocol(self, node, env):
         first = len(self.facts.modules)
-        out = self.sf_defmodule(node, env, protocol=True)
+        out = self.sf_defmodule(node, env)
         if len(self.facts.modules) == first:
             return out
         protocol = self.facts.modules[first].name
@@ -1396,7 +1396,8 @@ class Expander:
                 # the protocol's Any implementation is asked to derive at compile time
                 self.emit(env, node, protocol + ".Any", "call", "compile", "__deriving__/3")
 
-    def sf_case_like(self, node: Node, env: Env) -> Env:
+    def sf_clauses(self, node: Node, env: Env) -> Env:
+        """case/receive/try/for/with: arguments (``<-`` heads are patterns), then clauses."""
         self.walk_all(call_arguments(node), env)
         block = do_block(node)
         if block is not None:
@@ -1409,24 +1410,7 @@ class Expander:
             self.block(block, env, match_clauses=False)
         return env
 
-    def sf_for_with(self, node: Node, env: Env) -> Env:
-        for arg in call_arguments(node):
-            if arg.type == "keywords":
-                for key, value in keyword_pairs(arg):
-                    if key in ("do", "else") and value.type == "anonymous_function":
-                        self.walk(value, env)
-                    elif key == "into" or key == "uniq" or key == "reduce":
-                        self.walk(value, env)
-                    else:
-                        self.walk(value, env)
-            else:
-                self.walk(arg, env)
-        block = do_block(node)
-        if block is not None:
-            self.block(block, env, match_clauses=True)
-        return env
-
-    def sf_modattr_noop(self, node: Node, env: Env) -> Env:
+    def sf_ignore(self, node: Node, env: Env) -> Env:
         return env
 
 
@@ -1456,13 +1440,13 @@ SPECIAL = {
     "quote": Expander.sf_quote,
     "defstruct": Expander.sf_defstruct,
     "defexception": Expander.sf_defstruct,
-    "case": Expander.sf_case_like,
-    "receive": Expander.sf_case_like,
-    "try": Expander.sf_case_like,
+    "case": Expander.sf_clauses,
+    "receive": Expander.sf_clauses,
+    "try": Expander.sf_clauses,
     "cond": Expander.sf_cond,
-    "for": Expander.sf_for_with,
-    "with": Expander.sf_for_with,
-    "defoverridable": Expander.sf_modattr_noop,
+    "for": Expander.sf_clauses,
+    "with": Expander.sf_clauses,
+    "defoverridable": Expander.sf_ignore,
 }
 for _kind in DEF_KINDS:
     SPECIAL[_kind] = Expander.sf_def

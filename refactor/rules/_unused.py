@@ -103,6 +103,8 @@ class UnusedDirective:
         head = f"{self.kind} {text(args[0])} ({target})"
         if reason is not True:
             return None  # used: nothing to say
+        if template_reason(ctx, path, source):
+            return None  # templates exfix does not read probably use it: nothing to say
         refusal = self.refusal(node, target, args, scope)
         if refusal:
             return Diagnostic(self.rule_id, path, line(node), "warning",
@@ -145,6 +147,39 @@ class UnusedDirective:
         ):
             return ["it would add a compile reference"]
         return []
+
+
+TEMPLATE_SIGILS = re.compile(rb"~[HELFM](\"|'|\(|\[|\{|<|/|\|)")
+TEMPLATE_CALLS = re.compile(rb"\b(embed_templates|function_from_file|function_from_string|compile_file|EEx\.)")
+TEMPLATE_USES = re.compile(
+    rb"\buse\s+[A-Z][\w.]*\s*,\s*:(view|live_view|live_component|html|component|controller_html)\b"
+)
+TEMPLATE_EXTS = (".eex", ".heex", ".leex", ".sface", ".neex")
+
+
+def template_reason(ctx, path: str, source: bytes) -> str | None:
+    """Why the file's code may call imported names exfix does not see, or None: templates
+    (sigils such as ~H, embedded or colocated template files, Phoenix views)."""
+    if TEMPLATE_SIGILS.search(source):
+        return "the module holds template sigils (~H, ~E, ...) whose calls exfix does not read"
+    if TEMPLATE_CALLS.search(source):
+        return "the module embeds template files whose calls exfix does not read"
+    if TEMPLATE_USES.search(source):
+        return "the module is a view or component; its templates may use the import"
+    root = getattr(ctx.project, "root", None)
+    if root is not None:
+        from pathlib import Path
+
+        file = Path(root) / path
+        stem = file.name[: -len(file.suffix)] if file.suffix else file.name
+        try:
+            siblings = [p.name for p in file.parent.iterdir()]
+        except OSError:
+            siblings = []
+        for name in siblings:
+            if name.startswith(stem + ".") and name.endswith(TEMPLATE_EXTS):
+                return f"a template next to it ({name}) may use the import"
+    return None
 
 
 def opaque_uses(ctx, scope: Node) -> list[str]:

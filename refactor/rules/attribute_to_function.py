@@ -317,6 +317,20 @@ def _where(read: Node, block: Node) -> str | None:
     if cur.parent is None:
         return "code outside the module"
     statement = path[-1]
+    for i, node in enumerate(path[1:], start=1):
+        child = path[i - 1]
+        if node.type == "stab_clause" and node.child_by_field_name("left") == child:
+            return "a clause head (pattern or guard of case/fn/receive)"
+        if node.type == "binary_operator" and node.child_by_field_name("left") == child:
+            op = node.child_by_field_name("operator")
+            if op is not None and text(op) in ("=", "<-"):
+                return "a pattern (left of =/<-)"
+        if node.type == "binary_operator":
+            op = node.child_by_field_name("operator")
+            if op is not None and text(op) == "when":
+                return "a guard"
+        if node.type == "call" and call_name(node) in DEF_KINDS:
+            break
     for i, node in enumerate(path):
         if node.type == "call" and call_name(node) == "quote":
             return "a quote"

@@ -22,16 +22,22 @@ from refactor.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECTS = REPO / "fixtures" / "rules" / "_projects"
+EXAMPLE = REPO / "fixtures" / "example"  # read only: copied before apply
 
 CASES = [
     ("chains", []),  # safe rules only
     ("phoenix_like", ["--allow-concat"]),  # with the last resort
+    ("example", []),
 ]
+
+
+def source_of(name: str) -> Path:
+    return EXAMPLE if name == "example" else PROJECTS / name
 
 
 def applied_copy(name: str, flags: list[str], version: str, dest: Path) -> Path:
     root = dest / name
-    shutil.copytree(PROJECTS / name, root, ignore=shutil.ignore_patterns("_build", "deps"))
+    shutil.copytree(source_of(name), root, ignore=shutil.ignore_patterns("_build", "deps"))
     result = CliRunner().invoke(main, ["apply", str(root), "--elixir", version, *flags])
     assert result.exit_code == 0, result.output
     return root
@@ -53,7 +59,7 @@ def mix_fanout(compiled, root: Path, files: list[str]) -> dict[str, int]:
 @pytest.mark.oracle
 @pytest.mark.parametrize("name,flags", CASES, ids=[c[0] for c in CASES])
 def test_apply_lowers_fanout_measured_by_mix(name, flags, elixir_version, toolchain, compile_project, tmp_path):
-    before_root = PROJECTS / name
+    before_root = source_of(name)
     after_root = applied_copy(name, flags, elixir_version, tmp_path)
     changed_files = sorted(
         p.relative_to(after_root).as_posix() for p in after_root.rglob("*.ex")

@@ -107,10 +107,8 @@ def test_missing_token_inside_a_leaf_is_a_syntax_error():
         (LOCAL_ERROR, 3),
         (b"defmodule P.User do\n  @x P.A.f()\n  def g do\n    [1, 2\n  end\nend\n", 5),
         (b"defmodule P.User do\n  @x P.A.f()\n  def g, do: %P.B{}\n  def broken(, do: 1\nend\n", 4),
-        # the MISSING `end` is after the last newline: the file's last line is named
-        (b"defmodule P.User do\n  @x P.A.f()\n  def g do\n    P.A.f() +\n  end\n  def h, do: 1\nend\n", 7),
     ],
-    ids=["missing-operand", "unclosed-list", "bad-params", "missing-end-at-eof"],
+    ids=["missing-operand", "unclosed-list", "bad-params"],
 )
 def test_file_with_a_syntax_error_keeps_its_local_facts(tmp_path, source, line):
     root = make(tmp_path / "p", {"lib/user.ex": source})

@@ -121,9 +121,7 @@ def analyze(
         tree = parse(data)
         err = first_error(tree)
         if err is not None:
-            # a MISSING `end` sits after the last newline: name the file's last line instead
-            last = max(1, data.count(b"\n") + (0 if data.endswith(b"\n") else 1))
-            ff.errors.append(ParseIssue(min(err.start_point[0] + 1, last), "syntax error"))
+            ff.errors.append(ParseIssue(err.start_point[0] + 1, "syntax error"))
         trees[path] = tree
         try:
             Indexer(path, True, modules).run(tree.root_node)

@@ -566,3 +566,47 @@ def test_graph_writes_its_dot_file(tmp_path):
     if res.exception is not None:
         raise res.exception
     assert res.exit_code == 0 and (tmp_path / "g.dot").read_text().startswith('digraph "xref graph"')
+
+
+# --------------------------------------------------------------------------- fuzz harness, briefly
+
+
+@pytest.fixture(scope="module")
+def fuzz_harness():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fuzz_graph", ROOT / "tests" / "fuzz" / "fuzz_graph.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    harness = mod.Harness()
+    yield mod, harness
+    harness.close()
+
+
+def test_fuzz_harness_on_its_seeds(fuzz_harness):
+    """What tests/fuzz/fuzz_graph.py checks, on the inputs that once broke the path."""
+    mod, harness = fuzz_harness
+    for data in mod.EXTRA_SEEDS:
+        harness.one(data)
+
+
+def test_fuzz_harness_on_random_bytes(fuzz_harness):
+    """A short Hypothesis run of the harness (the long one: python tests/fuzz/fuzz_graph.py)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    _mod, harness = fuzz_harness
+    elixirish = st.lists(st.sampled_from([
+        b"defmodule ", b"Fz.Alpha", b"Fz.Beta", b" do\n", b"end\n", b"use ", b"require ", b"import ",
+        b"alias ", b"@x ", b".f(1)", b"%", b"{}", b"(", b")", b"[", b"]", b"fn -> ", b"\"", b'"""\n',
+        b"#{", b"}", b"~s(", b"quote do\n", b"unquote(", b"__MODULE__", b"\r\n", b"\t", b"\xff", b"\x00",
+        b", ", b"do: ", b"def f", b" + ", b"|> ", b":", b"'", b"?", b"\\", b"when ",
+    ]), max_size=60).map(b"".join)
+
+    @settings(max_examples=150, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(st.one_of(st.binary(max_size=300), elixirish))
+    def run(data):
+        harness.one(data)
+
+    run()

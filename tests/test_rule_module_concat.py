@@ -49,9 +49,15 @@ def test_fix_carries_the_stale_beam_warning():
 
 
 def test_rewritten_form_makes_no_reference(tmp_path):
+    from refactor.analysis import analyze
+
     result = CASES.engine("settings", tmp_path, allow_unsafe=True)
     (sug,) = [s for s in result.suggestions if s.rule == "module-concat"]
     assert sug.offered and sug.fanout_after < sug.fanout_before
+    root = tmp_path / "proj"
+    (root / "lib/settings.ex").write_bytes(sug.after)
+    facts = analyze(root, version="1.18").files["lib/settings.ex"]
+    assert [r for r in facts.references if r.target.startswith("Shop.")] == []
 
 
 def test_not_offered_when_attribute_to_function_cuts_the_edge(tmp_path):

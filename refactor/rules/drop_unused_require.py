@@ -18,8 +18,10 @@ class DropUnusedRequire(UnusedDirective, Rule):
 
     For each ``require Mod`` of a module of the project, looks at the statement's lexical
     scope (the rest of the block holding it). ``require`` is only needed to call ``Mod``'s
-    macros. When ``Mod`` defines no macro, or the analysis records no call of one of its
-    macros in scope and no ``.macro_name`` appears in the scope's text, the line is deleted.
+    macros. When the analysis records no call of one of its macros in scope, no
+    ``.macro_name`` appears in the scope's text, and every remote call ``Mod.f`` written in
+    scope names a function exfix knows to be a plain function of ``Mod`` (not a macro
+    generated at compile time, as ``Record.defrecord`` makes), the line is deleted.
 
     It keeps the require, and says why, when it has ``as:`` (it also defines an alias), or
     when a ``use`` in the same scope could inject code calling ``Mod``'s macros (quoted
@@ -64,6 +66,15 @@ class DropUnusedRequire(UnusedDirective, Rule):
         for name in macros:
             if re.search(rb"\." + re.escape(name.encode()) + rb"\b", after):
                 return None
+        # a remote call of a name exfix does not know as a plain function of the module may
+        # be a macro generated at compile time (Record.defrecord, a DSL): keep the require
+        plain = {n for n, _ in info.functions} - macros
+        written = text(args[0]).encode()
+        receivers = {written, written.rsplit(b".", 1)[-1]}
+        for recv in receivers:
+            for m in re.finditer(rb"(?<![\w.])" + re.escape(recv) + rb"\.([a-z_][A-Za-z0-9_]*[?!]?)", after):
+                if m.group(1).decode() not in plain:
+                    return None
         return True
 
     def refusal(self, node, target, args, scope):

@@ -556,9 +556,6 @@ def test_every_rule_runs_on_dynamic_code_and_links(tmp_path, fixture):
     assert snapshot(root) == before  # suggest writes nothing
 
 
-@pytest.mark.xfail(strict=True, raises=ImportError, reason=(
-    "refactor/commands/graph.py write_output imports atomic_write, which refactor/writer.py "
-    "does not define: `exfix graph --format dot` without --output - fails"))
 def test_graph_writes_its_dot_file(tmp_path):
     root = make(tmp_path / "p", {"lib/user.ex": USER})
     res = CliRunner().invoke(main, ["graph", str(root), "--format", "dot", "--elixir", "1.18",

@@ -170,13 +170,17 @@ def emit_graph(fg, opts, fmt: str, output: str | None, version: str) -> int:
 
 
 def write_output(target: str, text: str) -> None:
-    """Write like mix: an existing file is first renamed to FILE.bak."""
-    from ..writer import atomic_write
+    """Write like mix: an existing file is first renamed to FILE.bak; the new one is written
+    through a temporary file, so it is never seen half-written."""
+    from ..writer import FileChange, WriteRefused, write_one
 
     p = Path(target)
-    if p.exists():
-        os.replace(p, str(p) + ".bak")
-    atomic_write(p, text.encode("utf-8"))
+    try:
+        if p.exists():
+            os.replace(p, str(p) + ".bak")
+        write_one(FileChange(p, None, text.encode("utf-8")))
+    except (OSError, WriteRefused) as exc:
+        raise click.ClickException(f"{target}: cannot write the graph: {exc}") from exc
 
 
 def generated_message(fmt: str, target: str, version: str) -> str:

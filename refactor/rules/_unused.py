@@ -105,6 +105,8 @@ class UnusedDirective:
             return None  # used: nothing to say
         if template_reason(ctx, path, source):
             return None  # templates exfix does not read probably use it: nothing to say
+        if dynamic_definitions(ctx, target):
+            return None  # names generated at compile time may be used: nothing to say
         refusal = self.refusal(node, target, args, scope)
         if refusal:
             return Diagnostic(self.rule_id, path, line(node), "warning",
@@ -180,6 +182,20 @@ def template_reason(ctx, path: str, source: bytes) -> str | None:
             if name.startswith(stem + ".") and name.endswith(TEMPLATE_EXTS):
                 return f"a template next to it ({name}) may use the import"
     return None
+
+
+DYNAMIC_DEFS = re.compile(
+    rb"\bdef(?:p|macro|macrop|guard|guardp)?\s+unquote\b|\bdefrecordp?\b|Module\.(?:eval_quoted|create)\b"
+    rb"|\b__before_compile__\b|\bdefdelegate\s+unquote\b"
+)
+
+
+def dynamic_definitions(ctx, target: str) -> bool:
+    """True when the module's file defines functions or macros whose names exfix cannot read
+    (``def unquote(name)``, ``defrecord``, ``Module.eval_quoted``, ``__before_compile__``)."""
+    path = ctx.analysis.module_file.get(target)
+    source = ctx.sources.get(path) if path else None
+    return source is None or DYNAMIC_DEFS.search(source) is not None
 
 
 def opaque_uses(ctx, scope: Node) -> list[str]:

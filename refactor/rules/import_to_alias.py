@@ -8,7 +8,7 @@ from tree_sitter import Node
 
 from refactor.parse import captures, parse
 from refactor.rules._common import absorb_blank, enclosing_module, line_span, query
-from refactor.rules._unused import _in_quote, imported_names, opaque_uses, template_reason
+from refactor.rules._unused import _in_quote, dynamic_definitions, imported_names, opaque_uses, template_reason
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
 from refactor.syntax import call_arguments, call_name, line, text
 
@@ -115,8 +115,8 @@ class ImportToAlias(Rule):
         imports = [r for r in refs if r.kind == "import" and not r.via]
         if not imports:
             return None  # unused: drop-unused-import's business
-        if template_reason(ctx, path, source):
-            return None  # templates exfix does not read may call more of it
+        if template_reason(ctx, path, source) or dynamic_definitions(ctx, target):
+            return None  # templates or generated names exfix cannot read may use more of it
         args = call_arguments(node)
         written = text(args[0])
         head = f"import {written} is used only for"

@@ -745,16 +745,19 @@ def _check_switches(opts: GraphOptions, ver):
         raise MixError('Could not invoke task "xref": ' + found + "\n" + "\n".join(unknown))
 
 
-def _notice(fmt: str, ver) -> str:
-    """What mix prints after writing xref_graph.dot / xref_graph.json."""
+def generated_notice(fmt: str, version: str, target: str | None = None) -> str:
+    """What mix prints after writing the dot or json file (default xref_graph.dot/.json)."""
+    ver = _version_tuple(version)
+    target = target or f"xref_graph.{fmt}"
     if fmt == "json":
-        return 'Generated "xref_graph.json".\n'
+        return f'Generated "{target}".\n'
+    png = target.rsplit("/", 1)[-1].rsplit(".", 1)[0] + ".png"
     if ver >= (1, 19):
-        return ('Generated "xref_graph.dot". To generate a PNG:\n\n'
-                '   dot -Tpng "xref_graph.dot" -o "xref_graph.png"\n\n'
+        return (f'Generated "{target}". To generate a PNG:\n\n'
+                f'   dot -Tpng "{target}" -o "{png}"\n\n'
                 "For more options see https://www.graphviz.org/.\n")
-    files = '"xref_graph.dot" -o "xref_graph.png"' if ver >= (1, 15) else "xref_graph.dot -o xref_graph.png"
-    return ('Generated "xref_graph.dot" in the current directory. To generate a PNG:\n\n'
+    files = f'"{target}" -o "{png}"' if ver >= (1, 15) else f"{target} -o {png}"
+    return (f'Generated "{target}" in the current directory. To generate a PNG:\n\n'
             f"   dot -Tpng {files}\n\n"
             "For more options see http://www.graphviz.org/.\n")
 
@@ -769,7 +772,7 @@ def render_graph(graph: FileGraph, opts: GraphOptions, version: str) -> RenderRe
     if body is None:
         body = stdout = out.text()
     else:
-        stdout = _notice(opts.format, ver)
+        stdout = generated_notice(opts.format, version)
     found, count = count_info
     if opts.fail_above is not None and count > opts.fail_above:
         msg = f"Too many {found} (found: {count}, permitted: {opts.fail_above})"

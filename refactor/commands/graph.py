@@ -150,7 +150,7 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
 
 
 def emit_graph(fg, opts, fmt: str, output: str | None, version: str) -> int:
-    from ..xref_format import render_graph
+    from ..xref_format import generated_notice, render_graph
 
     result = render_graph(fg, opts, version)
     if result.error:
@@ -163,7 +163,7 @@ def emit_graph(fg, opts, fmt: str, output: str | None, version: str) -> int:
             click.echo(result.text, nl=False)
         else:
             write_output(target, result.text)
-            click.echo(generated_message(fmt, target, version))
+            click.echo(generated_notice(fmt, version, target), nl=False)
     else:
         click.echo(result.text, nl=False)
     return result.exit_code
@@ -181,23 +181,6 @@ def write_output(target: str, text: str) -> None:
         write_one(FileChange(p, None, text.encode("utf-8")))
     except (OSError, WriteRefused) as exc:
         raise click.ClickException(f"{target}: cannot write the graph: {exc}") from exc
-
-
-def generated_message(fmt: str, target: str, version: str) -> str:
-    if fmt == "json":
-        return f'Generated "{target}".'
-    png = Path(target).stem + ".png"
-    if version == "1.14":
-        return (
-            f'Generated "{target}" in the current directory. To generate a PNG:\n\n'
-            f"   dot -Tpng {target} -o {png}\n\n"
-            "For more options see http://www.graphviz.org/."
-        )
-    return (
-        f'Generated "{os.path.relpath(target)}". To generate a PNG:\n\n'
-        f"   dot -Tpng {json.dumps(target)} -o {json.dumps(png)}\n\n"
-        "For more options see https://www.graphviz.org/."
-    )
 
 
 @click.command("trace")

@@ -3,8 +3,10 @@
 Hypothesis writes a small project: three library modules (a function, a macro, a struct, a
 ``__using__``) and a few modules built from the constructs exfix reads and rewrites: ``use``,
 ``import``, ``alias``, ``require`` (used or not), module attributes computed by calls, functions
-calling other modules, structs, nested modules, and ``if Code.ensure_loaded?(...)`` blocks with
-``use``/``import`` inside a ``defmodule``; with LF or CRLF line ends. For each project:
+calling other modules, structs, nested modules, ``if Code.ensure_loaded?(...)`` blocks with
+``use``/``import`` inside a ``defmodule``, and some dynamic code (``Module.concat``,
+``__MODULE__``, ``quote``/``unquote``, a macro defining ``defmodule unquote(name)``, sigils);
+with LF or CRLF line ends. For each project:
 
 - the analysis and every rule run without crashing;
 - every fix a rule proposes applies cleanly with ``apply_edits``, and what ``suggest`` offers
@@ -85,6 +87,13 @@ STATEMENT = st.one_of(
     lib.map(lambda n: f"  def imported(x), do: f{low(n)}(x)\n"),
     st.just('  @moduledoc """\n  Lib.L0.fl0(1) in a heredoc\n  """\n'),
     st.just("  @doc false\n"),
+    # dynamic code the rules must leave alone or keep working around
+    lib.map(lambda n: f"  def dyn(x), do: Module.concat(Lib, {n}).f{low(n)}(x)\n"),
+    st.just("  @me __MODULE__\n  def me, do: @me.module_info(:module)\n"),
+    lib.map(lambda n: f"  def quoted, do: quote(do: Lib.{n}.f{low(n)}(unquote(1)))\n"),
+    st.just("  defmacro make(name) do\n    quote do\n      defmodule unquote(name) do\n"
+            "      end\n    end\n  end\n"),
+    lib.map(lambda n: f"  @s ~s|Lib.{n}.f{low(n)}(1)|\n  def s, do: @s\n"),
     st.just("  # a comment naming Lib.L1\n"),
     st.just("\n"),
     st.tuples(external, st.sampled_from(["use", "import", "require"]), st.booleans()).map(

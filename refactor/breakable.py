@@ -16,9 +16,13 @@ source file (what a rewrite such as ``attribute-to-function`` or ``import-to-ali
 leaves behind: the module is still called, at run time), and ``recompile.fanout`` (one
 pass over the condensation of the dependency graph, with bitsets) is computed again.
 
-A single reference scores the drop only when it is the file's only compile reference to
-that module; otherwise removing it alone changes nothing and its score is 0 (the group
-score says what removing all of them gains).
+A single reference scores the drop only when every compile reference of the file to that
+module is on its line (one expression, such as the alias and the call of ``Mod.f()``);
+otherwise removing it alone changes nothing and its score is 0 (the edge's ``gain`` says
+what removing all of them gains).
+
+``rank`` takes well under a second on a 400-file project: each candidate costs one
+``fanout`` pass, and candidates with the same (file, module) share it.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ For each project, in one run on the same files:
   ``_build/exfix`` removed first, then once more as it is (warm, for a cache);
 - mix: where Elixir is available (host ``mix``, or ``--elixir-chroot DIR``), wall time of
   ``mix compile --force`` plus ``mix xref graph --format dot`` on a copy of the project,
-  after one untimed ``mix compile`` so dependencies are built.
+  after one untimed ``mix compile`` so dependencies are built (``--no-warmup`` skips it).
 
 With ``--repeat N`` the parse, analyze, fan-out and cold-graph times are the best of N runs.
 Ratios: analyze/parse (target <= 2 on 5k files), mix/graph (aim >= 50).
@@ -137,7 +137,7 @@ def run_worker(path: str, version: str, trace_memory: bool) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def mix_time(path: Path, chroot: str | None, mix_env: str) -> dict:
+def mix_time(path: Path, chroot: str | None, mix_env: str, warmup: bool = True) -> dict:
     """`mix compile --force && mix xref graph --format dot` wall time on a copy of path."""
     if chroot:
         base = Path(tempfile.mkdtemp(prefix="exfix-bench-", dir=Path(chroot) / "tmp"))
@@ -160,9 +160,11 @@ def mix_time(path: Path, chroot: str | None, mix_env: str) -> dict:
                 return timed_child(argv, env={"PATH": STD_PATH, "LANG": "C.UTF-8"})
             return timed_child(cd, env=env)
 
-        first, _, rc = mix("compile")
-        if rc != 0:
-            return {"error": "mix compile failed"}
+        first = None
+        if warmup:
+            first, _, rc = mix("compile")
+            if rc != 0:
+                return {"error": "mix compile failed"}
         compile_s, compile_rss, rc1 = mix("compile", "--force")
         xref_s, _, rc2 = mix("xref", "graph", "--format", "dot")
         if rc1 or rc2:
@@ -211,7 +213,7 @@ def bench_one(path: Path, args) -> dict:
         if row["files"] > args.mix_max_files:
             row["mix_note"] = f"skipped: over --mix-max-files {args.mix_max_files}"
         else:
-            row.update(mix_time(path, args.elixir_chroot, args.mix_env))
+            row.update(mix_time(path, args.elixir_chroot, args.mix_env, not args.no_warmup))
     return row
 
 
@@ -260,6 +262,8 @@ def main(argv=None) -> int:
                     help="run mix inside this chroot instead of the host")
     ap.add_argument("--mix-env", default="dev")
     ap.add_argument("--no-mix", action="store_true", help="do not time mix")
+    ap.add_argument("--no-warmup", action="store_true",
+                    help="skip the untimed first mix compile (projects without dependencies)")
     ap.add_argument("--mix-max-files", type=int, default=10**9,
                     help="skip mix on projects with more files than this")
     ap.add_argument("--suggest", action="store_true", help="also time `exfix suggest PATH`")

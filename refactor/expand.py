@@ -71,6 +71,9 @@ class Binding:
     env: "Env"
     atom: str | None = None  # a literal atom argument, e.g. `use MyAppWeb, :controller`
     keywords: tuple = ()  # keyword list built by the macro (key, Binding)
+    # a fragment the macro quoted into a variable (`def_x = quote do ... end`): its body is
+    # walked with the macro's hygiene wherever it is unquoted
+    quoted: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -685,6 +688,8 @@ class Expander:
             return not any(c.type == "interpolation" for c in node.named_children)
         if t in ("list", "tuple", "keywords", "map_content", "pair"):
             return all(self.is_quoted_literal(c, env) for c in named_children(node))
+        if t == "binary_operator" and text(node.child_by_field_name("operator")) == "=>":
+            return all(self.is_quoted_literal(c, env) for c in named_children(node))
         if t == "map":
             for c in named_children(node):
                 if c.type == "struct":
@@ -721,7 +726,9 @@ class Expander:
                 else:
                     self.expand_literals(child, env)
             return
-        if t in ("list", "tuple", "keywords", "map_content", "pair", "block"):
+        if t in ("list", "tuple", "keywords", "map_content", "pair", "block") or (
+            t == "binary_operator" and text(node.child_by_field_name("operator")) == "=>"
+        ):
             for child in named_children(node):
                 self.expand_literals(child, env)
             return
@@ -760,11 +767,18 @@ class Expander:
         via = env.via or f"{module}.{name}/{arity}"
         quoted = self.returned_quote(definition, bindings, info, env)
         if quoted is None:
+            # DSL macros keep what they are given as data, stored and escaped into the
+            # functions they define, not as code run while the caller compiles: the
+            # arguments are taken as function code (runtime), a do-block as written
             self.note(
                 f"{module}.{name}/{arity} (in {definition.file}): cannot see what the macro "
-                "returns; its arguments are taken as written in the caller"
+                "returns; its arguments are taken as run-time code"
             )
-            self.args_and_block(node, env)
+            fenv = env if env.function is not None else replace(env, function=(name, arity))
+            self.walk_all(call_arguments(node), fenv)
+            block = do_block(node)
+            if block is not None:
+                self.block(block, env)
             return
         if quoted[0] == "binding":
             self.walk_binding(quoted[1], env)
@@ -876,6 +890,8 @@ class Expander:
         if len(body) == 1 and body[0].type == "do_block":
             body = [c for c in named_children(body[0])]
         local_bindings = dict(bindings)
+        # `unquote(__MODULE__)` in the quote is evaluated where the macro is defined
+        local_bindings.setdefault("__MODULE__", Binding(None, env, atom="Elixir." + definition.module))
         for expr in body[:-1]:
             self.bind_assignment(expr, local_bindings, definition)
             self.macro_time_reads(expr, env)
@@ -956,16 +972,31 @@ class Expander:
         right = expr.child_by_field_name("right")
         if left is None or left.type != "identifier" or right is None:
             return
-        value = self.macro_time_value(right, bindings)
+        value = self.macro_time_value(right, bindings, definition)
         if value is not None:
             bindings[text(left)] = value
         else:
             bindings.pop(text(left), None)
 
-    def macro_time_value(self, node: Node, bindings: dict) -> Binding | None:
+    def macro_time_value(self, node: Node, bindings: dict, definition: Definition | None = None) -> Binding | None:
         node = unwrap_block(node)
         if node.type == "identifier":
             return bindings.get(text(node))
+        if definition is not None and node.type == "call" and call_name(node) == "quote":
+            body = do_body(node)
+            if len(body) == 1 and body[0].type == "do_block":
+                body = named_children(body[0])
+            return Binding(None, Env(hygiene=definition.aliases, bindings=dict(bindings)), quoted=tuple(body))
+        if definition is not None and node.type == "call" and call_name(node) in ("if", "unless"):
+            # `x = if opts[:k] do quote ... else quote ... end`: follow the branch taken
+            args = call_arguments(node)
+            truth = self.truthy(args[0], bindings) if args else None
+            if truth is None:
+                return None
+            if call_name(node) == "unless":
+                truth = not truth
+            branch = self.branch(node, truth)
+            return self.macro_time_value(branch, bindings, definition) if branch is not None else None
         if node.type == "call":
             target = node.child_by_field_name("target")
             args = call_arguments(node)
@@ -1024,6 +1055,40 @@ class Expander:
                 return None
         return None
 
+    def truthy(self, node: Node, bindings: dict) -> bool | None:
+        """Whether a macro-time condition holds, when it only asks for a caller's option."""
+        node = unwrap_block(node)
+        if node.type in ("boolean", "nil"):
+            return text(node) == "true"
+        source = None
+        key = None
+        if node.type == "access_call":
+            source = self.macro_time_value(node.child_by_field_name("target"), bindings)
+            key = atom_value(node.child_by_field_name("key"))
+        if source is None or key is None:
+            return None
+        if source.node is None:
+            return False  # no options given
+        if source.node.type not in ("keywords", "list"):
+            return None
+        found = self.keyword_lookup(source, key)
+        if found is None:
+            return False
+        return text(found.node) not in ("false", "nil")
+
+    @staticmethod
+    def branch(node: Node, truth: bool) -> Node | None:
+        """The do or else expression of an `if` (a single expression, or None)."""
+        block = do_block(node)
+        if block is not None:
+            if truth:
+                body = [c for c in named_children(block) if not c.type.endswith("_block")]
+            else:
+                other = next((c for c in named_children(block) if c.type == "else_block"), None)
+                body = named_children(other) if other is not None else []
+            return body[-1] if len(body) == 1 else None
+        return keyword_get(call_arguments(node)[1:], "do" if truth else "else")
+
     @staticmethod
     def param_accepts(param: Node, value: Binding) -> bool:
         if param.type == "identifier":
@@ -1071,6 +1136,14 @@ class Expander:
             return None
         return self.macro_time_value(args[0], env.bindings)
 
+    def unquoted_node(self, node: Node, env: Env) -> Node:
+        """The caller's code behind ``unquote(param)``, or the node itself."""
+        if node.type == "call" and call_name(node) == "unquote" and env.bindings is not None:
+            binding = self.unquoted(node, env)
+            if binding is not None and binding.node is not None:
+                return binding.node
+        return node
+
     def unquote(self, node: Node, env: Env) -> None:
         binding = self.unquoted(node, env)
         if binding is None:
@@ -1082,6 +1155,9 @@ class Expander:
 
     def walk_binding(self, binding: Binding, env: Env) -> None:
         """Walk the caller's code bound to a macro parameter where the macro placed it."""
+        if binding.quoted:
+            self.seq(list(binding.quoted), replace(env, hygiene=binding.env.hygiene, bindings=binding.env.bindings))
+            return
         if binding.node is None:
             return
         benv = replace(
@@ -1275,10 +1351,11 @@ class Expander:
         args = call_arguments(node)
         modules = self.statement_modules(node, env)
         new_imports = list(env.imports)
+        opts = [self.unquoted_node(a, env) for a in args[1:]]
         for module in modules:
             self.emit(env, node, module, "require", "export")
-            only = keyword_get(args[1:], "only")
-            except_ = keyword_get(args[1:], "except")
+            only = keyword_get(opts, "only")
+            except_ = keyword_get(opts, "except")
             imp = Import(module)
             if only is not None:
                 kind = atom_value(only)

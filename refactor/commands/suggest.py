@@ -73,13 +73,18 @@ Examples:
 )
 @_options
 @click.option("--check", is_flag=True, help="Exit 1 when there is any suggestion (for CI).")
-def suggest(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check):
+@click.option("--verify-with-mix", is_flag=True,
+              help="Also apply the patches to a temporary copy, compile it with `mix compile "
+                   "--warnings-as-errors` and compare `mix xref graph` with exfix's graph "
+                   "(needs mix on PATH; exit 1 when mix disagrees).")
+def suggest(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, verify_with_mix):
     """Show every verified patch as a unified diff; write nothing.
 
     PATH may be a mix project, an umbrella, or any folder holding projects at any depth
     (default: the current folder).
     """
-    code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write=False)
+    code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write=False,
+                with_mix=verify_with_mix)
     sys.exit(code)
 
 
@@ -112,7 +117,8 @@ def _version(elixir: str | None) -> str:
         raise click.BadParameter(str(exc), param_hint="--elixir") from exc
 
 
-def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write) -> int:
+def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write,
+         with_mix=False) -> int:
     try:
         rules = get_rules(select, skip)
     except ValueError as exc:
@@ -177,9 +183,28 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
                    f"in {_plural(len(results), 'project')}", err=True)
     if all_problems:
         return 2
+    if with_mix and not _verify_with_mix(results, version):
+        return 1
     if check and any(r.suggestions for r in results):
         return 1
     return 0
+
+
+def _verify_with_mix(results: list[ProjectResult], version: str) -> bool:
+    import shutil as _shutil
+
+    from ..mixcheck import verify_with_mix
+
+    if _shutil.which("mix") is None:
+        raise click.ClickException("--verify-with-mix needs `mix` on PATH")
+    ok = True
+    for r in results:
+        if r.failed or not r.patches:
+            continue
+        verdict = verify_with_mix(Path(r.root), r.patches, version, r.display)
+        click.echo(f"mix: {verdict.describe()}", err=True)
+        ok = ok and verdict.ok
+    return ok
 
 
 def _check_umbrella_root(root: Path, cwd: str) -> list[Problem]:

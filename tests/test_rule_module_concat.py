@@ -1,37 +1,11 @@
-"""Rule module-concat: snapshots, refusals, engine verification, and the compiler."""
+"""Rule module-concat: what is particular to it (the shared cases run in test_rule_cases.py)."""
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
-from rule_cases import Cases, check_findings, check_refusal, check_snapshot
+from rule_cases import Cases
 from refactor.rules.module_concat import ModuleConcat
 
 CASES = Cases(ModuleConcat)
-
-
-@pytest.mark.parametrize("case", CASES.fixed())
-def test_snapshot(case):
-    check_snapshot(CASES, case)
-
-
-@pytest.mark.parametrize("case", CASES.refused())
-def test_refusal(case):
-    check_refusal(CASES, case)
-
-
-@pytest.mark.parametrize("case", CASES.names)
-def test_findings(case):
-    check_findings(CASES, case)
-
-
-@pytest.mark.parametrize("case", CASES.fixed())
-def test_engine_offers_the_fix(case, tmp_path):
-    result = CASES.engine(case, tmp_path, allow_unsafe=True)
-    sugs = [s for s in result.suggestions if s.file == CASES.path(case)]
-    assert sugs and all(s.offered for s in sugs), [s.reasons for s in sugs]
 
 
 def test_unsafe_and_hidden_without_allow_concat(tmp_path):
@@ -76,14 +50,3 @@ def test_not_offered_when_attribute_to_function_cuts_the_edge(tmp_path):
     ctx = RuleContext(project, analyze(project, version="1.18"),
                       {r: (root / r).read_bytes() for r in project.source_files}, {})
     assert ModuleConcat().check(ctx) == []
-
-
-@pytest.mark.oracle
-def test_patched_cases_compile_without_warnings(toolchain):
-    """Every fixed case, patched, compiles with --warnings-as-errors."""
-    root = toolchain.workdir("module_concat")
-    shutil.copytree(CASES.project, root, dirs_exist_ok=True)
-    for case in CASES.fixed():
-        (root / CASES.path(case)).write_text((CASES.dir / case / "after.ex").read_text())
-    proc = toolchain.run(root, ["mix", "compile", "--warnings-as-errors"], check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import __version__
-from .commands.graph import graph, recompiles, trace
+from .commands.graph import fanout, graph, recompiles, trace
 from .commands.suggest import apply, suggest
 
 
@@ -17,6 +17,7 @@ Start with:
   exfix apply                             write them
   exfix graph --label compile-connected   the edges that make files recompile transitively
   exfix recompiles lib/my_app/repo.ex     what recompiles when that file changes
+  exfix fanout                            the files that cost most, and what to break
 Every command takes --help.""",
 )
 @click.version_option(__version__, prog_name="exfix")
@@ -34,3 +35,4 @@ main.add_command(apply)
 main.add_command(graph)
 main.add_command(trace)
 main.add_command(recompiles)
+main.add_command(fanout)

@@ -233,3 +233,46 @@ def recompiles(file, project_dir, exports_changed, fmt, elixir, verbose):
     else:
         for f in files:
             click.echo(f)
+
+
+@click.command("fanout")
+@click.argument("path", default=".", type=click.Path(file_okay=False))
+@click.option("--top", default=10, show_default=True, type=click.IntRange(min=1),
+              help="How many files and breakable edges to list.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@elixir_option
+@verbose_option
+def fanout(path, top, fmt, elixir, verbose):
+    """Measure recompilation: for every file, how many others mix recompiles when it changes.
+
+    Prints the mean and the maximum, the files that cost most, and the compile edges worth
+    breaking (in a cycle, or compile-connected), each with the references that create it
+    and how much the mean would drop without them.
+    """
+    from ..breakable import format_ranking, rank
+
+    version = resolve_version(elixir)
+    analysis = load_analysis(path, version, verbose)
+    counts = analysis.fanout()
+    mean = sum(counts.values()) / len(counts) if counts else 0.0
+    worst = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    edges = rank(analysis, top)
+    if fmt == "json":
+        click.echo(json.dumps({
+            "files": len(counts), "mean": round(mean, 3), "max": max(counts.values(), default=0),
+            "top": [{"file": f, "recompiles": n} for f, n in worst],
+            "breakable": [{
+                "source": e.source, "sink": e.sink, "module": e.target, "why": e.why,
+                "fanout_before": round(e.fanout_before, 3), "fanout_after": round(e.fanout_after, 3),
+                "references": [{"file": c.file, "line": c.line, "construct": c.construct} for c in e.culprits],
+            } for e in edges],
+        }))
+        return
+    click.echo(f"{len(counts)} files; a change recompiles {mean:.2f} other files on average, "
+               f"{max(counts.values(), default=0)} at most")
+    for f, n in worst:
+        if n:
+            click.echo(f"  {f}: {n}")
+    if edges:
+        click.echo("\nCompile edges worth breaking, most recompiles saved first:")
+        click.echo(format_ranking(edges))

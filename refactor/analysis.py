@@ -6,6 +6,8 @@ files on disk or with patched sources held in memory.
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -127,11 +129,12 @@ def analyze(
             Indexer(path, True, modules).run(tree.root_node)
         except RecursionError:
             _too_deep(ff, tree)
-    for path, tree in trees.items():
-        try:
-            Expander(path, modules, sem, facts[path]).run(tree.root_node)
-        except RecursionError:
-            _too_deep(facts[path], tree)
+    with _deep_recursion():
+        for path, tree in trees.items():
+            try:
+                Expander(path, modules, sem, facts[path]).run(tree.root_node)
+            except RecursionError:
+                _too_deep(facts[path], tree)
     module_file: dict[str, str] = {}
     for path in files:
         for mod in facts[path].modules:
@@ -154,6 +157,22 @@ def analyze(
         for note in facts[path].notes:
             notes.append(note)
     return Analysis(project, sem, facts, modules, module_file, file_graph, module_graph, notes)
+
+
+# The expander recurses once per nesting level of the code; generated files nest far
+# deeper than Python's default limit of 1000 allows. Python-to-Python calls do not grow the
+# C stack (3.11+), so a higher limit is safe for the walk.
+EXPANSION_DEPTH = 100_000
+
+
+@contextmanager
+def _deep_recursion():
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, EXPANSION_DEPTH))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def _too_deep(ff: FileFacts, tree) -> None:

@@ -17,6 +17,12 @@ FORMATS = ["pretty", "plain", "dot", "stats", "cycles", "json"]
 LABELS = ["compile", "export", "runtime", "compile-connected"]
 
 
+class InputError(click.ClickException):
+    """A project or file exfix cannot work on: exit code 2, like every input error."""
+
+    exit_code = 2
+
+
 def elixir_option(f):
     return click.option(
         "--elixir",
@@ -46,9 +52,9 @@ def load_analysis(path: str, version: str, verbose: bool) -> Analysis:
     try:
         project = load_project(path)
     except ProjectError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise InputError(str(exc)) from exc
     if project.is_umbrella:
-        raise click.ClickException(
+        raise InputError(
             f"{path}: this is an umbrella root; run exfix inside one of its apps "
             f"({project.apps_path}/NAME)"
         )
@@ -115,7 +121,7 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
     try:
         project = load_project(path)
     except ProjectError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise InputError(str(exc)) from exc
     root = project.root
     opts = GraphOptions(
         format=fmt,
@@ -180,7 +186,7 @@ def write_output(target: str, text: str) -> None:
             os.replace(p, str(p) + ".bak")
         write_one(FileChange(p, None, text.encode("utf-8")))
     except (OSError, WriteRefused) as exc:
-        raise click.ClickException(f"{target}: cannot write the graph: {exc}") from exc
+        raise InputError(f"{target}: cannot write the graph: {exc}") from exc
 
 
 @click.command("trace")
@@ -199,7 +205,7 @@ def trace(file, project_dir, label, elixir, verbose):
     analysis = load_analysis(project_dir, version, verbose)
     rel = relative_to_project(analysis.project.root, file)
     if rel not in analysis.files:
-        raise click.ClickException(f"{file}: not a source file of the project at {analysis.project.root} "
+        raise InputError(f"{file}: not a source file of the project at {analysis.project.root} "
                                    f"(elixirc_paths: {analysis.project.elixirc_paths})")
     for ref in trace_entries(analysis, rel, label):
         click.echo(format_entry(rel, ref, version))
@@ -226,7 +232,7 @@ def recompiles(file, project_dir, exports_changed, fmt, elixir, verbose):
     analysis = load_analysis(project_dir, version, verbose)
     rel = relative_to_project(analysis.project.root, file)
     if rel not in analysis.files:
-        raise click.ClickException(f"{file}: not a source file of the project at {analysis.project.root}")
+        raise InputError(f"{file}: not a source file of the project at {analysis.project.root}")
     files = compute(analysis.file_deps(), rel, exports_changed, version, export_implies_runtime=False)
     if fmt == "json":
         click.echo(json.dumps({"changed": rel, "recompiles": files}))

@@ -451,9 +451,9 @@ def test_mix_exs_that_is_not_a_file(tmp_path):
 def test_folder_without_mix_exs_exits_2_with_a_clear_error(tmp_path, command):
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "a.ex").write_bytes(A)
-    res = exfix(command, str(tmp_path), "--elixir", "1.18", "-j", "1")
+    res = exfix(command, ".", "--elixir", "1.18", "-j", "1", cwd=tmp_path)
     assert res.exit_code == 2
-    assert f"{tmp_path}: error: no mix.exs found here or below" in res.stderr
+    assert ".: error: no mix.exs found here or below" in res.stderr
     assert (tmp_path / "lib" / "a.ex").read_bytes() == A
 
 

@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import sys
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from pathlib import Path
 from typing import Callable
 
 import networkx as nx
 
 from .parse import first_error, parse
-from .rules.base import Diagnostic, Edit, Rule, RuleContext, apply_edits
+from .rules.base import Diagnostic, Edit, Fix, Rule, RuleContext, apply_edits
 
 COMPILE = "compile"
 
@@ -291,6 +293,8 @@ class _Runner:
     # ---- one diagnostic
 
     def consider(self, rule: Rule, diag: Diagnostic) -> Suggestion:
+        if diag.fix is not None:
+            diag.fix = keep_line_ends(diag.fix, self.sources.get(diag.file))
         fix = diag.fix
         sug = Suggestion(
             rule=diag.rule or rule.id,
@@ -414,12 +418,17 @@ class _Runner:
                     for sug in cand[2]:
                         sug.reasons.append("held back: it conflicts with another fix; run again after apply")
             candidates = kept
+        by_rel: dict[str, FilePatch] = {}
         for file, files, taken in candidates:
             for rel, data in files.items():
-                before = self.sources.get(rel)
-                self.result.patches.append(
-                    FilePatch(rel, before, data, sorted({s.rule for s in taken}))
-                )
+                rules = {s.rule for s in taken}
+                same = by_rel.get(rel)
+                if same is not None and same.after == data:
+                    # a helper file that several fixes create alike is created once
+                    same.rules = sorted(set(same.rules) | rules)
+                    continue
+                by_rel[rel] = FilePatch(rel, self.sources.get(rel), data, sorted(rules))
+                self.result.patches.append(by_rel[rel])
             for sug in taken:
                 sug.in_patch = True
         self.result.patches.sort(key=lambda p: p.file)
@@ -470,6 +479,22 @@ class _Runner:
 
     def _fixes(self, sugs: list[Suggestion]):
         return [self.origin[id(s)] for s in sugs]
+
+
+LONE_LF = re.compile(rb"(?<!\r)\n")
+
+
+def keep_line_ends(fix: Fix, source: bytes | None) -> Fix:
+    """Rules write LF; in a file whose lines end in CRLF, the lines a fix adds do too."""
+    if not source or source.count(b"\r\n") * 2 < source.count(b"\n") or not source.count(b"\r\n"):
+        return fix
+    edits = []
+    for e in fix.edits:
+        text = LONE_LF.sub(b"\r\n", e.text)
+        if source[e.end - 1 : e.end + 1] == b"\r\n" and not text.endswith(b"\r"):
+            text += b"\r"  # the range took the CR of a line end whose LF stays
+        edits.append(dataclass_replace(e, text=text))
+    return dataclass_replace(fix, edits=edits)
 
 
 def run_project(

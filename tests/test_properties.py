@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 import refactor.commands.suggest as cmd
 from refactor.analysis import analyze
-from refactor.engine import Options, compile_edges, run_project
+from refactor.engine import Options, compile_edges, keep_line_ends, run_project
 from refactor.parse import first_error, parse
 from refactor.project import load_project
 from refactor.rules import ALL_RULES
@@ -151,11 +151,6 @@ def disk(root: Path) -> dict[str, bytes]:
     return out
 
 
-# hoist-conditional-use writes the lines it adds with LF even in a CRLF file
-# (test_hoist_keeps_crlf_line_ends): the other rules are held to keeping line ends
-KNOWN_LF_RULE = "hoist-conditional-use"
-
-
 def modules_by_file(analysis) -> dict[str, set[str]]:
     return {f: {m.name for m in facts.modules} for f, facts in analysis.files.items()}
 
@@ -178,7 +173,8 @@ def test_rules_on_generated_modules(tmp_path_factory, mods, crlf, unsafe):
         for diag in rule_cls().check(ctx):
             if diag.fix is None:
                 continue
-            after = apply_edits(files[diag.file], diag.fix.edits)  # raises on a bad edit
+            # raises on a bad edit; the engine keeps the file's line ends in what a fix adds
+            after = apply_edits(files[diag.file], keep_line_ends(diag.fix, files[diag.file]).edits)
             proposed[(diag.rule or rule_cls.id, diag.file, diag.line)] = after
 
     opts = Options(rules=list(ALL_RULES), version="1.18", cwd=str(root), allow_unsafe=unsafe)
@@ -195,7 +191,7 @@ def test_rules_on_generated_modules(tmp_path_factory, mods, crlf, unsafe):
     for patch in result.patches:
         assert patch.before is None or patch.before == files[patch.file]
         assert first_error(parse(patch.after)) is None, patch.after.decode()
-        if crlf and patch.before is not None and KNOWN_LF_RULE not in patch.rules:
+        if crlf and patch.before is not None:
             assert patch.after.count(b"\n") == patch.after.count(b"\r\n"), "a LF crept into a CRLF file"
     patched = {**files, **{p.file: p.after for p in result.patches}}
     after = analyze(project, version="1.18", sources=patched)
@@ -307,9 +303,6 @@ def test_apply_twice_equals_once_when_fixes_overlap(tmp_path):
     assert len(runs) == 2, f"apply changed the project {len(runs) - 1} times"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "refactor/rules/hoist_conditional_use.py joins the lines it adds (else branch, the copy of "
-    "the module, the closing end) with LF in a CRLF file"))
 def test_hoist_keeps_crlf_line_ends(tmp_path):
     mods = [(["  if Code.ensure_loaded?(Opt.JS) do\n    use Opt.JS\n    def has, do: true\n  end\n"], None)]
     write_project(tmp_path / "p", mods, crlf=True)
@@ -349,10 +342,6 @@ def test_concat_of_a_call_import_to_alias_writes_is_made_in_the_same_apply(tmp_p
     assert len(runs) == 2, f"apply changed the project {len(runs) - 1} times"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "refactor/engine.py build_patches: the guard fix of each file creates lib/gen/optional.ex, "
-    "so two FilePatches create it; apply writes the first, refuses the second (created on disk "
-    "since it was analysed) and reports new compile edges to it: exit 2"))
 def test_two_files_sharing_a_new_helper(tmp_path):
     block = "  if Code.ensure_loaded?(Opt.JS) do\n    use Opt.JS\n    def has, do: true\n  end\n"
     root = tmp_path / "p"

@@ -19,7 +19,8 @@ arguments. What cannot be followed is recorded in ``FileFacts.notes``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
+from dataclasses import replace as dataclass_replace
 
 from tree_sitter import Node
 
@@ -38,6 +39,7 @@ from .index import (
 from .semantics import Semantics
 from .syntax import (
     atom_value,
+    operand as unary_operand,
     call_arguments,
     call_name,
     do_block,
@@ -76,21 +78,34 @@ class Binding:
     quoted: tuple = ()
 
 
-@dataclass(frozen=True)
 class Env:
+    """The lexical environment at a point of the walk. Never changed in place: ``replace``
+    gives a new one (a plain dict copy, as the walk makes tens of thousands of them)."""
+
     module: str | None = None
     function: tuple | None = None
     context: str | None = None  # None | "match" | "guard"
-    aliases: dict = field(default_factory=dict)
+    aliases: dict = {}  # never mutated: every change builds a new dict
     imports: tuple = ()
     # set while walking code quoted in a macro: the aliases where the quote was written
     hygiene: dict | None = None
-    macro_aliases: dict = field(default_factory=dict)
+    macro_aliases: dict = {}
     bindings: dict | None = None
     line: int | None = None  # line of the macro call for quoted code (mix reports that line)
     via: str = ""
     depth: int = 0
     attribute: str | None = None
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+def replace(obj, **changes):
+    if type(obj) is Env:
+        new = object.__new__(Env)
+        new.__dict__ = {**obj.__dict__, **changes}
+        return new
+    return dataclass_replace(obj, **changes)
 
 
 class Expander:
@@ -257,7 +272,7 @@ class Expander:
 
     def unary(self, node: Node, env: Env) -> Env:
         op = text(node.child_by_field_name("operator") or node)
-        operand = node.child_by_field_name("operand")
+        operand = unary_operand(node)
         if operand is None:
             return env
         if op == "@":

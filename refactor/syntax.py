@@ -127,3 +127,11 @@ def unwrap_block(node: Node) -> Node:
             break
         node = kids[0]
     return node
+
+
+def operand(node: Node) -> Node | None:
+    """The operand of a unary operator; for ``&(expr)`` the field starts at the ``(`` token."""
+    for child in node.children_by_field_name("operand"):
+        if child.is_named and child.type not in SKIP:
+            return child
+    return None

@@ -1323,7 +1323,16 @@ class Expander:
         as_node = keyword_get(args[1:], "as")
         fname = atom_value(as_node) if as_node is not None else name
         fenv = replace(env, function=(name or "?", len(params)))
-        if to is not None:
+        if to is not None and to.type == "unary_operator" and env.module is not None:
+            # `to: @attr`: the attribute is read in the module body (its aliases become
+            # compile references) and the calls go to the module it holds
+            held = unary_operand(to)
+            if held is not None and held.type == "identifier":
+                self.read_attribute(env.module, text(held), env, to.start_point[0] + 1)
+                module = self.attr_modules.get((env.module, text(held)))
+                if module is not None:
+                    self.emit(fenv, to, module, "call", "runtime", f"{fname}/{len(params)}")
+        elif to is not None:
             module = self.resolve(to, env)
             if module is not None:
                 self.alias_ref(fenv, to, module)

@@ -53,3 +53,13 @@ def test_quoted_fragments_in_macro_variables_are_injected(tmp_path):
     edges = analyze(root, "1.18").edges()
     assert edges["lib/user.ex"] == {"lib/base.ex": "compile", "lib/toy.ex": "runtime"}
     assert edges["lib/named.ex"] == {"lib/base.ex": "compile"}
+
+
+def test_defdelegate_to_an_attribute_reads_it_at_compile_time(tmp_path):
+    # mix (1.14, 1.18, 1.20): ui.ex -> toy.ex (compile), the attribute's alias replayed
+    root = project(tmp_path, {"lib/toy.ex": TOY, "lib/ui.ex": (
+        "defmodule Toy.UI do\n  @shell Toy.B\n\n  defdelegate go(x), to: @shell\nend\n")})
+    analysis = analyze(root, "1.18")
+    assert analysis.edges()["lib/ui.ex"] == {"lib/toy.ex": "compile"}
+    refs = {(r.kind, r.target, r.mode, r.function) for r in analysis.files["lib/ui.ex"].references}
+    assert ("call", "Toy.B", "runtime", "go/1") in refs

@@ -798,8 +798,15 @@ class Expander:
         if quoted[0] == "binding":
             self.walk_binding(quoted[1], env)
             return
+        body, macro_env = self.injection(quoted, node, env, via)
+        self.seq(body, macro_env)
+
+    @staticmethod
+    def injection(quoted, node: Node, env: Env, via: str) -> tuple[list[Node], Env]:
+        """The code a macro quoted and the environment it is expanded in: the caller's place
+        (module, function, line of the call), the quote's own aliases and bindings."""
         _kind, body, qbindings, qdef = quoted
-        macro_env = replace(
+        return body, replace(
             env,
             hygiene=qdef.aliases,
             bindings=qbindings,
@@ -807,8 +814,6 @@ class Expander:
             via=via,
             depth=env.depth + 1,
         )
-        out = self.seq(body, macro_env)
-        return out
 
     def expand_guard(self, definition: Definition, node: Node, env: Env) -> None:
         # a guard expands to its body with the arguments in place: walk both
@@ -1433,22 +1438,14 @@ class Expander:
             if quoted[0] == "binding":
                 self.walk_binding(quoted[1], env)
                 continue
-            _kind, body, qbindings, qdef = quoted
-            uenv = replace(
-                env,
-                hygiene=qdef.aliases,
-                bindings=qbindings,
-                line=env.line if env.line is not None else node.start_point[0] + 1,
-                via=env.via or f"use {module}",
-                depth=env.depth + 1,
-            )
+            body, uenv = self.injection(quoted, node, env, env.via or f"use {module}")
             if uenv.depth > MAX_MACRO_DEPTH:
                 continue
             after = self.seq(body, uenv)
             # aliases, imports and requires made by the injected code reach the caller
             env = replace(
                 env,
-                aliases={**env.aliases, **{k: v for k, v in after.aliases.items() if k not in env.aliases or after.aliases[k] != env.aliases.get(k)}},
+                aliases={**env.aliases, **after.aliases},
                 imports=after.imports,
                 macro_aliases={**env.macro_aliases, **after.macro_aliases},
             )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from .expand import Expander
-from .facts import STRENGTH, FileFacts, ParseIssue, Reference
+from .facts import STRENGTH, FileFacts, ParseIssue
 from .index import Indexer, ModuleInfo
 from .parse import first_error, parse
 from .project import Project, load_project, source_files
@@ -55,13 +55,6 @@ class Analysis:
                     if sink is not None and sink != path:
                         table.setdefault(sink, set()).add(label)
         return {p: {k: frozenset(v) for k, v in t.items()} for p, t in out.items()}
-
-    def references_between(self, source: str, sink: str) -> list[Reference]:
-        """The references in file ``source`` that make its edge to file ``sink``."""
-        facts = self.files.get(source)
-        if facts is None:
-            return []
-        return [r for r in facts.references if self.module_file.get(r.target) == sink]
 
     def fanout(self, exports_changed: bool = False) -> dict[str, int]:
         """For every file, how many other files mix recompiles when it changes."""

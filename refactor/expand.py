@@ -72,7 +72,6 @@ class Binding:
     node: Node | None
     env: "Env"
     atom: str | None = None  # a literal atom argument, e.g. `use MyAppWeb, :controller`
-    keywords: tuple = ()  # keyword list built by the macro (key, Binding)
     # a fragment the macro quoted into a variable (`def_x = quote do ... end`): its body is
     # walked with the macro's hygiene wherever it is unquoted
     quoted: tuple = ()

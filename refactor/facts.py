@@ -10,14 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MODES = ("compile", "export", "runtime")
 STRENGTH = {"compile": 3, "export": 2, "runtime": 1}
-
-
-def strongest(a: str | None, b: str) -> str:
-    if a is None or STRENGTH[b] > STRENGTH[a]:
-        return b
-    return a
 
 
 @dataclass(frozen=True, order=True)

@@ -51,8 +51,6 @@ class ModuleInfo:
     functions: set[tuple[str, int]] = field(default_factory=set)  # public, including macros
     macros: set[tuple[str, int]] = field(default_factory=set)  # public and private macros
     definitions: dict[str, list[Definition]] = field(default_factory=dict)
-    has_struct: bool = False
-    is_protocol: bool = False
 
 
 def head_parts(head: Node) -> tuple[str | None, list[Node], Node | None]:
@@ -226,7 +224,7 @@ class Indexer:
         module = modules[0] if modules else None
         aliases = self._aliases_at(node)
         if kind in ("defmodule", "defprotocol"):
-            self._defmodule(node, module, aliases, protocol=kind == "defprotocol")
+            self._defmodule(node, module, aliases)
         elif kind == "defimpl":
             names = impl_module_names(node, aliases, module)
             for name in names:
@@ -242,7 +240,7 @@ class Indexer:
             for name in modules:
                 self._definition(node, kind, name, aliases)
 
-    def _defmodule(self, node: Node, module: str | None, aliases: dict[str, str], protocol: bool) -> None:
+    def _defmodule(self, node: Node, module: str | None, aliases: dict[str, str]) -> None:
         args = call_arguments(node)
         if not args:
             return
@@ -251,7 +249,6 @@ class Indexer:
             return
         if full not in self.modules or (self.in_project and not self.modules[full].in_project):
             self.modules[full] = ModuleInfo(full, self.file, args[0].start_point[0] + 1, self.in_project)
-        self.modules[full].is_protocol |= protocol
         self.defined[(node.start_byte, node.end_byte)] = [full]
         if auto_alias is not None:
             # `defmodule Foo.Bar` nested in Parent aliases Foo to Parent.Foo, there and after
@@ -262,7 +259,6 @@ class Indexer:
         if info is None:
             return
         if kind in ("defstruct", "defexception"):
-            info.has_struct = True
             if kind == "defexception":
                 info.functions.update({("exception", 1), ("message", 1)})
             return

@@ -56,9 +56,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
 
-VERSIONS = ("1.14", "1.18", "1.20")
-
-
 @dataclass
 class FileDeps:
     modules: set[str] = field(default_factory=set)  # modules defined in this file
@@ -81,7 +78,6 @@ class _Graph:
             export_implies_runtime = _looks_one_label(files)
         self.names = sorted(files)
         self.index = {name: i for i, name in enumerate(self.names)}
-        n = len(self.names)
         owners: dict[str, list[int]] = {}
         for name in self.names:
             for mod in files[name].modules:

@@ -45,8 +45,6 @@ class Semantics:
     protocol_any_compile: bool
     # 1.14: a protocol's impl_for references the implementations for built-in types
     protocol_builtins_runtime: bool
-    # since 1.19, `--format cycles` prints strongly connected components
-    scc_cycles: bool
 
     def remote_special(self, module: str, function: str) -> str | None:
         if module == "Application" and function in ("compile_env", "compile_env!"):
@@ -73,7 +71,6 @@ def semantics(version: str) -> Semantics:
         typespec_structs=new,
         protocol_any_compile=major_minor < (1, 20),
         protocol_builtins_runtime=not new,
-        scc_cycles=major_minor >= (1, 19),
     )
 
 

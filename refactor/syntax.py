@@ -45,15 +45,6 @@ def do_block(node: Node) -> Node | None:
     return None
 
 
-def call_arity(node: Node) -> int:
-    args = call_arguments(node)
-    return len(args) + (1 if do_block(node) is not None and not _ends_with_keywords(args) else 0)
-
-
-def _ends_with_keywords(args: list[Node]) -> bool:
-    return bool(args) and args[-1].type == "keywords"
-
-
 def keyword_pairs(node: Node) -> list[tuple[str, Node]]:
     """``[(key, value)]`` of a ``keywords`` node or a ``list`` holding one; keys without colon."""
     if node.type == "list":

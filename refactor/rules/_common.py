@@ -64,13 +64,6 @@ def indentation(source: bytes, node: Node) -> bytes:
     return line[: len(line) - len(line.lstrip())]
 
 
-def project_targets(ctx, path: str) -> tuple[set[str], object]:
-    """Modules defined in ``path`` and the file's facts."""
-    facts = ctx.analysis.files.get(path)
-    own = {m.name for m in facts.modules} if facts is not None else set()
-    return own, facts
-
-
 def compile_count(analysis, path: str, targets: set[str]) -> int:
     facts = analysis.files.get(path)
     if facts is None:

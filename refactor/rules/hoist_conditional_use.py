@@ -218,14 +218,6 @@ def _conditional_parts(node: Node) -> tuple[str, Node | None, list[Branch]]:
     return kind, subject, branches
 
 
-def _is_conditional(node: Node) -> bool:
-    return _call_name(node) in CONDITIONALS
-
-
-def _is_defmodule(node: Node) -> bool:
-    return _call_name(node) == "defmodule"
-
-
 # --------------------------------------------------------------------------- modules & aliases
 
 

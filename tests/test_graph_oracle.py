@@ -69,25 +69,14 @@ def fold_repeats(lines: list[str]) -> list[str]:
     return out
 
 
-def mix_traces(compiled, files: list[str]) -> dict[str, list[str]]:
-    """`mix xref trace FILE` for each file, in one VM (Mix.Task.rerun prints the same)."""
-    script = (
-        'for f <- ~w(%s) do IO.puts("==TRACE " <> f); Mix.Task.rerun("xref", ["trace", f]) end'
-        % " ".join(files)
-    )
-    out = compiled.mix("run", "--no-start", "-e", script).stdout
-    found = dict(re.findall(r"^==TRACE (\S+)\n(.*?)(?=^==TRACE |\Z)", out, re.M | re.S))
-    assert sorted(found) == sorted(files), out
-    return {f: fold_repeats(text.splitlines()) for f, text in found.items()}
-
-
 @pytest.mark.oracle
 @pytest.mark.parametrize("project", [p for p in PROJECTS if not is_umbrella(p)],
                          ids=[p.name for p in PROJECTS if not is_umbrella(p)])
 def test_trace_matches_mix(project, elixir_version, compile_project):
     analysis = analyze(project, elixir_version)
     files = sorted(analysis.files)
-    expected = mix_traces(compile_project(project), files)
+    expected = {f: fold_repeats(text.splitlines())
+                for f, text in compile_project(project).xref_traces(files).items()}
     actual = {
         f: fold_repeats([format_entry(f, ref, elixir_version) for ref in trace_entries(analysis, f)])
         for f in files

@@ -419,19 +419,6 @@ def deps_from_traces(sources: dict[str, str], traces: dict[str, str]) -> dict[st
     return out
 
 
-def traces_of(compiled, files: list[str]) -> dict[str, str]:
-    """`mix xref trace FILE` for each file, run in one VM (Mix.Task.rerun per file), which
-    prints exactly what separate `mix xref trace` calls print, ten times faster."""
-    script = (
-        "for f <- ~w(%s) do IO.puts(\"==TRACE \" <> f); Mix.Task.rerun(\"xref\", [\"trace\", f]) end"
-        % " ".join(files)
-    )
-    out = compiled.mix("run", "--no-start", "-e", script).stdout
-    traces = dict(re.findall(r"^==TRACE (\S+)\n(.*?)(?=^==TRACE |\Z)", out, re.M | re.S))
-    assert sorted(traces) == sorted(files), out
-    return traces
-
-
 @pytest.fixture(scope="module")
 def project_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("recompile_check")
@@ -444,7 +431,7 @@ def project_dir(tmp_path_factory):
 @pytest.mark.oracle
 def test_recompiles_matches_mix(elixir_version, compile_project, project_dir):
     compiled = compile_project(project_dir)
-    traces = traces_of(compiled, sorted(PROJECT))
+    traces = compiled.xref_traces(sorted(PROJECT))
     for f in ("lib/import_rt.ex", "lib/multi.ex"):  # the batch prints what mix xref trace prints
         assert traces[f].strip() == compiled.xref_trace(f).strip()
     deps = deps_from_traces(PROJECT, traces)

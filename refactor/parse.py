@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import tree_sitter_elixir
 from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
@@ -18,8 +19,12 @@ def parse(source: bytes) -> Tree:
 
 @lru_cache(maxsize=None)
 def load_query(name: str) -> Query:
-    """Load ``queries/<name>.scm`` from the installed package."""
-    text = resources.files("refactor.queries").joinpath(f"{name}.scm").read_text("utf-8")
+    """Load ``queries/<name>.scm`` from the installed package (or, in a checkout that is not
+    installed, from the repository's ``queries/`` folder)."""
+    try:
+        text = resources.files("refactor.queries").joinpath(f"{name}.scm").read_text("utf-8")
+    except ModuleNotFoundError:
+        text = (Path(__file__).resolve().parent.parent / "queries" / f"{name}.scm").read_text("utf-8")
     return Query(LANGUAGE, text)
 
 

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from tree_sitter import Node
 
-from tree_sitter import Node, Query
-
-from refactor.parse import LANGUAGE, load_query
 from refactor.syntax import call_name, do_block, text
 
 DEF_KINDS = frozenset({"def", "defp", "defmacro", "defmacrop", "defguard", "defguardp", "defdelegate"})
 
 
-def query(name: str) -> Query:
-    try:
-        return load_query(name)
-    except ModuleNotFoundError:  # a checkout that is not installed
-        path = Path(__file__).resolve().parents[2] / "queries" / f"{name}.scm"
-        return Query(LANGUAGE, path.read_text("utf-8"))
+def clean_sources(ctx, needle: bytes):
+    """``(path, facts, source)`` of each analysed source that parsed cleanly and holds ``needle``."""
+    if ctx.analysis is None:
+        return
+    for path in sorted(ctx.sources):
+        facts = ctx.analysis.files.get(path)
+        source = ctx.sources[path]
+        if facts is None or facts.errors or not path.endswith((".ex", ".exs")) or needle not in source:
+            continue
+        yield path, facts, source
 
 
 def is_defmodule(node: Node) -> bool:

@@ -6,8 +6,8 @@ import re
 
 from tree_sitter import Node
 
-from refactor.parse import captures, parse
-from refactor.rules._common import absorb_blank, compile_count, enclosing_module, line_span, query
+from refactor.parse import captures, load_query, parse
+from refactor.rules._common import absorb_blank, clean_sources, compile_count, enclosing_module, line_span
 from refactor.rules.base import Diagnostic, Edit, Fix, RuleContext
 from refactor.syntax import call_arguments, call_name, keyword_get, line, text
 
@@ -49,19 +49,10 @@ class UnusedDirective:
 
     def check(self, ctx: RuleContext) -> list[Diagnostic]:
         self.ctx = ctx
-        analysis = ctx.analysis
         out: list[Diagnostic] = []
-        if analysis is None:
-            return out
-        for path in sorted(ctx.sources):
-            facts = analysis.files.get(path)
-            if facts is None or facts.errors or not path.endswith((".ex", ".exs")):
-                continue
-            source = ctx.sources[path]
-            if self.kind.encode() not in source:
-                continue
+        for path, facts, source in clean_sources(ctx, self.kind.encode()):
             tree = parse(source)
-            for node in captures(query(f"drop_unused_{self.kind}"), tree.root_node).get("directive", []):
+            for node in captures(load_query(f"drop_unused_{self.kind}"), tree.root_node).get("directive", []):
                 diag = self.consider(ctx, path, source, node, facts)
                 if diag is not None:
                     out.append(diag)

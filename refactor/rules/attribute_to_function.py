@@ -6,7 +6,7 @@ import re
 
 from tree_sitter import Node
 
-from refactor.parse import captures, parse
+from refactor.parse import captures, load_query, parse
 from refactor.rules._common import (
     DEF_KINDS,
     absorb_blank,
@@ -16,7 +16,6 @@ from refactor.rules._common import (
     line_span,
     module_name,
     newline_of,
-    query,
 )
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
 from refactor.syntax import call_arguments, call_name, do_block, keyword_get, line, text
@@ -127,7 +126,7 @@ class AttributeToFunction(Rule):
                 continue
             source = ctx.sources[path]
             tree = parse(source)
-            caps = captures(query(QUERY_NAME), tree.root_node)
+            caps = captures(load_query(QUERY_NAME), tree.root_node)
             sets = caps.get("set", [])
             reads = caps.get("read", [])
             for node in sorted(sets, key=lambda n: n.start_byte):

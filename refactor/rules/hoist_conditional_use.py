@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tree_sitter import Node, Query
 
-from refactor.parse import LANGUAGE, captures, first_error, load_query, parse
+from refactor.parse import captures, first_error, load_query, parse
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext, apply_edits
 
 RULE_ID = "hoist-conditional-use"
@@ -73,14 +73,6 @@ class Refusal(Exception):
 
 
 # --------------------------------------------------------------------------- query & nodes
-
-
-def _query() -> Query:
-    try:
-        return load_query(QUERY_NAME)
-    except ModuleNotFoundError:  # running from a checkout that is not installed
-        path = Path(__file__).resolve().parents[2] / "queries" / f"{QUERY_NAME}.scm"
-        return Query(LANGUAGE, path.read_text("utf-8"))
 
 
 def _text(node: Node) -> str:
@@ -376,7 +368,7 @@ def _scan(root: Node, query: Query | None = None) -> tuple[list[Module], list[Pr
     The query finds every defmodule, conditional and directive; the walk keeps those that sit at
     body level of a module, where the compiler expands them while it compiles the module body.
     """
-    caps = captures(query or _query(), root)
+    caps = captures(query or load_query(QUERY_NAME), root)
     module_ids = {n.id for n in caps.get("module", [])}
     conditional_ids = {n.id for n in caps.get("conditional", [])}
     directive_ids = {n.id for n in caps.get("directive", [])}

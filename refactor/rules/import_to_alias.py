@@ -6,8 +6,8 @@ import re
 
 from tree_sitter import Node
 
-from refactor.parse import captures, parse
-from refactor.rules._common import absorb_blank, enclosing_module, line_span, query
+from refactor.parse import captures, load_query, parse
+from refactor.rules._common import absorb_blank, clean_sources, enclosing_module, line_span
 from refactor.rules._unused import _in_quote, dynamic_definitions, imported_names, opaque_uses, template_reason
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
 from refactor.syntax import call_arguments, call_name, line, text
@@ -72,19 +72,10 @@ class ImportToAlias(Rule):
     safe = True
 
     def check(self, ctx: RuleContext) -> list[Diagnostic]:
-        analysis = ctx.analysis
         out: list[Diagnostic] = []
-        if analysis is None:
-            return out
-        for path in sorted(ctx.sources):
-            facts = analysis.files.get(path)
-            if facts is None or facts.errors or not path.endswith((".ex", ".exs")):
-                continue
-            source = ctx.sources[path]
-            if b"import" not in source:
-                continue
+        for path, facts, source in clean_sources(ctx, b"import"):
             tree = parse(source)
-            caps = captures(query(QUERY_NAME), tree.root_node)
+            caps = captures(load_query(QUERY_NAME), tree.root_node)
             locals_ = caps.get("local", [])
             for node in caps.get("directive", []):
                 diag = self.consider(ctx, path, source, node, facts, locals_)

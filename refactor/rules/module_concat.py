@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from refactor.breakable import _mean
-from refactor.parse import captures, parse
+from refactor.parse import captures, load_query, parse
 from refactor.recompile import FileDeps, fanout
-from refactor.rules._common import absorb_blank, line_span, query
+from refactor.rules._common import absorb_blank, line_span
 from refactor.rules.attribute_to_function import AttributeToFunction
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
 from refactor.syntax import text
@@ -117,7 +117,7 @@ class ModuleConcat(Rule):
     def rewrite(self, ctx, path, target, refs, users, base, after) -> Diagnostic | None:
         source = ctx.sources[path]
         tree = parse(source)
-        caps = captures(query(QUERY_NAME), tree.root_node)
+        caps = captures(load_query(QUERY_NAME), tree.root_node)
         short = target.rsplit(".", 1)[-1]
         alias_nodes = [n.parent.parent for n in caps.get("alias.module", []) if text(n) == target]
         receivers = {target} | ({short} if alias_nodes else set())

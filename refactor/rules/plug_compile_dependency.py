@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from refactor.parse import captures, parse
-from refactor.rules._common import enclosing_module, module_name, query
+from refactor.parse import captures, load_query, parse
+from refactor.rules._common import clean_sources, enclosing_module, module_name
 from refactor.rules.base import Diagnostic, Rule, RuleContext
 from refactor.syntax import line, text
 
@@ -51,14 +51,9 @@ class PlugCompileDependency(Rule):
     def check(self, ctx: RuleContext) -> list[Diagnostic]:
         a = ctx.analysis
         out: list[Diagnostic] = []
-        if a is None:
-            return out
-        for path in sorted(ctx.sources):
-            facts = a.files.get(path)
-            if facts is None or facts.errors or b"plug" not in ctx.sources[path]:
-                continue
-            tree = parse(ctx.sources[path])
-            for node in captures(query(RULE_ID.replace("-", "_")), tree.root_node).get("plug", []):
+        for path, facts, source in clean_sources(ctx, b"plug"):
+            tree = parse(source)
+            for node in captures(load_query(RULE_ID.replace("-", "_")), tree.root_node).get("plug", []):
                 module = enclosing_module(node)
                 if module is None:
                     continue

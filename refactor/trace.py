@@ -8,8 +8,6 @@ from .facts import Reference
 # Erlang term order of the atoms mix sorts by
 _MODE_ORDER = {"compile": 0, "export": 1, "runtime": 2}
 _KIND_ORDER = {"alias": 0, "call": 1, "import": 2, "require": 3, "struct": 4}
-# kinds recorded for the graph that the tracer API does not report
-_UNTRACED = {"behaviour", "derive"}
 
 
 def trace_entries(analysis: Analysis, path: str, label: str | None = None) -> list[Reference]:
@@ -18,7 +16,7 @@ def trace_entries(analysis: Analysis, path: str, label: str | None = None) -> li
     out = []
     seen = set()
     for ref in facts.references:
-        if ref.kind in _UNTRACED or ref.target not in analysis.module_file:
+        if ref.target not in analysis.module_file:
             continue
         if label is not None and ref.mode != label:
             continue

@@ -15,7 +15,14 @@ A fix that fails is never offered as a fix: its diagnostic is kept, with the rea
 a fix in a file that does not parse cleanly (no rewrite touches it), and an unsafe fix unless
 ``Options.allow_unsafe`` (``--allow-concat``). Verified fixes are then merged per file into
 the patches ``apply`` writes and ``suggest`` prints, and the merged set is verified once more
-as a whole; a fix that does not combine is held back for the next run, with that reason.
+as a whole; a fix that does not combine is held back for the next pass.
+
+Then the rules run again on the patched text (a pass), until a pass finds no new fix: a fix
+held back, or one that only another fix makes possible (an import becomes an alias once the
+require of the same module is gone), is made by the same run, so ``suggest`` shows and
+``apply`` writes the fixed point, and a second ``apply`` changes nothing. The patches go from
+the files on disk to the text of the last pass; what is left unfixed is reported from the
+last pass, with its lines mapped back to the files on disk.
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ class Suggestion:
     fanout_after: float | None = None
     in_patch: bool = False  # part of the patches apply writes
     written: bool = False  # apply wrote it
+    found_in_pass: int = 1  # 2+: found on the text the fixes of earlier passes leave
 
     @property
     def offered(self) -> bool:
@@ -125,6 +133,8 @@ class Options:
     version: str | None = None
     allow_unsafe: bool = False
     cwd: str = ""
+    # rules run again on the patched text until no new fix appears, at most this many times
+    passes: int = 4
 
 
 # The seams to the project loader and the analyser; tests may pass their own.
@@ -245,28 +255,72 @@ class _Runner:
             return self.result
         self.result.name = getattr(self.project, "name", self.root.name)
         self.result.notes.extend(getattr(self.project, "notes", []))
-        self.sources = self.read_sources()
-        self.analysis = self.analyze(self.sources)
-        self.result.stats = stats_of(self.analysis)
-        self.broken: dict[str, int] = {}
-        for path, facts in sorted(self.analysis.files.items()):
-            for issue in facts.errors[:1]:
-                self.broken[path] = issue.line
-                if path in self.sources and self.wanted(path):  # unreadable: reported already
-                    self.error(path, issue.line or None, f"{issue.message}; exfix rewrites nothing in this file")
-        self.ctx = RuleContext(self.project, self.analysis, self.sources, dict(self.opts.rule_options))
+        disk = self.read_sources()
+        sources = dict(disk)
+        taken: list[Suggestion] = []
+        for number in range(1, self.opts.passes + 1):
+            # each pass runs the rules on what the passes before it wrote, so one apply
+            # makes every fix a fix enables, and a second apply finds nothing to do
+            analysed = sources
+            self.one_pass(analysed, number)
+            if not self.result.patches:
+                fanout_after = self.fanout_now
+                break
+            for sug in self.result.suggestions:
+                if sug.in_patch:
+                    self.from_pass(sug, number, disk, analysed)
+                    taken.append(sug)
+            fanout_after = self.result.fanout_after
+            sources = {**analysed, **{p.file: p.after for p in self.result.patches}}
+        else:
+            self.result.notes.append(
+                f"fixes still changed the project after {self.opts.passes} passes; "
+                "run exfix again after apply"
+            )
+        # what apply does (every pass), then what is left once it is done
+        remaining = [s for s in self.result.suggestions if not s.in_patch]
+        for sug in remaining:
+            sug.line = map_line(disk.get(sug.file), analysed.get(sug.file), sug.line)
+        self.result.suggestions = taken + remaining
+        self.result.patches = [
+            FilePatch(rel, disk.get(rel), data,
+                      sorted({s.rule for s in taken if rel == s.file or rel in s.new_files}))
+            for rel, data in sorted(sources.items())
+            if disk.get(rel) != data
+        ]
+        self.result.fanout_after = fanout_after
+        return self.result
+
+    def one_pass(self, sources: dict[str, bytes], number: int) -> None:
+        """Analyse ``sources``, run the rules, verify and merge their fixes into patches."""
+        self.sources = sources
+        self.analysis = self.analyze(sources)
+        self.result.suggestions = []
+        self.result.patches = []
+        self.origin = {}
+        self.fanout_now = mean_fanout(self.analysis)
+        if number == 1:
+            self.result.stats = stats_of(self.analysis)
+            self.broken: dict[str, int] = {}
+            for path, facts in sorted(self.analysis.files.items()):
+                for issue in facts.errors[:1]:
+                    self.broken[path] = issue.line
+                    if path in sources and self.wanted(path):  # unreadable: reported already
+                        self.error(path, issue.line or None, f"{issue.message}; exfix rewrites nothing in this file")
+            self.result.compile_edge_list = sorted(compile_edges(self.analysis))
+            graph = self.analysis.file_graph
+            self.result.leaf_files = sorted(f for f in graph.nodes if graph.out_degree(f) == 0)
+        self.ctx = RuleContext(self.project, self.analysis, sources, dict(self.opts.rule_options))
         self.base_edges = compile_edges(self.analysis)
-        self.result.compile_edge_list = sorted(self.base_edges)
-        graph = self.analysis.file_graph
-        self.result.leaf_files = sorted(f for f in graph.nodes if graph.out_degree(f) == 0)
         self.base_cycles = compile_cycles(self.analysis)
         for rule_cls in self.opts.rules:
             rule = rule_cls()
             try:
                 diagnostics = rule.check(self.ctx)
             except Exception as exc:  # one rule's bug must not hide the others' results
-                self.error(None, None, f"rule {rule_cls.id} failed: {exc!r}")
-                self.result.notes.append(traceback.format_exc())
+                if number == 1:
+                    self.error(None, None, f"rule {rule_cls.id} failed: {exc!r}")
+                    self.result.notes.append(traceback.format_exc())
                 continue
             for diag in sorted(diagnostics, key=lambda d: (d.file, d.line)):
                 if not self.wanted(diag.file):
@@ -275,7 +329,16 @@ class _Runner:
                 self.origin[id(sug)] = (rule, diag)
                 self.result.suggestions.append(sug)
         self.build_patches()
-        return self.result
+
+    @staticmethod
+    def from_pass(sug: Suggestion, number: int, disk: dict[str, bytes], analysed: dict[str, bytes]) -> None:
+        """A fix found on the text earlier passes left: its line and diff refer to the disk."""
+        sug.found_in_pass = number
+        if number == 1:
+            return
+        sug.line = map_line(disk.get(sug.file), analysed.get(sug.file), sug.line)
+        # this fix's diff starts from the file on disk, so it carries the earlier fixes too
+        sug.before = disk.get(sug.file)
 
     def wanted(self, path: str) -> bool:
         return self.only is None or path in self.only
@@ -330,7 +393,7 @@ class _Runner:
         sug.reasons = reasons
         sug.verified = not reasons
         if after is not None and not reasons:
-            sug.fanout_before = self.result.stats.fanout
+            sug.fanout_before = self.fanout_now
             sug.fanout_after = mean_fanout(after)
         return sug
 
@@ -395,7 +458,7 @@ class _Runner:
     def build_patches(self) -> None:
         offered = [s for s in self.result.suggestions if s.offered]
         if not offered:
-            self.result.fanout_after = self.result.stats.fanout
+            self.result.fanout_after = self.fanout_now
             return
         by_file: dict[str, list[Suggestion]] = {}
         for sug in offered:
@@ -408,7 +471,7 @@ class _Runner:
         merged, fanout_after = self.combine(candidates)
         if merged is None:
             kept: list = []
-            fanout_after = self.result.stats.fanout
+            fanout_after = self.fanout_now
             for cand in candidates:
                 trial, trial_fanout = self.combine(kept + [cand])
                 if trial is not None:
@@ -432,7 +495,7 @@ class _Runner:
             for sug in taken:
                 sug.in_patch = True
         self.result.patches.sort(key=lambda p: p.file)
-        self.result.fanout_after = fanout_after if candidates else self.result.stats.fanout
+        self.result.fanout_after = fanout_after if candidates else self.fanout_now
 
     def merge_file(self, file: str, sugs: list[Suggestion]):
         """Merge the fixes of one file, in line order, keeping each one that still verifies."""
@@ -479,6 +542,19 @@ class _Runner:
 
     def _fixes(self, sugs: list[Suggestion]):
         return [self.origin[id(s)] for s in sugs]
+
+
+def map_line(old: bytes | None, new: bytes | None, line: int) -> int:
+    """The line of ``old`` that line ``line`` of ``new`` comes from (or the nearest before it)."""
+    if old is None or new is None or old == new:
+        return line
+    from .report import line_opcodes
+
+    index = line - 1
+    for tag, i1, i2, j1, j2 in line_opcodes(old.split(b"\n"), new.split(b"\n")):
+        if j1 <= index < j2:
+            return (i1 + (index - j1) if tag == "equal" else i1) + 1
+    return line
 
 
 LONE_LF = re.compile(rb"(?<!\r)\n")

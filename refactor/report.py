@@ -186,6 +186,7 @@ def verdict(sug: Suggestion) -> str:
         return (
             "verified"
             + ("" if sug.safe else " (unsafe fix, allowed by --allow-concat)")
+            + (f", found once the fixes of pass {sug.found_in_pass - 1} are made" if sug.found_in_pass > 1 else "")
             + (", written" if sug.written else "")
         )
     return "not fixed: " + "; ".join(sug.reasons)

@@ -106,12 +106,31 @@ def test_fixes_in_one_file_are_merged(billing):
     assert patch.after.count(b"# one\n") == 1 and patch.after.endswith(b"# two\n")
 
 
-def test_overlapping_fixes_hold_back_the_later_one(billing):
-    r = run(billing, R.Overlapping)
+def test_overlapping_fixes_hold_back_the_later_one_for_the_next_pass(billing):
+    r = run(billing, R.Overlapping, passes=1)
     a, b = [s for s in r.suggestions if s.file == "lib/billing.ex"]
     assert a.in_patch and not b.in_patch and "held back" in b.reasons[0]
     patch = {p.file: p for p in r.patches}["lib/billing.ex"]
     assert patch.after.startswith(b"defmodule Billing do # a\n")
+
+
+def test_a_later_pass_makes_the_held_back_fix(billing):
+    r = run(billing, R.Overlapping)
+    a, b = [s for s in r.suggestions if s.file == "lib/billing.ex"]
+    assert (a.in_patch, a.found_in_pass, b.in_patch, b.found_in_pass) == (True, 1, True, 2)
+    patch = {p.file: p for p in r.patches}["lib/billing.ex"]
+    assert patch.before == (billing / "lib/billing.ex").read_bytes()
+    assert patch.after.startswith(b"defmodule Billing do # a # b\n")
+    # the second fix's own diff starts from the file on disk too
+    assert b.before == patch.before and b.after == patch.after
+    assert len(r.suggestions) == len([s for s in r.suggestions if s.in_patch]) == 2 * 3
+
+
+def test_fixes_that_never_settle_stop_after_the_last_pass(billing):
+    r = run(billing, R.Restless, passes=3)
+    patch = {p.file: p for p in r.patches}["lib/billing.ex"]
+    assert patch.after.count(b"# again\n") == 3
+    assert any("after 3 passes" in n for n in r.notes)
 
 
 def test_fix_creating_a_file(billing):

@@ -245,15 +245,17 @@ class AttributeToFunction(Rule):
                 before[n] = before.get(n, 0) + 1
             elif s.start_byte > node.start_byte:
                 after.add(n)
-        stack = [value]
+        stack = [(value, frozenset())]
         while stack:
-            cur = stack.pop()
+            cur, bound = stack.pop()
+            if cur.type == "anonymous_function":
+                bound = bound | _fn_parameters(cur)
             if cur.type == "identifier":
                 word = text(cur)
                 parent = cur.parent
                 if word in ("__ENV__", "__CALLER__", "__STACKTRACE__"):
                     raise Refusal(f"its value uses {word}, which means something else in a function")
-                if word in ("__MODULE__", "__DIR__"):
+                if word in ("__MODULE__", "__DIR__") or word in bound or _captured_name(cur):
                     pass
                 elif parent is not None and parent.type == "call" and parent.child_by_field_name("target") == cur:
                     if word in ("unquote", "unquote_splicing"):
@@ -265,7 +267,7 @@ class AttributeToFunction(Rule):
                     pass
                 else:
                     raise Refusal(f"its value uses the variable `{word}`, not visible in a function")
-            stack.extend(cur.named_children)
+            stack.extend((child, bound) for child in cur.named_children)
 
     def check_name(self, ctx, module, name) -> None:
         if name in KERNEL_ARITY0:
@@ -352,6 +354,33 @@ def _where(read: Node, block: Node) -> str | None:
     if statement.type == "unary_operator":
         return "another attribute"
     return "the module body"
+
+
+def _fn_parameters(fn: Node) -> frozenset[str]:
+    """Variables the clauses of ``fn a, b -> ... end`` bind in their heads."""
+    names = set()
+    for clause in fn.named_children:
+        head = clause.child_by_field_name("left") if clause.type == "stab_clause" else None
+        stack = [head] if head is not None else []
+        while stack:
+            cur = stack.pop()
+            if cur.type == "identifier":
+                names.add(text(cur))
+            elif cur.type == "unary_operator" and text(cur).startswith("^"):
+                continue  # a pinned variable is read, not bound
+            stack.extend(cur.named_children)
+    return frozenset(names)
+
+
+def _captured_name(ident: Node) -> bool:
+    """True for ``name`` in a capture ``&name/2``: a local function, not a variable."""
+    parent = ident.parent
+    if parent is None or parent.type != "binary_operator" or parent.child_by_field_name("left") != ident:
+        return False
+    op = parent.child_by_field_name("operator")
+    grand = parent.parent
+    return (op is not None and text(op) == "/" and grand is not None and grand.type == "unary_operator"
+            and text(grand).startswith("&"))
 
 
 def _shift(line_: bytes, shift: int) -> bytes:

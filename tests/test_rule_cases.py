@@ -11,13 +11,14 @@ import shutil
 import pytest
 
 from refactor.rules.attribute_to_function import AttributeToFunction
+from refactor.rules.body_time_call import BodyTimeCall
 from refactor.rules.drop_unused_import import DropUnusedImport
 from refactor.rules.drop_unused_require import DropUnusedRequire
 from refactor.rules.import_to_alias import ImportToAlias
 from refactor.rules.module_concat import ModuleConcat
 from rule_cases import Cases, check_findings, check_refusal, check_snapshot
 
-ALL = [Cases(rule) for rule in (AttributeToFunction, DropUnusedImport, DropUnusedRequire, ImportToAlias, ModuleConcat)]
+ALL = [Cases(rule) for rule in (AttributeToFunction, BodyTimeCall, DropUnusedImport, DropUnusedRequire, ImportToAlias, ModuleConcat)]
 
 
 def each(kind: str):

@@ -5,7 +5,8 @@ A rule's cases are the directories of ``fixtures/rules/<rule-id>/`` (``_project`
 text). ``case.json`` keys: ``path`` (where the file goes in ``_project``, default
 ``lib/<case>.ex``), ``findings`` (how many diagnostics, default 1), ``refuse`` (a substring
 of the message of a diagnostic without fix), ``message`` (a substring of the message),
-``sources`` (more files: path -> text). The case is analysed as part of ``_project``.
+``sources`` (more files: path -> text), ``fixes`` (how many fixes ``after.ex`` applies
+together, default 1). The case is analysed as part of ``_project``.
 """
 
 from __future__ import annotations
@@ -58,10 +59,12 @@ class Cases:
         return ctx, diags
 
     def patched(self, case: str) -> bytes:
+        """The case's file with its fixes applied together, as the engine merges them."""
         ctx, diags = self.run(case)
         fixed = [d for d in diags if d.fix is not None]
-        assert len(fixed) == 1, [d.message for d in diags]
-        return apply_edits(ctx.sources[fixed[0].file], fixed[0].fix.edits)
+        assert len(fixed) == self.meta(case).get("fixes", 1), [d.message for d in diags]
+        assert len({d.file for d in fixed}) == 1
+        return apply_edits(ctx.sources[fixed[0].file], [e for d in fixed for e in d.fix.edits])
 
     def fixed(self):
         return [c for c in self.names if (self.dir / c / "after.ex").exists()]

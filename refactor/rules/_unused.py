@@ -112,7 +112,7 @@ class UnusedDirective:
             f"reference to {sink}: this file is recompiled whenever {target}'s public "
             f"functions or macros change. Remove it"
         )
-        return Diagnostic(self.rule_id, path, line(node), "warning", message, Fix([Edit(span[0], absorb_blank(source, span), b"")]))
+        return Diagnostic(self.rule_id, path, line(node), "warning", message, Fix([Edit(span[0], absorb_blank(source, span), b"", tidy=True)]))
 
     # subclasses: True when unused, None when used
     def used(self, ctx, node, target, info, args, refs, source, scope):

@@ -187,7 +187,7 @@ class AttributeToFunction(Rule):
                 RULE_ID, path, line(node), "warning",
                 f"{head}; not rewritten: the module's `end` shares its line with other code",
             )
-        edits = [Edit(span[0], absorb_blank(source, span), b"")]
+        edits = [Edit(span[0], absorb_blank(source, span), b"", tidy=True)]
         edits.append(Edit(end_line_start, end_line_start, nl + func))
         for read in my_reads:
             edits.append(Edit(read.start_byte, read.end_byte, f"{name}()".encode()))

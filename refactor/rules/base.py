@@ -7,16 +7,23 @@ edited ranges stay byte for byte.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Edit:
-    """Replace bytes ``[start, end)`` of the original file with ``text``."""
+    """Replace bytes ``[start, end)`` of the original file with ``text``.
+
+    ``tidy``: the edit deletes whole lines (a statement); once every edit of the file is
+    applied, the blank lines where they were are tidied as a person would (see
+    ``apply_edits``), whichever other deletions of neighbouring lines were applied with it.
+    """
 
     start: int
     end: int
     text: bytes
+    tidy: bool = False
 
 
 @dataclass
@@ -41,17 +48,60 @@ class Diagnostic:
 
 
 def apply_edits(source: bytes, edits: list[Edit]) -> bytes:
-    """Apply non-overlapping edits to ``source``; raises ValueError on overlap."""
+    """Apply non-overlapping edits to ``source``; raises ValueError on overlap.
+
+    Where ``tidy`` edits deleted lines, a blank line left right after a line that opens a
+    block (``do``, ``->``) or at the start of the file, a second blank line in a row, and a
+    blank line right before ``end``/``else``/... are removed: deleting two adjacent
+    directives separately, or the last statement before ``end``, leaves what a person
+    would have written.
+    """
     out = []
     pos = 0
+    length = 0
+    gaps: list[int] = []  # offsets in the output where tidy edits deleted lines
     for edit in sorted(edits, key=lambda e: (e.start, e.end)):
         if edit.start < pos or edit.end < edit.start or edit.end > len(source):
             raise ValueError(f"overlapping or out-of-range edit at byte {edit.start}")
         out.append(source[pos : edit.start])
+        length += edit.start - pos
+        if edit.tidy:
+            gaps.append(length + len(edit.text))
         out.append(edit.text)
+        length += len(edit.text)
         pos = edit.end
     out.append(source[pos:])
-    return b"".join(out)
+    data = b"".join(out)
+    for gap in sorted(set(gaps), reverse=True):
+        data = _tidy_gap(data, gap)
+    return data
+
+
+OPENS = re.compile(rb"(?:^|[^\w?!:.@])do$|->$")
+CLOSES = re.compile(rb"(?:end|else|rescue|catch|after)(?![\w?!:])")
+
+
+def _tidy_gap(data: bytes, gap: int) -> bytes:
+    """Blank lines around ``gap`` (a line start where lines were deleted), tidied."""
+    if gap > 0 and data[gap - 1 : gap] != b"\n":
+        return data  # not a line start: the edit did not delete whole lines
+    while True:
+        nxt_end = data.find(b"\n", gap)
+        nxt_end = len(data) if nxt_end < 0 else nxt_end + 1
+        nxt = data[gap:nxt_end]
+        prev_start = data.rfind(b"\n", 0, gap - 1) + 1 if gap > 0 else 0
+        prev = data[prev_start:gap]
+        next_blank = bool(nxt) and not nxt.strip()
+        prev_blank = bool(prev) and not prev.strip()
+        opens = gap == 0 or OPENS.search(prev.rstrip()) is not None
+        closes = not nxt or CLOSES.match(nxt.strip()) is not None
+        if next_blank and (prev_blank or opens):
+            data = data[:gap] + data[nxt_end:]
+        elif prev_blank and closes:
+            data = data[:prev_start] + data[gap:]
+            gap = prev_start
+        else:
+            return data
 
 
 @dataclass

@@ -288,7 +288,7 @@ class BodyTimeCall(Rule):
             raise Refusal(f"the assignment to `{var}` shares its line with other code", kind=MANUAL)
         nl = newline_of(source)
         value_text = text(value)
-        edits = [Edit(span[0], absorb_blank(source, span), b"")]
+        edits = [Edit(span[0], absorb_blank(source, span), b"", tidy=True)]
         if len(fragments) == 1 and "\n" not in value_text:
             unquote, _ = fragments[0]
             needs_parens = value.type not in ATOMIC and unquote.parent is not None and unquote.parent.type not in (

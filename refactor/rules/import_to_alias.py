@@ -133,7 +133,7 @@ class ImportToAlias(Rule):
         except Refusal as why:
             return Diagnostic(RULE_ID, path, line(node), "info",
                               f"import {written} could become remote calls, but: {why}")
-        edits.append(Edit(span[0], absorb_blank(source, span), b""))
+        edits.append(Edit(span[0], absorb_blank(source, span), b"", tidy=True))
         message = (
             f"{head} {', '.join(used)}: call them as {prefix}.f(...) and drop the import, "
             f"so this file no longer recompiles when {target}'s exports change"

@@ -143,7 +143,7 @@ class ModuleConcat(Rule):
                 span = line_span(source, node)
                 if span is None:
                     return None
-                edits.append(Edit(span[0], absorb_blank(source, span), b""))
+                edits.append(Edit(span[0], absorb_blank(source, span), b"", tidy=True))
         users_text = ", ".join(users)
         warning = (
             f"Module.concat hides {target} from the compiler: {path} no longer depends on it, so "

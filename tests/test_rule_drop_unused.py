@@ -1,0 +1,80 @@
+"""drop-unused-import and drop-unused-require: what is particular to them (the shared cases run
+in test_rule_cases.py): the blank lines their deletions leave, and directives of modules that
+are not the project's."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from refactor.engine import Options, run_project
+from refactor.rules.base import Edit, apply_edits
+from refactor.rules.drop_unused_import import DropUnusedImport
+from refactor.rules.drop_unused_require import DropUnusedRequire
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT = REPO / "fixtures" / "rules" / "drop-unused-import" / "_project"
+
+
+def engine(tmp_path: Path, files: dict[str, str], deps: dict[str, str] | None = None):
+    root = tmp_path / "proj"
+    shutil.copytree(PROJECT, root)
+    for rel, data in {**files, **(deps or {})}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(data)
+    if deps:
+        mix = (root / "mix.exs").read_text()
+        names = sorted({rel.split("/")[1] for rel in deps})
+        listed = ", ".join(f'{{:{n}, path: "deps/{n}"}}' for n in names)
+        mix = mix.replace('version: "0.1.0"', f'version: "0.1.0", deps: [{listed}]')
+        assert "deps:" in mix
+        (root / "mix.exs").write_text(mix)
+    opts = Options(rules=[DropUnusedImport, DropUnusedRequire], version="1.18")
+    return run_project(root, opts)
+
+
+def test_adjacent_directives_of_both_rules_leave_no_blank_line_after_do(tmp_path):
+    result = engine(tmp_path, {"lib/both.ex": (
+        "defmodule Both do\n  import Fmt\n  require Money\n\n  def total(items), do: Enum.sum(items)\nend\n"
+    )})
+    assert sorted(s.rule for s in result.suggestions if s.offered) == ["drop-unused-import", "drop-unused-require"]
+    (patch,) = result.patches
+    assert patch.after == b"defmodule Both do\n  def total(items), do: Enum.sum(items)\nend\n"
+
+
+@pytest.mark.parametrize("before, deleted, after", [
+    # the last statement of a block: no blank line is left before `end`
+    ("defmodule A do\n  def f, do: 1\n\n  require B\nend\n", ["  require B\n"],
+     "defmodule A do\n  def f, do: 1\nend\n"),
+    # between two blank lines: one is left
+    ("defmodule A do\n  alias C\n\n  require B\n\n  def f, do: 1\nend\n", ["  require B\n"],
+     "defmodule A do\n  alias C\n\n  def f, do: 1\nend\n"),
+    # a run of deletions after `do` followed by a blank line
+    ("defmodule A do\n  import C\n  require B\n\n  def f, do: 1\nend\n", ["  import C\n", "  require B\n"],
+     "defmodule A do\n  def f, do: 1\nend\n"),
+    # only one of the run: the blank line between the rest and the code stays
+    ("defmodule A do\n  import C\n  require B\n\n  def f, do: 1\nend\n", ["  require B\n"],
+     "defmodule A do\n  import C\n\n  def f, do: 1\nend\n"),
+    # a blank line the author put elsewhere is not touched
+    ("defmodule A do\n\n  require B\n  def f, do: 1\n\n\n  def g, do: 2\nend\n", ["  require B\n"],
+     "defmodule A do\n\n  def f, do: 1\n\n\n  def g, do: 2\nend\n"),
+    # CRLF line ends
+    ("defmodule A do\r\n  require B\r\n\r\n  def f, do: 1\r\nend\r\n", ["  require B\r\n"],
+     "defmodule A do\r\n  def f, do: 1\r\nend\r\n"),
+])
+def test_tidy_deletions(before, deleted, after):
+    source = before.encode()
+    edits = []
+    for line in deleted:
+        start = source.index(line.encode())
+        edits.append(Edit(start, start + len(line), b"", tidy=True))
+    assert apply_edits(source, edits).decode() == after
+
+
+def test_edits_that_are_not_tidy_are_applied_as_they_are():
+    source = b"defmodule A do\n  require B\n\n  def f, do: 1\nend\n"
+    start = source.index(b"  require B")
+    assert apply_edits(source, [Edit(start, start + 12, b"")]) == b"defmodule A do\n\n  def f, do: 1\nend\n"
+

@@ -78,3 +78,38 @@ def test_edits_that_are_not_tidy_are_applied_as_they_are():
     start = source.index(b"  require B")
     assert apply_edits(source, [Edit(start, start + 12, b"")]) == b"defmodule A do\n\n  def f, do: 1\nend\n"
 
+
+DEP = {
+    "deps/dep_lib/mix.exs": (
+        "defmodule DepLib.MixProject do\n  use Mix.Project\n\n"
+        "  def project, do: [app: :dep_lib, version: \"0.1.0\"]\nend\n"
+    ),
+    "deps/dep_lib/lib/dep_lib.ex": (
+        "defmodule DepLib do\n  defmacro twice(x), do: quote(do: {unquote(x), unquote(x)})\n"
+        "  def upper(s), do: String.upcase(s)\nend\n"
+    ),
+}
+
+
+def test_directives_of_modules_outside_the_project_are_not_reported(tmp_path):
+    """Stdlib and dependency modules are left alone: they make no edge between project files,
+    so removing the line would not change what recompiles (see the rules' docstrings)."""
+    result = engine(tmp_path, {"lib/outside.ex": (
+        "defmodule Outside do\n  require Logger\n  require DepLib\n  import DepLib\n  import Bitwise\n\n"
+        "  def f(x), do: x\nend\n"
+    )}, deps=DEP)
+    assert result.errors == []
+    assert [s for s in result.suggestions if s.file == "lib/outside.ex"] == []
+
+
+def test_a_used_require_of_a_dependency_is_kept_next_to_an_unused_project_one(tmp_path):
+    result = engine(tmp_path, {"lib/mixed.ex": (
+        "defmodule Mixed do\n  require Logger\n  require Money\n\n"
+        "  def f(x) do\n    Logger.debug(\"x\")\n    x\n  end\nend\n"
+    )}, deps=DEP)
+    (sug,) = [s for s in result.suggestions if s.file == "lib/mixed.ex"]
+    assert (sug.rule, sug.offered) == ("drop-unused-require", True)
+    (patch,) = result.patches
+    assert patch.after.decode() == (
+        "defmodule Mixed do\n  require Logger\n\n  def f(x) do\n    Logger.debug(\"x\")\n    x\n  end\nend\n"
+    )

@@ -26,6 +26,11 @@ class DropUnusedImport(UnusedDirective, Rule):
     that relies on it. It says nothing when the ``only:``/``except:`` lists are not
     literal, or when the import is written inside a ``quote``.
 
+    Only modules of the project are considered: an unused ``import`` of a standard library
+    module or of a module of ``deps/``, a path dependency or an umbrella sibling makes no
+    edge between two files of the project, so removing it changes no recompile fan-out of
+    an edit to the project, and Elixir already warns about it ("unused import").
+
     **Why is this bad?**
 
     An import makes an *export* dependency: the file is recompiled whenever the imported

@@ -27,6 +27,14 @@ class DropUnusedRequire(UnusedDirective, Rule):
     when a ``use`` in the same scope could inject code calling ``Mod``'s macros (quoted
     code needs the caller to have required the module).
 
+    Only modules of the project are considered. ``require Logger`` (needed only when
+    ``Logger.debug`` and the other macros are called, and harmless otherwise) and a
+    ``require`` of a module of ``deps/``, a path dependency or an umbrella sibling are left
+    alone even when nothing of it is used: they make no edge between two files of the
+    project, so removing them changes no recompile fan-out of an edit to the project; and
+    exfix knows a dependency's macros only from its source, which can miss macros generated
+    while it compiles, so a removal could break the build for nothing.
+
     **Why is this bad?**
 
     ``require`` makes an *export* dependency (since Elixir 1.11 ``require`` alone is not a

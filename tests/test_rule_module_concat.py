@@ -50,3 +50,15 @@ def test_not_offered_when_attribute_to_function_cuts_the_edge(tmp_path):
     ctx = RuleContext(project, analyze(project, version="1.18"),
                       {r: (root / r).read_bytes() for r in project.source_files}, {})
     assert ModuleConcat().check(ctx) == []
+
+
+def test_refused_when_a_removed_alias_was_still_needed(tmp_path, monkeypatch):
+    """Were the alias of the `__using__` quote removed, Shop.Cart would call `Store`: the
+    verification catches it."""
+    import refactor.rules.module_concat as module_concat
+
+    monkeypatch.setattr(module_concat, "_in_quote", lambda node: False)
+    result = CASES.engine("settings-using-alias", tmp_path, allow_unsafe=True)
+    (sug,) = [s for s in result.suggestions if s.rule == "module-concat"]
+    assert not sug.offered
+    assert sug.reasons == ["lib/cart.ex would call Store, no longer an alias of a project module"]

@@ -8,6 +8,7 @@ from refactor.breakable import _mean
 from refactor.parse import captures, load_query, parse
 from refactor.recompile import FileDeps, fanout
 from refactor.rules._common import absorb_blank, line_span
+from refactor.rules._unused import _in_quote
 from refactor.rules.attribute_to_function import AttributeToFunction
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
 from refactor.syntax import text
@@ -21,6 +22,21 @@ def _without_runtime(deps: dict[str, FileDeps], file: str, module: str) -> dict[
     d = deps[file]
     out[file] = FileDeps(set(d.modules), set(d.compile), set(d.export), set(d.runtime) - {module})
     return out
+
+
+def _lost_aliases(before, after) -> set[tuple[str, str]]:
+    """(file, module) for references the patched project makes to a module that does not
+    exist but whose name ends a project module's (``Params`` for ``Credo.Check.Params``):
+    an alias the fix removed was still needed, maybe by the users of a ``__using__``."""
+    tails = {m.rsplit(".", 1)[-1] for m in after.module_file}
+
+    def unknown(analysis):
+        return {
+            (path, r.target) for path, facts in analysis.files.items() for r in facts.references
+            if r.target not in analysis.modules and r.target.split(".", 1)[0] in tails
+        }
+
+    return unknown(after) - unknown(before)
 
 
 class ModuleConcat(Rule):
@@ -119,7 +135,9 @@ class ModuleConcat(Rule):
         tree = parse(source)
         caps = captures(load_query(QUERY_NAME), tree.root_node)
         short = target.rsplit(".", 1)[-1]
-        alias_nodes = [n.parent.parent for n in caps.get("alias.module", []) if text(n) == target]
+        # an alias inside a quote is the caller's (a `__using__` hands it to every user)
+        alias_nodes = [n.parent.parent for n in caps.get("alias.module", [])
+                       if text(n) == target and not _in_quote(n)]
         receivers = {target} | ({short} if alias_nodes else set())
         calls = [c for c in caps.get("call", []) if text(c.child_by_field_name("target").child_by_field_name("left")) in receivers]
         n_calls = sum(1 for r in refs if r.kind == "call")
@@ -166,4 +184,8 @@ class ModuleConcat(Rule):
         f = diagnostic.file
         if after.out_degree(f) >= before.out_degree(f):
             return [f"{f} still has as many dependencies"]
+        lost = sorted(_lost_aliases(ctx.analysis, patched.analysis))
+        if lost:
+            where, name = lost[0]
+            return [f"{where} would call {name}, no longer an alias of a project module"]
         return []

@@ -24,11 +24,11 @@ def _without_runtime(deps: dict[str, FileDeps], file: str, module: str) -> dict[
     return out
 
 
-def _lost_aliases(before, after) -> set[tuple[str, str]]:
+def _lost_aliases(before, after, removed: set[str]) -> set[tuple[str, str]]:
     """(file, module) for references the patched project makes to a module that does not
-    exist but whose name ends a project module's (``Params`` for ``Credo.Check.Params``):
-    an alias the fix removed was still needed, maybe by the users of a ``__using__``."""
-    tails = {m.rsplit(".", 1)[-1] for m in after.module_file}
+    exist, named by the short name of an alias the fix removed (``Params`` for ``alias
+    Credo.Check.Params``): that alias was still needed, maybe by the users of a ``__using__``."""
+    tails = removed
 
     def unknown(analysis):
         return {
@@ -184,7 +184,13 @@ class ModuleConcat(Rule):
         f = diagnostic.file
         if after.out_degree(f) >= before.out_degree(f):
             return [f"{f} still has as many dependencies"]
-        lost = sorted(_lost_aliases(ctx.analysis, patched.analysis))
+        source = ctx.sources[f]
+        removed = {
+            (m.group(2) or m.group(1)).decode().rsplit(".", 1)[-1]
+            for e in diagnostic.fix.edits if e.tidy
+            for m in re.finditer(rb"\balias\s+([A-Z][\w.]*)(?:\s*,\s*as:\s*([A-Z]\w*))?", source[e.start : e.end])
+        }
+        lost = sorted(_lost_aliases(ctx.analysis, patched.analysis, removed))
         if lost:
             where, name = lost[0]
             return [f"{where} would call {name}, no longer an alias of a project module"]

@@ -6,15 +6,22 @@ files on disk or with patched sources held in memory.
 
 from __future__ import annotations
 
+import gc
+import hashlib
+import marshal
+import multiprocessing
+import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import networkx as nx
 
-from .expand import Expander
-from .facts import STRENGTH, FileFacts, ParseIssue
-from .index import Indexer, ModuleInfo
+from .cache import Store, content_hash
+from .expand import DEFINITIONS, MACROS, Expander
+from .facts import STRENGTH, FileFacts, ModuleDef, ParseIssue, Reference
+from .index import Indexer, ModuleInfo, merge_file, summarize
 from .parse import first_error, parse
 from .project import Project, load_project, source_files
 from .semantics import Semantics, default_version, semantics
@@ -30,6 +37,9 @@ class Analysis:
     file_graph: nx.DiGraph  # nodes: project files; edge attribute "label"
     module_graph: nx.DiGraph  # nodes: project modules; edge attribute "label"
     notes: list[str] = field(default_factory=list)
+    # what this run computed rather than took from the cache: {"indexed": [paths parsed
+    # and indexed], "expanded": [project files expanded]}
+    work: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -86,70 +96,405 @@ class Analysis:
         return out
 
 
+# Set by the command line (--no-cache, --jobs); analyze()'s own arguments win over them.
+DEFAULTS: dict = {"cache": True, "jobs": None}
+# below this many files to parse or expand, worker processes cost more than they save
+PARALLEL_MIN_FILES = 300
+
+
 def analyze(
     project: Project | str,
     version: str | None = None,
     sources: dict[str, bytes] | None = None,
+    *,
+    cache: bool | None = None,
+    jobs: int | None = None,
 ) -> Analysis:
-    """Build the graphs of ``project``. ``sources`` overrides file contents (path -> bytes)."""
+    """Build the graphs of ``project``. ``sources`` overrides file contents (path -> bytes).
+
+    ``cache``: read and write the per-file cache in ``_build/exfix/cache`` (default: on,
+    unless ``EXFIX_NO_CACHE`` is set or the command line said --no-cache). With ``sources``
+    the cache is read but nothing is written when they differ from the files on disk.
+    ``jobs``: worker processes for parsing and expanding (default: every core, on projects
+    large enough to gain from it).
+    """
     if not isinstance(project, Project):
         project = load_project(project)
     sem = semantics(version or default_version())
-    notes = list(project.notes)
-    files = list(project.source_files)
-    if sources:
-        files = sorted(set(files) | {p for p in sources if p.endswith(".ex")})
-    modules: dict[str, ModuleInfo] = {}
-    trees = {}
-    facts: dict[str, FileFacts] = {}
-    # dependency sources first, so project modules win on a name clash
-    for dep_dir in project.dependency_source_dirs():
-        _index_dependency(dep_dir, modules, notes)
-    for path in files:
-        ff = FileFacts(path)
-        facts[path] = ff
+    run = _Run(project, sem, sources, _cache_wanted(cache), _jobs_wanted(jobs))
+    with _no_collection():
+        return run.analysis()
+
+
+@contextmanager
+def _no_collection():
+    """The analysis makes millions of short-lived objects and few cycles: automatic garbage
+    collection, which would scan the long-lived ones again and again, waits until the end."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _cache_wanted(cache: bool | None) -> bool:
+    if cache is not None:
+        return cache
+    if os.environ.get("EXFIX_NO_CACHE", "") not in ("", "0"):
+        return False
+    return bool(DEFAULTS.get("cache", True))
+
+
+def _jobs_wanted(jobs: int | None) -> int:
+    jobs = jobs or DEFAULTS.get("jobs")
+    if jobs:
+        return max(1, int(jobs))
+    if multiprocessing.parent_process() is not None:
+        return 1  # already a worker (batch mode runs projects in parallel)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class SourceFiles:
+    """Reads, parses and indexes source files on demand, each once: what the expander and the
+    index's lazily loaded definitions (``ModuleInfo.definitions``) read."""
+
+    def __init__(self, root: Path, sources: dict[str, bytes] | None):
+        self.root = root
+        self.sources = sources or {}
+        self.data: dict[str, bytes] = {}  # read this run (released once expanded)
+        self.trees: dict[str, object] = {}
+        # path -> (segments, indexing stopped too deep)
+        self.indexed: dict[str, tuple] = {}
+
+    def read(self, path: str) -> bytes:
+        data = self.data.get(path)
+        if data is not None:
+            return data
+        if path in self.sources:
+            return self.sources[path]
+        return (self.root / path).read_bytes()  # a dependency's path is absolute
+
+    def tree(self, path: str):
+        tree = self.trees.get(path)
+        if tree is None:
+            tree = self.trees[path] = parse(self.read(path))
+        return tree
+
+    def index(self, path: str) -> tuple:
+        got = self.indexed.get(path)
+        if got is None:
+            got = self.indexed[path] = index_tree(path, self.tree(path))
+        return got
+
+    def segment(self, path: str, index: int):
         try:
-            data = sources[path] if sources and path in sources else project.read(path)
-        except OSError as exc:
-            ff.errors.append(ParseIssue(0, f"cannot read: {exc.strerror}"))
-            continue
-        tree = parse(data)
+            segments = self.index(path)[0]
+        except OSError:
+            return None
+        return segments[index] if index < len(segments) else None
+
+
+def index_tree(path: str, tree) -> tuple:
+    """(segments, stopped too deep) of one parsed file."""
+    indexer = Indexer(path)
+    too_deep = False
+    try:
+        indexer.run(tree.root_node)
+    except RecursionError:  # what was indexed stays
+        too_deep = True
+    return indexer.segments, too_deep
+
+
+class _Run:
+    """One analysis: index every file (dependencies first), merge, expand project files."""
+
+    def __init__(self, project: Project, sem: Semantics, sources, use_cache: bool, jobs: int):
+        self.project = project
+        self.sem = sem
+        self.sources = sources or {}
+        self.jobs = jobs
+        self.files = list(project.source_files)
+        if sources:
+            self.files = sorted(set(self.files) | {p for p in sources if p.endswith(".ex")})
+        self.store = Store(project.root, write=True) if use_cache else None
+        self.loader = SourceFiles(project.root, sources)
+        self.modules: dict[str, ModuleInfo] = {}
+        self.shas: dict[str, str] = {}
+        self.fingerprints: dict[tuple[str, int], bytes] = {}
+        self.notes = list(project.notes)
+        self.work: dict[str, list[str]] = {"indexed": [], "expanded": []}
+
+    # ------------------------------------------------------------------ phases
+
+    def analysis(self) -> Analysis:
+        facts: dict[str, FileFacts] = {path: FileFacts(path) for path in self.files}
+        dep_files = [f for d in self.project.dependency_source_dirs() for f in _dependency_files(d)]
+        summaries = self.index([(p, False) for p in dep_files] + [(p, True) for p in self.files], facts)
+        for path, in_project in [(p, False) for p in dep_files] + [(p, True) for p in self.files]:
+            got = summaries.get(path)
+            if got is None:
+                continue
+            too_deep, summary = got
+            if too_deep and not in_project:
+                self.notes.append(f"{path}: nested too deeply for exfix to follow")
+            merge_file(self.modules, path, in_project, summary, self.loader)
+        self.expand(facts, summaries)
+        self.loader.data.clear()
+        if self.store is not None:
+            if self.sources and self.store.new and self._patched():
+                self.store.write_enabled = False
+            self.store.flush()
+            if self.store.note:
+                self.notes.append(self.store.note)
+        return self._connect(facts)
+
+    def index(self, items: list[tuple[str, bool]], facts: dict[str, FileFacts]) -> dict[str, tuple]:
+        """path -> (stopped too deep, summary) of every readable file, from the cache or parsed."""
+        out: dict[str, tuple] = {}
+        todo: list[str] = []
+        for path, in_project in items:
+            try:
+                data = self.loader.read(path)
+            except OSError as exc:
+                if in_project:
+                    facts[path].errors.append(ParseIssue(0, f"cannot read: {exc.strerror}"))
+                continue
+            self.loader.data[path] = data
+            sha = self.shas[path] = content_hash(data)
+            got = self.store.get("s" + sha) if self.store is not None else None
+            if got is not None and _valid_summary(got):
+                out[path] = got
+            else:
+                todo.append(path)
+        self.work["indexed"] = todo
+        if len(todo) >= PARALLEL_MIN_FILES and self.jobs > 1 and _can_fork():
+            results = _in_workers(self, _index_worker, todo, self.jobs, deep=False)
+        else:
+            results = []
+            for path in todo:
+                segments, too_deep = self.loader.index(path)
+                results.append((too_deep, summarize(segments)))
+        for path, got in zip(todo, results):
+            out[path] = got
+            if self.store is not None:
+                self.store.put("s" + self.shas[path], got)
+        return out
+
+    def expand(self, facts: dict[str, FileFacts], summaries: dict[str, tuple]) -> None:
+        """Facts of every project file: from the cache when what they consulted is unchanged."""
+        todo: list[str] = []
+        for path in self.files:
+            if path not in self.shas:
+                continue  # unreadable
+            entry = self.store.get(self._facts_key(path)) if self.store is not None else None
+            if entry is not None and self._still_valid(entry):
+                facts[path] = decode_facts(path, entry)
+            else:
+                todo.append(path)
+        self.work["expanded"] = todo
+        self.too_deep = {p for p in todo if summaries.get(p, (False,))[0]}
+        if len(todo) >= PARALLEL_MIN_FILES and self.jobs > 1 and _can_fork():
+            raws = _in_workers(self, _expand_worker, todo, self.jobs, deep=True)
+        else:
+            with _deep_recursion():
+                raws = [self.expand_one(path) for path in todo]
+        for path, raw in zip(todo, raws):
+            entry = marshal.loads(raw)
+            facts[path] = decode_facts(path, entry)
+            if self.store is not None:
+                self.store.put_raw(self._facts_key(path), raw)
+
+    def expand_one(self, path: str) -> bytes:
+        """Parse (if not yet) and expand one project file: its cache entry, encoded."""
+        ff = FileFacts(path)
+        tree = self.loader.tree(path)
         err = first_error(tree)
         if err is not None:
             ff.errors.append(ParseIssue(err.start_point[0] + 1, "syntax error"))
-        trees[path] = tree
+        if path in self.too_deep:
+            _too_deep(ff, tree)
+        consulted: dict[str, int] = {}
         try:
-            Indexer(path, True, modules).run(tree.root_node)
+            Expander(path, self.modules, self.sem, ff, consulted).run(tree.root_node)
         except RecursionError:
             _too_deep(ff, tree)
-    with _deep_recursion():
-        for path, tree in trees.items():
+        fps = tuple(sorted((name, level, self.fingerprint(name, level)) for name, level in consulted.items()))
+        return marshal.dumps(encode_facts(ff, fps))
+
+    # ------------------------------------------------------------------ cache validity
+
+    def _facts_key(self, path: str) -> str:
+        return f"f{self.sem.version}:{self.shas[path]}:{path}"
+
+    def _still_valid(self, entry) -> bool:
+        try:
+            consulted = entry[4]
+            for name, level, fp in consulted:
+                if self.fingerprint(name, level) != fp:
+                    return False
+        except (IndexError, TypeError, ValueError):
+            return False
+        return True
+
+    def fingerprint(self, name: str, level: int) -> bytes:
+        """What the expander could have read of a module at that level, hashed: b"" when
+        absent (at MACROS, also when it has no macros: the expander cannot tell them apart)."""
+        key = (name, level)
+        fp = self.fingerprints.get(key)
+        if fp is not None:
+            return fp
+        info = self.modules.get(name)
+        if info is None or (level == MACROS and not info.macros):
+            fp = b""
+        else:
+            if level == MACROS:
+                parts: tuple = ("m", sorted(info.macros))
+            else:
+                parts = ("s", sorted(info.functions), sorted(info.macros), sorted(info.defined))
+                if level >= DEFINITIONS:
+                    parts += (tuple((f, i, self.shas.get(f, "")) for f, i in info.parts),)
+            fp = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+        self.fingerprints[key] = fp
+        return fp
+
+    def _patched(self) -> bool:
+        """Whether an in-memory source differs from its file (then nothing is written)."""
+        for path, data in self.sources.items():
             try:
-                Expander(path, modules, sem, facts[path]).run(tree.root_node)
-            except RecursionError:
-                _too_deep(facts[path], tree)
-    module_file: dict[str, str] = {}
-    for path in files:
-        for mod in facts[path].modules:
-            module_file.setdefault(mod.name, path)
-    file_graph = nx.DiGraph()
-    file_graph.add_nodes_from(files)
-    module_graph = nx.DiGraph()
-    module_graph.add_nodes_from(module_file)
-    for path in files:
-        own = {m.name for m in facts[path].modules}
-        for ref in facts[path].references:
-            sink = module_file.get(ref.target)
-            if sink is None:
-                continue
-            if ref.module and ref.target != ref.module:
-                _strongest_edge(module_graph, ref.module, ref.target, ref.mode)
-            if sink == path or ref.target in own:
-                continue
-            _strongest_edge(file_graph, path, sink, ref.mode)
-        for note in facts[path].notes:
-            notes.append(note)
-    return Analysis(project, sem, facts, modules, module_file, file_graph, module_graph, notes)
+                if self.project.read(path) != data:
+                    return True
+            except OSError:
+                return True
+        return False
+
+    # ------------------------------------------------------------------ graphs
+
+    def _connect(self, facts: dict[str, FileFacts]) -> Analysis:
+        files = self.files
+        notes = self.notes
+        module_file: dict[str, str] = {}
+        for path in files:
+            for mod in facts[path].modules:
+                module_file.setdefault(mod.name, path)
+        file_graph = nx.DiGraph()
+        file_graph.add_nodes_from(files)
+        module_graph = nx.DiGraph()
+        module_graph.add_nodes_from(module_file)
+        for path in files:
+            own = {m.name for m in facts[path].modules}
+            for ref in facts[path].references:
+                sink = module_file.get(ref.target)
+                if sink is None:
+                    continue
+                if ref.module and ref.target != ref.module:
+                    _strongest_edge(module_graph, ref.module, ref.target, ref.mode)
+                if sink == path or ref.target in own:
+                    continue
+                _strongest_edge(file_graph, path, sink, ref.mode)
+            for note in facts[path].notes:
+                notes.append(note)
+        analysis = Analysis(self.project, self.sem, facts, self.modules, module_file, file_graph,
+                            module_graph, notes)
+        analysis.work = self.work
+        return analysis
+
+
+def _valid_summary(got) -> bool:
+    return type(got) is tuple and len(got) == 2 and type(got[1]) is tuple
+
+
+# --------------------------------------------------------------------------- cache entries
+
+_REF_FIELDS = ("line", "target", "kind", "mode", "function", "module", "context", "via", "origin")
+
+
+def encode_facts(ff: FileFacts, consulted: tuple) -> tuple:
+    return (
+        tuple((m.name, m.line, m.start_byte, m.end_byte) for m in ff.modules),
+        tuple((r.line, r.target, r.kind, r.mode, r.function, r.module, r.context, r.via, r.origin)
+              for r in ff.references),
+        tuple((e.line, e.message) for e in ff.errors),
+        tuple(ff.notes),
+        consulted,
+    )
+
+
+def decode_facts(path: str, entry: tuple) -> FileFacts:
+    modules, refs, errors, notes, _consulted = entry
+    new = object.__new__
+    references = []
+    append = references.append
+    for t in refs:
+        r = new(Reference)
+        r.__dict__.update(zip(_REF_FIELDS, t))
+        append(r)
+    return FileFacts(
+        path,
+        [ModuleDef(*m) for m in modules],
+        references,
+        [ParseIssue(*e) for e in errors],
+        list(notes),
+    )
+
+
+# --------------------------------------------------------------------------- worker processes
+
+_FORKED: dict = {}
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _in_workers(run: "_Run", fn, paths: list[str], jobs: int, deep: bool) -> list:
+    """fn(run, path) for every path, in forked workers that inherit ``run``; in order.
+    ``deep``: with the expander's recursion limit (indexing keeps Python's default)."""
+    if not paths:
+        return []
+    jobs = min(jobs, len(paths))
+    # interleaved chunks, a few per worker: files of one folder tend to be alike
+    count = jobs * 4
+    chunks = [paths[i::count] for i in range(count)]
+    chunks = [c for c in chunks if c]
+    _FORKED["run"] = run
+    _FORKED["fn"] = fn
+    _FORKED["deep"] = deep
+    # what the workers inherit is never collected there: a collection would touch (and so
+    # copy) every page of it
+    gc.freeze()
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(jobs) as pool:
+            done = pool.map(_worker_chunk, chunks, chunksize=1)
+    finally:
+        _FORKED.clear()
+        gc.unfreeze()
+    out: dict[str, object] = {}
+    for chunk, results in zip(chunks, done):
+        out.update(zip(chunk, results))
+    return [out[p] for p in paths]
+
+
+def _worker_chunk(chunk: list[str]) -> list:
+    run, fn = _FORKED["run"], _FORKED["fn"]
+    if not _FORKED["deep"]:
+        return [fn(run, path) for path in chunk]
+    with _deep_recursion():
+        return [fn(run, path) for path in chunk]
+
+
+def _index_worker(run: "_Run", path: str):
+    segments, too_deep = index_tree(path, parse(run.loader.read(path)))
+    return (too_deep, summarize(segments))
+
+
+def _expand_worker(run: "_Run", path: str) -> bytes:
+    return run.expand_one(path)
 
 
 # The expander recurses once per nesting level of the code; generated files nest far
@@ -197,7 +542,8 @@ def _strongest_edge(graph: nx.DiGraph, a: str, b: str, label: str) -> None:
         graph.add_edge(a, b, label=label)
 
 
-def _index_dependency(dep_dir, modules: dict[str, ModuleInfo], notes: list[str]) -> None:
+def _dependency_files(dep_dir) -> list[str]:
+    """The source files of one dependency (absolute paths), as mix compiles them."""
     try:
         dep = load_project(dep_dir)
         paths = dep.source_files
@@ -205,16 +551,7 @@ def _index_dependency(dep_dir, modules: dict[str, ModuleInfo], notes: list[str])
     except Exception:  # a dependency without a readable mix.exs: take its lib/
         root = dep_dir
         paths = source_files(dep_dir, ["lib"])
-    for rel in paths:
-        try:
-            data = (root / rel).read_bytes()
-        except OSError:
-            continue
-        tree = parse(data)
-        try:
-            Indexer(str(root / rel), False, modules).run(tree.root_node)
-        except RecursionError:  # a dependency too deeply nested: what was indexed stays
-            notes.append(f"{root / rel}: nested too deeply for exfix to follow")
+    return [str(root / rel) for rel in paths]
 
 
 def umbrella_graph(children: list[Analysis]) -> tuple[list[str], dict[str, dict[str, str]]]:

@@ -56,6 +56,9 @@ CALLBACK_ATTRS = {"before_compile", "after_compile", "after_verify", "on_definit
 DOC_ATTRS = {"moduledoc", "doc", "typedoc"}
 MAX_MACRO_DEPTH = 8
 
+# How much of a module the expander read: what a cached expansion depends on (analysis.py)
+MACROS, SUMMARY, DEFINITIONS = 1, 2, 3
+
 
 @dataclass(frozen=True)
 class Import:
@@ -114,9 +117,13 @@ class Expander:
         modules: dict[str, ModuleInfo],
         semantics: Semantics,
         facts: FileFacts | None = None,
+        consulted: dict[str, int] | None = None,
     ):
         self.path = path
         self.modules = modules
+        # module -> the most the expansion read of it (MACROS, SUMMARY or DEFINITIONS);
+        # a module looked up and not found is recorded too
+        self.consulted = consulted
         self.sem = semantics
         self.facts = facts or FileFacts(path)
         # module -> [(callback module, function)] registered with @before_compile
@@ -431,18 +438,15 @@ class Expander:
 
     def resolve_local(self, name, arity, node, env: Env, expand: bool, extra_arity=0) -> bool:
         """Dispatch a local call: the module's own macro, or an import. True when expanded."""
-        local = self.module_info(env.module)
-        is_local = local is not None and name in local.definitions and any(
-            arity in d.arities for d in local.definitions[name]
-        )
-        if is_local:
+        local = self.lookup(env.module)
+        if local is not None and (name, arity) in local.defined:
             if (name, arity) in local.macros and expand:
                 # a macro of the module itself (defined above the call) is expanded in place
                 self.expand_macro(env.module, name, arity, node, env, extra_arity)
                 return True
             return False
         for imp in env.imports:
-            info = self.modules.get(imp.module)
+            info = self.lookup(imp.module)
             if info is None or not self.import_allows(imp, name, arity):
                 continue
             if (name, arity) in info.macros:
@@ -534,11 +538,24 @@ class Expander:
         self.args_and_block(node, env)
 
     def macros_of(self, module: str | None) -> set:
-        info = self.modules.get(module) if module else None
+        info = self.lookup(module, MACROS)
         return info.macros if info is not None else set()
 
-    def module_info(self, module: str | None) -> ModuleInfo | None:
-        return self.modules.get(module) if module else None
+    def lookup(self, module: str | None, level: int = SUMMARY) -> ModuleInfo | None:
+        """The index's entry for module (recording what is read of it), or None."""
+        if not module:
+            return None
+        consulted = self.consulted
+        if consulted is not None and consulted.get(module, 0) < level:
+            consulted[module] = level
+        return self.modules.get(module)
+
+    def definitions(self, info: ModuleInfo) -> dict:
+        """The clauses of a module's definitions (recorded: the expansion depends on them)."""
+        consulted = self.consulted
+        if consulted is not None and consulted.get(info.name, 0) < DEFINITIONS:
+            consulted[info.name] = DEFINITIONS
+        return info.definitions
 
     # ------------------------------------------------------------------ attributes
 
@@ -635,8 +652,8 @@ class Expander:
                     self.emit(cb_env, None, target, "call", "compile", f"{fname}/2")
                 continue
             self.emit(cb_env, None, target, "call", "compile", f"{fname}/1")
-            info = self.modules.get(target)
-            defs = [d for d in (info.definitions.get(fname, []) if info else []) if d.kind == "defmacro"]
+            info = self.lookup(target, DEFINITIONS)
+            defs = [d for d in (self.definitions(info).get(fname, []) if info else []) if d.kind == "defmacro"]
             if not defs or env.depth >= MAX_MACRO_DEPTH:
                 continue
             quoted = self.returned_quote(defs[0], {}, info, cb_env)
@@ -764,8 +781,8 @@ class Expander:
         if env.depth >= MAX_MACRO_DEPTH:
             self.note(f"{module}.{name}/{arity}: macro expansion too deep; not followed")
             return
-        info = self.modules.get(module)
-        defs = [d for d in (info.definitions.get(name, []) if info else []) if arity in d.arities]
+        info = self.lookup(module, DEFINITIONS)
+        defs = [d for d in (self.definitions(info).get(name, []) if info else []) if arity in d.arities]
         defs = [d for d in defs if d.kind in ("defmacro", "defmacrop", "defguard", "defguardp")]
         if not defs:
             self.args_and_block(node, env)
@@ -934,7 +951,7 @@ class Expander:
                     return None
                 call_args = named_children(args[2]) if args[2].type == "list" else []
                 return self.local_quote(info, fname, call_args, local_bindings, env, depth, definition)
-        if last.type == "call" and call_name(last) and info is not None and call_name(last) in info.definitions:
+        if last.type == "call" and call_name(last) and info is not None and call_name(last) in self.definitions(info):
             return self.local_quote(
                 info, call_name(last), call_arguments(last), local_bindings, env, depth, definition
             )
@@ -960,7 +977,7 @@ class Expander:
             stack.extend(named_children(n))
 
     def local_quote(self, info, fname, call_args, bindings, env, depth, definition):
-        defs = [d for d in info.definitions.get(fname, []) if d.kind in ("def", "defp")]
+        defs = [d for d in self.definitions(info).get(fname, []) if d.kind in ("def", "defp")]
         defs = [d for d in defs if len(call_args) in d.arities]
         if not defs:
             return None
@@ -1053,7 +1070,7 @@ class Expander:
         """
         module = alias_target(dot.child_by_field_name("left"), {}, None)
         fname = text(dot.child_by_field_name("right"))
-        info = self.modules.get(module) if module else None
+        info = self.lookup(module, DEFINITIONS)
         if info is None:
             return None
         values = []
@@ -1062,7 +1079,7 @@ class Expander:
             if value is None:
                 return None
             values.append(value)
-        for d in info.definitions.get(fname, []):
+        for d in self.definitions(info).get(fname, []):
             if d.kind not in ("def", "defp") or len(args) not in d.arities or len(d.body) != 1:
                 continue
             if all(self.param_accepts(p, v) for p, v in zip(d.params, values)):
@@ -1388,7 +1405,7 @@ class Expander:
             if only is not None:
                 kind = atom_value(only)
                 if kind in ("functions", "macros", "sigils"):
-                    info = self.modules.get(module)
+                    info = self.lookup(module)
                     if info is not None:
                         pool = info.macros if kind == "macros" else (info.functions - info.macros)
                         if kind == "sigils":
@@ -1407,13 +1424,13 @@ class Expander:
         for module in modules:
             self.emit(env, node, module, "require", "export")
             self.emit(env, node, module, "call", "compile", "__using__/1")
-            info = self.modules.get(module)
+            info = self.lookup(module, MACROS)
             if info is None:
                 continue
             if ("__using__", 1) not in info.macros:
                 continue
             opts = args[1] if len(args) > 1 else None
-            defs = [d for d in info.definitions.get("__using__", []) if d.kind == "defmacro"]
+            defs = [d for d in self.definitions(info).get("__using__", []) if d.kind == "defmacro"]
             if not defs:
                 continue
             definition = self.pick_clause(defs, [opts], env)

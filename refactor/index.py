@@ -42,15 +42,101 @@ class Definition:
     file: str
 
 
-@dataclass
 class ModuleInfo:
+    """A module as the index knows it: where it is defined, its public functions and its
+    macros, every (name, arity) it defines, and the clauses of its definitions.
+
+    The clauses hold syntax-tree nodes, so they are never cached: they are loaded on first
+    use from the segments (``parts``: file, segment index) of the files that define the
+    module, parsing those files again when this run did not.
+    """
+
+    __slots__ = ("name", "file", "line", "in_project", "functions", "macros", "defined", "parts",
+                 "loader", "_definitions")
+
+    def __init__(self, name: str, file: str, line: int, in_project: bool,
+                 functions: set | None = None, macros: set | None = None,
+                 definitions: dict | None = None):
+        self.name = name
+        self.file = file
+        self.line = line
+        self.in_project = in_project
+        self.functions: set[tuple[str, int]] = functions if functions is not None else set()  # public, including macros
+        self.macros: set[tuple[str, int]] = macros if macros is not None else set()  # public and private macros
+        # every (name, arity) a def/defmacro/defguard clause defines, private ones included
+        self.defined: set[tuple[str, int]] = set()
+        self.parts: list[tuple[str, int]] = []
+        self.loader = None
+        self._definitions: dict[str, list[Definition]] | None = definitions
+
+    @property
+    def definitions(self) -> dict[str, list[Definition]]:
+        defs = self._definitions
+        if defs is None:
+            defs = {}
+            for file, index in self.parts:
+                segment = self.loader.segment(file, index) if self.loader is not None else None
+                if segment is None:
+                    continue
+                for name, clauses in segment.definitions.items():
+                    defs.setdefault(name, []).extend(clauses)
+            self._definitions = defs
+        return defs
+
+    @definitions.setter
+    def definitions(self, value: dict[str, list[Definition]]) -> None:
+        self._definitions = value
+
+    def __repr__(self) -> str:
+        return f"ModuleInfo({self.name!r}, {self.file!r}, {self.line}, in_project={self.in_project})"
+
+
+@dataclass
+class Segment:
+    """What one file says about one module from one ``defmodule``/``defimpl`` on: reopening
+    the module in the same file starts a new segment, as the merge may keep or replace the
+    module at each (see ``merge_file``)."""
+
     name: str
-    file: str
     line: int
-    in_project: bool
-    functions: set[tuple[str, int]] = field(default_factory=set)  # public, including macros
-    macros: set[tuple[str, int]] = field(default_factory=set)  # public and private macros
+    kind: str  # "module" (defmodule, defprotocol) | "impl" (defimpl)
+    functions: set[tuple[str, int]] = field(default_factory=set)
+    macros: set[tuple[str, int]] = field(default_factory=set)
+    defined: set[tuple[str, int]] = field(default_factory=set)
     definitions: dict[str, list[Definition]] = field(default_factory=dict)
+
+
+def summarize(segments: list[Segment]) -> tuple:
+    """The segments without syntax trees, as plain tuples (what the cache keeps)."""
+    return tuple(
+        (s.name, s.line, s.kind, frozenset(s.functions), frozenset(s.macros), frozenset(s.defined),
+         bool(s.definitions))
+        for s in segments
+    )
+
+
+def merge_file(modules: dict[str, ModuleInfo], file: str, in_project: bool, summary: tuple, loader) -> None:
+    """Add one file's summary to the index, as indexing it into the shared index would.
+
+    A ``defmodule`` creates the module unless it exists, or a project file replaces a
+    dependency's module of that name; a ``defimpl`` creates it only when absent. What the
+    segment defines then goes to whichever module holds the name.
+    """
+    for index, (name, line, kind, functions, macros, defined, has_definitions) in enumerate(summary):
+        info = modules.get(name)
+        if info is None or (kind == "module" and in_project and not info.in_project):
+            info = ModuleInfo(name, file, line, in_project, definitions=None)
+            info.loader = loader
+            modules[name] = info
+        if functions:
+            info.functions |= functions
+        if macros:
+            info.macros |= macros
+        if defined:
+            info.defined |= defined
+        if has_definitions:
+            info.parts.append((file, index))
+            info._definitions = None
 
 
 def head_parts(head: Node) -> tuple[str | None, list[Node], Node | None]:
@@ -176,12 +262,16 @@ class Indexer:
     nearest module-defining call; a match under a def body, a quote or an anonymous function
     is not at module-body level and is skipped. Aliases are lexical: an alias applies to the
     code after it inside the same block (kept as a stack of scopes).
+
+    The result is a list of ``Segment``s, one per module-defining call, in document order;
+    ``merge_file`` adds them to the index of the whole project.
     """
 
-    def __init__(self, file: str, in_project: bool, modules: dict[str, ModuleInfo]):
+    def __init__(self, file: str):
         self.file = file
-        self.in_project = in_project
-        self.modules = modules
+        self.segments: list[Segment] = []
+        # module name -> its current segment (the last defmodule/defimpl of it so far)
+        self.current: dict[str, Segment] = {}
         # module-defining call (start, end) -> module names it defines
         self.defined: dict[tuple[int, int], list[str]] = {}
         # (scope end byte, scope start byte, alias name, full module), innermost last
@@ -228,8 +318,7 @@ class Indexer:
         elif kind == "defimpl":
             names = impl_module_names(node, aliases, module)
             for name in names:
-                if name not in self.modules:
-                    self.modules[name] = ModuleInfo(name, self.file, node.start_point[0] + 1, self.in_project)
+                self._segment(name, node.start_point[0] + 1, "impl")
             self.defined[(node.start_byte, node.end_byte)] = names
         elif modules is None:
             return
@@ -247,15 +336,19 @@ class Indexer:
         full, auto_alias = module_name(args[0], aliases, module)
         if full is None:
             return
-        if full not in self.modules or (self.in_project and not self.modules[full].in_project):
-            self.modules[full] = ModuleInfo(full, self.file, args[0].start_point[0] + 1, self.in_project)
+        self._segment(full, args[0].start_point[0] + 1, "module")
         self.defined[(node.start_byte, node.end_byte)] = [full]
         if auto_alias is not None:
             # `defmodule Foo.Bar` nested in Parent aliases Foo to Parent.Foo, there and after
             self._push_alias(node.parent, *auto_alias)
 
+    def _segment(self, name: str, line: int, kind: str) -> None:
+        segment = Segment(name, line, kind)
+        self.segments.append(segment)
+        self.current[name] = segment
+
     def _definition(self, node: Node, kind: str, module: str, aliases: dict[str, str]) -> None:
-        info = self.modules.get(module)
+        info = self.current.get(module)
         if info is None:
             return
         if kind in ("defstruct", "defexception"):
@@ -279,6 +372,7 @@ class Indexer:
             Definition(module, kind, name, arities, params, body, dict(aliases), self.file)
         )
         for arity in arities:
+            info.defined.add((name, arity))
             if kind in PUBLIC_KINDS:
                 info.functions.add((name, arity))
             if kind in MACRO_KINDS:

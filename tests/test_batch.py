@@ -53,7 +53,9 @@ def invoke(command, *args):
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file under root, but exfix's caches (_build/exfix): not a change to the projects."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and "_build" not in p.relative_to(root).parts}
 
 
 # --------------------------------------------------------------------------- discovery
@@ -149,7 +151,7 @@ def test_suggest_diff_applies_with_git_and_equals_what_apply_writes(mono, tmp_pa
     assert res.exit_code == 2  # still the broken project
     assert "wrote 5 files" in res.stderr
     assert res.stdout.count("#   verified, written") == 5
-    cmp = filecmp.dircmp(mono, other, ignore=[".git"])
+    cmp = filecmp.dircmp(mono, other, ignore=[".git", "_build"])
     assert _all_same(cmp), "git apply of the suggest output differs from exfix apply"
     written = {rel for rel, data in snapshot(mono).items() if (MONOREPO / rel).read_bytes() != data}
     assert written == FIXED

@@ -62,12 +62,14 @@ def edges(root: Path, version: str = "1.18") -> dict[str, dict[str, str]]:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under root, but exfix's cache (_build/exfix): not a change to the project."""
     out = {}
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
             p = Path(dirpath, name)
-            if p.is_file() and not p.is_symlink():
-                out[str(p.relative_to(root))] = p.read_bytes()
+            rel = str(p.relative_to(root))
+            if p.is_file() and not p.is_symlink() and not rel.replace(os.sep, "/").startswith("_build/exfix/"):
+                out[rel] = p.read_bytes()
     return out
 
 

@@ -41,6 +41,38 @@ def verbose_option(f):
     )(f)
 
 
+def _set_cache(ctx, param, value):
+    from .. import analysis
+
+    analysis.DEFAULTS["cache"] = not value
+    return value
+
+
+def _set_jobs(ctx, param, value):
+    from .. import analysis
+
+    analysis.DEFAULTS["jobs"] = value
+    return value
+
+
+def cache_option(f):
+    """``--no-cache``: read and write nothing in ``_build/exfix/cache`` (sets the default of
+    every ``analyze()`` this command makes; the value is not passed to the command)."""
+    return click.option(
+        "--no-cache", is_flag=True, expose_value=False, callback=_set_cache,
+        help="Parse and expand every file again; read and write nothing in _build/exfix/cache.",
+    )(f)
+
+
+def jobs_option(f):
+    """``--jobs N``: worker processes for parsing and expanding large projects."""
+    return click.option(
+        "--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N", expose_value=False,
+        callback=_set_jobs,
+        help="Parse and expand files in N processes (default: all cores, on large projects).",
+    )(f)
+
+
 def resolve_version(value: str | None) -> str:
     try:
         return normalize(value) if value else default_version()
@@ -108,6 +140,8 @@ Examples:
 @click.option("--fail-above", type=int, help="Exit 1 when the count of what is shown is above N.")
 @elixir_option
 @verbose_option
+@cache_option
+@jobs_option
 def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exclude, groups,
           min_cycle_size, min_cycle_label, fail_above, elixir, verbose):
     """Print the file dependency graph of the mix project at PATH, as `mix xref graph` would.
@@ -196,6 +230,8 @@ def write_output(target: str, text: str) -> None:
 @click.option("--label", type=click.Choice(["compile", "export", "runtime"]), help="Only references of this label.")
 @elixir_option
 @verbose_option
+@cache_option
+@jobs_option
 def trace(file, project_dir, label, elixir, verbose):
     """Print the references FILE makes to modules of its project, with line and label,
     as `mix xref trace FILE` would."""
@@ -220,6 +256,8 @@ def trace(file, project_dir, label, elixir, verbose):
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @elixir_option
 @verbose_option
+@cache_option
+@jobs_option
 def recompiles(file, project_dir, exports_changed, fmt, elixir, verbose):
     """List the files mix recompiles when FILE changes.
 
@@ -248,6 +286,8 @@ def recompiles(file, project_dir, exports_changed, fmt, elixir, verbose):
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @elixir_option
 @verbose_option
+@cache_option
+@jobs_option
 def fanout(path, top, fmt, elixir, verbose):
     """Measure recompilation: for every file, how many others mix recompiles when it changes.
 

@@ -1,0 +1,5 @@
+"""``python -m refactor``: the exfix command line."""
+
+from .cli import main
+
+main()

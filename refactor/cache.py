@@ -1,0 +1,253 @@
+"""A content-addressed cache of per-file facts, under ``<project>/_build/exfix/cache/``.
+
+What is kept (see ``analysis.analyze``): for every source file, keyed by the hash of its
+bytes, the summary the index needs (modules, functions, macros; no syntax trees); for every
+project file, keyed by its bytes, its path and the Elixir semantics, the facts the expander
+found, with the fingerprints of the modules it consulted (valid only while those match).
+
+Entries live in segment files, ``<code>-<time>-<pid>-<random>.seg``: a run that computed
+new entries writes one new segment (through a temporary file renamed into place, so a reader
+never sees half of one), and from time to time one compacted segment holding only the
+entries it used, deleting the segments it read. ``<code>`` is a hash of exfix's analysing
+code, the parser and the format: a segment of another version is never read. Concurrent runs
+are safe: each writes its own segments, and every entry is either a pure function of its key
+or checked against fingerprints before use, so any copy of an entry is a right one. A
+segment that cannot be read (truncated, garbage, vanished) is ignored and its entries are
+computed again; a folder that cannot be written is left alone. One segment file per run
+instead of one file per entry: creating thousands of small files costs more than the
+analysis they save.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import secrets
+import sys
+import time
+from functools import lru_cache
+from pathlib import Path
+
+FORMAT = 1
+MAGIC = b"EXFIXC"
+DIGEST = 16
+SUFFIX = ".seg"
+# compact when a run read this many segments, or when most loaded entries went unused
+MAX_SEGMENTS = 8
+CACHE_SUBDIR = ("_build", "exfix", "cache")
+
+# the modules whose code decides what is cached: a change to any of them is a new cache
+_CODE_MODULES = ("analysis", "cache", "expand", "facts", "index", "parse", "semantics", "syntax")
+
+
+@lru_cache(maxsize=None)
+def code_version() -> str:
+    """Hash of the code and parser that produce cached entries, and of the format."""
+    h = hashlib.sha256()
+    h.update(f"format {FORMAT} python {sys.version_info[0]}.{sys.version_info[1]}\n".encode())
+    here = Path(__file__).resolve().parent
+    for name in _CODE_MODULES:
+        try:
+            h.update((here / f"{name}.py").read_bytes())
+        except OSError:
+            h.update(f"missing {name}".encode())
+    try:
+        from importlib import resources
+
+        queries = resources.files("refactor.queries")
+        names = sorted(p.name for p in queries.iterdir() if p.name.endswith(".scm"))
+        for name in names:
+            h.update(name.encode() + queries.joinpath(name).read_bytes())
+    except Exception:  # a checkout that is not installed: the repository's queries/
+        qdir = here.parent / "queries"
+        for p in sorted(qdir.glob("*.scm")) if qdir.is_dir() else []:
+            h.update(p.name.encode() + p.read_bytes())
+    try:
+        from importlib.metadata import version
+
+        for dist in ("tree-sitter", "tree-sitter-elixir"):
+            h.update(f"{dist} {version(dist)}".encode())
+    except Exception:
+        pass
+    return h.hexdigest()[:16]
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def cache_dir(root: Path) -> Path:
+    return root.joinpath(*CACHE_SUBDIR)
+
+
+# segments already read in this process: (path, size, mtime_ns, inode) -> entries
+_SEGMENTS: dict[tuple, dict[str, bytes]] = {}
+
+
+def _read_segment(path: Path) -> dict[str, bytes] | None:
+    """The entries of one segment, or None when it is unreadable or damaged."""
+    try:
+        st = path.stat()
+        key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+        if key in _SEGMENTS:
+            return _SEGMENTS[key]
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = len(MAGIC) + 1 + DIGEST
+    if len(data) < head or not data.startswith(MAGIC) or data[len(MAGIC)] != FORMAT:
+        return None
+    payload = data[head:]
+    if hashlib.blake2b(payload, digest_size=DIGEST).digest() != data[len(MAGIC) + 1 : head]:
+        return None
+    try:
+        entries = marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):
+        return None
+    if type(entries) is not dict:
+        return None
+    if len(_SEGMENTS) > 64:
+        _SEGMENTS.clear()
+    _SEGMENTS[key] = entries
+    return entries
+
+
+def _encode_segment(entries: dict[str, bytes]) -> bytes:
+    payload = marshal.dumps(entries)
+    return MAGIC + bytes([FORMAT]) + hashlib.blake2b(payload, digest_size=DIGEST).digest() + payload
+
+
+class Store:
+    """The cache of one project for one run: read at start, written once at the end."""
+
+    def __init__(self, root: Path | None, write: bool = True, read: bool = True):
+        self.dir = cache_dir(root) if root is not None else None
+        self.write_enabled = write and self.dir is not None
+        self.entries: dict[str, bytes] = {}
+        self.new: dict[str, bytes] = {}
+        self.used: set[str] = set()
+        self.read_segments: list[Path] = []
+        self.other_versions: list[Path] = []
+        self.bad_segments: list[Path] = []
+        self.note: str | None = None
+        self.hits = 0
+        self.misses = 0
+        if read and self.dir is not None:
+            self._load()
+
+    def _load(self) -> None:
+        try:
+            names = os.listdir(self.dir)
+        except OSError:
+            return
+        prefix = code_version() + "-"
+        mine = []
+        for name in names:
+            if not name.endswith(SUFFIX):
+                continue
+            if name.startswith(prefix):
+                mine.append(name)
+            else:
+                self.other_versions.append(self.dir / name)
+        # oldest first, so a later segment's copy of an entry is the one kept
+        mine.sort(key=_segment_order)
+        for name in mine:
+            path = self.dir / name
+            entries = _read_segment(path)
+            if entries is None:
+                self.bad_segments.append(path)
+                continue
+            self.read_segments.append(path)
+            self.entries.update(entries)
+
+    # ------------------------------------------------------------------ entries
+
+    def get(self, key: str):
+        """The value stored under key, or None (absent or undecodable)."""
+        raw = self.new.get(key)
+        if raw is None:
+            raw = self.entries.get(key)
+        if raw is None:
+            self.misses += 1
+            return None
+        try:
+            value = marshal.loads(raw)
+        except (EOFError, ValueError, TypeError):
+            self.entries.pop(key, None)
+            self.misses += 1
+            return None
+        self.used.add(key)
+        self.hits += 1
+        return value
+
+    def put(self, key: str, value) -> None:
+        self.new[key] = marshal.dumps(value)
+        self.used.add(key)
+
+    def put_raw(self, key: str, raw: bytes) -> None:
+        self.new[key] = raw
+        self.used.add(key)
+
+    def discard(self, key: str) -> None:
+        """An entry found stale: not carried into a compacted segment."""
+        self.used.discard(key)
+
+    # ------------------------------------------------------------------ writing
+
+    def flush(self) -> None:
+        """Write what this run computed; compact when segments pile up. Never raises."""
+        if not self.write_enabled:
+            return
+        compact = len(self.read_segments) >= MAX_SEGMENTS or (
+            len(self.read_segments) > 1 and len(self.entries) > 2 * len(self.used) + 256
+        ) or bool(self.bad_segments)
+        if not self.new and not compact and not self.other_versions:
+            return
+        if compact:
+            live = {}
+            for key in self.used:
+                raw = self.new.get(key)
+                if raw is None:
+                    raw = self.entries.get(key)
+                if raw is not None:
+                    live[key] = raw
+            payload = live
+        else:
+            payload = self.new
+        try:
+            if payload:
+                self._write(payload)
+        except OSError as exc:
+            self.note = f"{self.dir}: cache not written ({exc.strerror or exc})"
+            return
+        stale = list(self.other_versions) + list(self.bad_segments)
+        if compact:
+            stale += self.read_segments
+        for path in stale:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+
+    def _write(self, entries: dict[str, bytes]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        data = _encode_segment(entries)
+        name = f"{code_version()}-{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
+        tmp = self.dir / f".tmp-{name}"
+        try:
+            with open(tmp, "xb") as f:
+                f.write(data)
+            # the name is unique to this run: a rename cannot replace another segment
+            os.rename(tmp, self.dir / name)
+        except OSError:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            raise
+
+
+def _segment_order(name: str):
+    parts = name.split("-")
+    return (parts[1] if len(parts) > 1 else "", name)

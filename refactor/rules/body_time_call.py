@@ -41,6 +41,8 @@ CODE_BUILDERS = re.compile(r"\bquote\b|\bMacro\.|\bCode\.(string_to_quoted|eval)
 # Why a call is not rewritten: its result is needed while the module compiles; the rewrite
 # cannot be done safely (a person can do it); the result is not used at all.
 STAYS, MANUAL, DISCARDED = "stays", "manual", "discarded"
+# The call sits in the block of a macro exfix reads as module-body code: mix may disagree.
+UNSURE = "unsure"
 
 
 class Refusal(Exception):
@@ -200,13 +202,19 @@ class BodyTimeCall(Rule):
         if not reach:
             return None  # the edge costs only the callee's own changes: nothing to gain
         listed = ", ".join(reach[:3]) + (", ..." if len(reach) > 3 else "")
-        cycle = f", {path} among them: a cycle" if path in reach else ""
+        cycle = f", {path} itself among them (a cycle)" if path in reach else ""
         cost = (
             f"that is a compile dependency on {', '.join(sinks)}, which depends on {len(reach)} "
-            f"other file(s) ({listed}{cycle}), so {path} recompiles whenever one of them changes"
+            f"other file(s) ({listed}){cycle}, so {path} recompiles whenever one of them changes"
         )
         moved = " and ".join(f"`{f}`" for f in functions)
-        if refusal.kind == DISCARDED:
+        if refusal.kind == UNSURE:
+            verdict = f"{refusal}"
+            remedy = (
+                f"check with `mix xref trace {path}`; if mix says compile, move {moved} (and only what it "
+                f"needs) into a module that depends on no other project file"
+            )
+        elif refusal.kind == DISCARDED:
             verdict = f"{refusal}"
             remedy = (
                 f"if that is not needed while the module compiles, call it from a function instead; "
@@ -252,6 +260,12 @@ class BodyTimeCall(Rule):
         if name in DEF_KINDS:
             return f"it is evaluated while `{_code(stmt)}` is defined (head or unquote fragment)", STAYS
         if name is not None:
+            if any(inside(n, do_block(stmt)) for n in nodes):
+                return (
+                    f"it is inside the block of `{name}`, which exfix reads as module-body code; if "
+                    f"`{name}` turns its block into a function, the call runs at run time and mix records "
+                    f"no compile dependency", UNSURE,
+                )
             return f"it is an argument of `{name}`, which uses it while the module compiles", STAYS
         if stmt.type == "call":
             target = stmt.child_by_field_name("target")
@@ -333,6 +347,9 @@ class BodyTimeCall(Rule):
                 raise Refusal(f"its result is bound to `{var}`, which the nested module "
                               f"{module_name(top)} may read", kind=MANUAL)
             if kind not in DEF_KINDS:
+                if defines_functions(top):
+                    raise Refusal(f"its result is bound to `{var}`, which `{_code(top)}` uses to define "
+                                  f"functions")
                 if assignment_target(top) is not None and text(assignment_target(top)) == var:
                     raise Refusal(f"its result is bound to `{var}`, which is bound again "
                                   f"(`{_code(top)}`)", kind=MANUAL)

@@ -80,7 +80,10 @@ class BodyTimeCall(Rule):
     when the callee's file depends on other files, i.e. when the edge is part of a
     compile-connected chain or a cycle and moving the function into a module of its own
     would shrink what this file recompiles for; a call of a leaf module costs nothing more
-    than that module's own changes. Macro calls are left to ``split-macro-module``.
+    than that module's own changes. Macro calls are left to ``split-macro-module``. A call
+    in the ``do`` block of a macro exfix reads as module-body code (``rule "x" do ... end``
+    of a library missing from ``deps/``) is reported as something to check with ``mix xref
+    trace``: if the macro turns its block into a function, there is no compile dependency.
 
     **Why is this bad?**
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from .parse import captures, load_query
 from .syntax import (
     atom_value,
     call_arguments,
@@ -28,18 +27,33 @@ MACRO_KINDS = {"defmacro", "defmacrop", "defguard", "defguardp"}
 PUBLIC_KINDS = {"def", "defmacro", "defguard", "defn"}
 
 
-@dataclass
 class Definition:
-    """One clause of a def/defmacro: its parameters and body, with the module's aliases there."""
+    """One clause of a def/defmacro: its parameters and body, with the module's aliases there.
 
-    module: str
-    kind: str
-    name: str
-    arities: tuple[int, ...]
-    params: list[Node]
-    body: list[Node]
-    aliases: dict[str, str]
-    file: str
+    The body is found on first use (most clauses are never expanded)."""
+
+    __slots__ = ("module", "kind", "name", "arities", "params", "aliases", "file", "_node", "_body")
+
+    def __init__(self, module: str, kind: str, name: str, arities: tuple[int, ...], params: list[Node],
+                 body: list[Node] | None, aliases: dict[str, str], file: str, node: Node | None = None):
+        self.module = module
+        self.kind = kind
+        self.name = name
+        self.arities = arities
+        self.params = params
+        self.aliases = aliases
+        self.file = file
+        self._node = node  # the def call, when the body is left to find
+        self._body = body
+
+    @property
+    def body(self) -> list[Node]:
+        if self._body is None:
+            self._body = do_body(self._node) if self._node is not None else []
+        return self._body
+
+    def __repr__(self) -> str:
+        return f"Definition({self.module}.{self.kind} {self.name}/{self.arities} in {self.file})"
 
 
 class ModuleInfo:
@@ -251,17 +265,20 @@ def alias_statement(call: Node, aliases: dict[str, str], module: str | None) -> 
 
 
 MODULE_KINDS = {"defmodule", "defprotocol", "defimpl"}
+# calls that define modules, functions, macros and structs, and the directives that change
+# which names are in scope
+KEYWORDS = DEF_KINDS | MODULE_KINDS | {"defdelegate", "defstruct", "defexception", "alias", "require", "import"}
 # calls whose bodies are not module-body code: definitions inside them are not the module's
 OPAQUE = DEF_KINDS | {"quote", "defdelegate"}
 
 
 class Indexer:
-    """Records the modules one file defines, driven by the ``definitions`` query.
+    """Records the modules one file defines: the ``KEYWORDS`` calls at module-body level.
 
-    Matches are read in document order. Each is placed by walking up from the call to the
-    nearest module-defining call; a match under a def body, a quote or an anonymous function
-    is not at module-body level and is skipped. Aliases are lexical: an alias applies to the
-    code after it inside the same block (kept as a stack of scopes).
+    Calls are read in document order, each in the module of the nearest module-defining
+    call around it; calls in a def body, a quote or an anonymous function are not at
+    module-body level and are skipped. Aliases are lexical: an alias applies to the code
+    after it inside the same block (kept as a stack of scopes).
 
     The result is a list of ``Segment``s, one per module-defining call, in document order;
     ``merge_file`` adds them to the index of the whole project.
@@ -278,9 +295,34 @@ class Indexer:
         self.scopes: list[tuple[int, int, str, str]] = []
 
     def run(self, root: Node) -> None:
-        found = captures(load_query("definitions"), root).get("definition", [])
-        for node in sorted(found, key=lambda n: n.start_byte):
-            self._visit(node)
+        """One walk in document order. It does not enter def bodies, quotes or anonymous
+        functions (what is there is not module-body code), and each call it meets knows the
+        module it is in: the nearest enclosing defmodule/defprotocol/defimpl that defined
+        one (a defmodule with a name exfix cannot read is looked through)."""
+        defined = self.defined
+        stack: list[tuple[Node, list[str] | None]] = [(root, None)]
+        pop, push = stack.pop, stack.append
+        while stack:
+            node, modules = pop()
+            t = node.type
+            if t == "call":
+                target = node.child_by_field_name("target")
+                if target is not None and target.type == "identifier":
+                    name = target.text.decode("utf-8", "replace")
+                    if name in KEYWORDS:
+                        self._visit(node, name, modules)
+                        if name in OPAQUE:
+                            continue
+                        if name in MODULE_KINDS:
+                            modules = defined.get((node.start_byte, node.end_byte), modules)
+                    elif name in OPAQUE:  # quote
+                        continue
+            elif t == "anonymous_function":
+                continue
+            if node.named_child_count:
+                children = node.named_children
+                for child in reversed(children):
+                    push((child, modules))
 
     def _aliases_at(self, node: Node) -> dict[str, str]:
         while self.scopes and self.scopes[-1][0] <= node.start_byte:
@@ -290,27 +332,8 @@ class Indexer:
     def _push_alias(self, scope: Node, name: str, full: str) -> None:
         self.scopes.append((scope.end_byte, scope.start_byte, name, full))
 
-    def _container(self, node: Node) -> tuple[list[str] | None, bool]:
-        """(module names of the enclosing module-defining call or None, at body level?)."""
-        parent = node.parent
-        while parent is not None:
-            if parent.type == "anonymous_function":
-                return None, False
-            if parent.type == "call":
-                name = call_name(parent)
-                key = (parent.start_byte, parent.end_byte)
-                if name in MODULE_KINDS and key in self.defined:
-                    return self.defined[key], True
-                if name in OPAQUE:
-                    return None, False
-            parent = parent.parent
-        return None, True
-
-    def _visit(self, node: Node) -> None:
-        kind = call_name(node)
-        modules, body_level = self._container(node)
-        if not body_level:
-            return
+    def _visit(self, node: Node, kind: str, modules: list[str] | None) -> None:
+        """A matched call at module-body level, in the module(s) ``modules`` (None: top level)."""
         module = modules[0] if modules else None
         aliases = self._aliases_at(node)
         if kind in ("defmodule", "defprotocol"):
@@ -365,11 +388,11 @@ class Indexer:
         if kind == "defdelegate":
             info.functions.update((name, a) for a in arities)
             return
-        body = do_body(node)
+        body = None  # the do-block or do: keyword, found on first use
         if kind in ("defguard", "defguardp") and guard is not None:
             body = [guard]  # a guard's body is its `when` expression
         info.definitions.setdefault(name, []).append(
-            Definition(module, kind, name, arities, params, body, dict(aliases), self.file)
+            Definition(module, kind, name, arities, params, body, dict(aliases), self.file, node)
         )
         for arity in arities:
             info.defined.add((name, arity))

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from . import __version__
-from .commands.graph import fanout, graph, recompiles, trace
-from .commands.suggest import apply, suggest
+
+# command name -> module and attribute: a command's module is imported only when it runs
+# (or for --help), so `exfix graph` does not load the rules and the report
+COMMANDS = {
+    "suggest": ("refactor.commands.suggest", "suggest"),
+    "apply": ("refactor.commands.suggest", "apply"),
+    "graph": ("refactor.commands.graph", "graph"),
+    "trace": ("refactor.commands.graph", "trace"),
+    "recompiles": ("refactor.commands.graph", "recompiles"),
+    "fanout": ("refactor.commands.graph", "fanout"),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
 
 
 @click.group(
+    cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
 Start with:
@@ -29,10 +52,3 @@ def main():
     version labels them), and proposes verified rewrites that shrink recompilation.
     """
 
-
-main.add_command(suggest)
-main.add_command(apply)
-main.add_command(graph)
-main.add_command(trace)
-main.add_command(recompiles)
-main.add_command(fanout)

@@ -17,7 +17,11 @@ def line(node: Node) -> int:
 
 
 def named_children(node: Node) -> list[Node]:
-    return [c for c in node.named_children if c.type not in SKIP]
+    kids = node.named_children  # a new list on every call
+    for c in kids:
+        if c.type in SKIP:
+            return [c for c in kids if c.type not in SKIP]
+    return kids
 
 
 def call_name(node: Node) -> str | None:

@@ -165,6 +165,7 @@ class SourceFiles:
 
     def __init__(self, root: Path, sources: dict[str, bytes] | None):
         self.root = root
+        self.base = str(root)
         self.sources = sources or {}
         self.data: dict[str, bytes] = {}  # read this run (released once expanded)
         self.trees: dict[str, object] = {}
@@ -177,7 +178,8 @@ class SourceFiles:
             return data
         if path in self.sources:
             return self.sources[path]
-        return (self.root / path).read_bytes()  # a dependency's path is absolute
+        with open(os.path.join(self.base, path), "rb") as f:  # a dependency's path is absolute
+            return f.read()
 
     def tree(self, path: str):
         tree = self.trees.get(path)
@@ -228,22 +230,18 @@ class _Run:
         self.fingerprints: dict[tuple[str, int], bytes] = {}
         self.notes = list(project.notes)
         self.work: dict[str, list[str]] = {"indexed": [], "expanded": []}
+        self.too_deep: set[str] = set()  # project files whose indexing stopped too deep
+        self.workers: _Workers | None = None
 
     # ------------------------------------------------------------------ phases
 
     def analysis(self) -> Analysis:
-        facts: dict[str, FileFacts] = {path: FileFacts(path) for path in self.files}
-        dep_files = [f for d in self.project.dependency_source_dirs() for f in _dependency_files(d)]
-        summaries = self.index([(p, False) for p in dep_files] + [(p, True) for p in self.files], facts)
-        for path, in_project in [(p, False) for p in dep_files] + [(p, True) for p in self.files]:
-            got = summaries.get(path)
-            if got is None:
-                continue
-            too_deep, summary = got
-            if too_deep and not in_project:
-                self.notes.append(f"{path}: nested too deeply for exfix to follow")
-            merge_file(self.modules, path, in_project, summary, self.loader)
-        self.expand(facts, summaries)
+        try:
+            facts = self._facts()
+        finally:
+            if self.workers is not None:
+                self.workers.close()
+                self.workers = None
         self.loader.data.clear()
         if self.store is not None:
             if self.sources and self.store.new and self._patched():
@@ -252,6 +250,30 @@ class _Run:
             if self.store.note:
                 self.notes.append(self.store.note)
         return self._connect(facts)
+
+    def _facts(self) -> dict[str, FileFacts]:
+        facts: dict[str, FileFacts] = {path: FileFacts(path) for path in self.files}
+        dep_files = [f for d in self.project.dependency_source_dirs() for f in _dependency_files(d)]
+        items = [(p, False) for p in dep_files] + [(p, True) for p in self.files]
+        summaries = self.index(items, facts)
+        merged = []
+        for path, in_project in items:
+            got = summaries.get(path)
+            if got is None:
+                continue
+            too_deep, summary = got
+            if too_deep and not in_project:
+                self.notes.append(f"{path}: nested too deeply for exfix to follow")
+            merge_file(self.modules, path, in_project, summary, self.loader)
+            merged.append((path, in_project, summary))
+        self.too_deep = {p for p in self.files if summaries.get(p, (False,))[0]}
+        if self.workers is not None:
+            self.workers.merge(merged, self.too_deep)
+        self.expand(facts)
+        return facts
+
+    def _parallel(self, count: int) -> bool:
+        return count >= PARALLEL_MIN_FILES and self.jobs > 1 and _can_fork()
 
     def index(self, items: list[tuple[str, bool]], facts: dict[str, FileFacts]) -> dict[str, tuple]:
         """path -> (stopped too deep, summary) of every readable file, from the cache or parsed."""
@@ -272,8 +294,9 @@ class _Run:
             else:
                 todo.append(path)
         self.work["indexed"] = todo
-        if len(todo) >= PARALLEL_MIN_FILES and self.jobs > 1 and _can_fork():
-            results = _in_workers(self, _index_worker, todo, self.jobs, deep=False)
+        if self._parallel(len(todo)):
+            self.workers = _Workers(self, self.jobs)
+            results = self.workers.index(todo)
         else:
             results = []
             for path in todo:
@@ -285,7 +308,7 @@ class _Run:
                 self.store.put("s" + self.shas[path], got)
         return out
 
-    def expand(self, facts: dict[str, FileFacts], summaries: dict[str, tuple]) -> None:
+    def expand(self, facts: dict[str, FileFacts]) -> None:
         """Facts of every project file: from the cache when what they consulted is unchanged."""
         todo: list[str] = []
         for path in self.files:
@@ -297,9 +320,10 @@ class _Run:
             else:
                 todo.append(path)
         self.work["expanded"] = todo
-        self.too_deep = {p for p in todo if summaries.get(p, (False,))[0]}
-        if len(todo) >= PARALLEL_MIN_FILES and self.jobs > 1 and _can_fork():
-            raws = _in_workers(self, _expand_worker, todo, self.jobs, deep=True)
+        if self._parallel(len(todo)):
+            if self.workers is None:  # forked now, they hold the merged index already
+                self.workers = _Workers(self, self.jobs)
+            raws = self.workers.expand(todo)
         else:
             with _deep_recursion():
                 raws = [self.expand_one(path) for path in todo]
@@ -381,23 +405,36 @@ class _Run:
         for path in files:
             for mod in facts[path].modules:
                 module_file.setdefault(mod.name, path)
-        file_graph = nx.DiGraph()
-        file_graph.add_nodes_from(files)
-        module_graph = nx.DiGraph()
-        module_graph.add_nodes_from(module_file)
+        # strongest label per edge, edges in the order first seen
+        file_edges: dict[tuple[str, str], str] = {}
+        module_edges: dict[tuple[str, str], str] = {}
         for path in files:
-            own = {m.name for m in facts[path].modules}
-            for ref in facts[path].references:
-                sink = module_file.get(ref.target)
+            ff = facts[path]
+            own = {m.name for m in ff.modules}
+            for ref in ff.references:
+                target = ref.target
+                sink = module_file.get(target)
                 if sink is None:
                     continue
-                if ref.module and ref.target != ref.module:
-                    _strongest_edge(module_graph, ref.module, ref.target, ref.mode)
-                if sink == path or ref.target in own:
+                mode = ref.mode
+                if ref.module and target != ref.module:
+                    key = (ref.module, target)
+                    current = module_edges.get(key)
+                    if current is None or STRENGTH[mode] > STRENGTH[current]:
+                        module_edges[key] = mode
+                if sink == path or target in own:
                     continue
-                _strongest_edge(file_graph, path, sink, ref.mode)
-            for note in facts[path].notes:
-                notes.append(note)
+                key = (path, sink)
+                current = file_edges.get(key)
+                if current is None or STRENGTH[mode] > STRENGTH[current]:
+                    file_edges[key] = mode
+            notes.extend(ff.notes)
+        file_graph = nx.DiGraph()
+        file_graph.add_nodes_from(files)
+        file_graph.add_edges_from((a, b, {"label": label}) for (a, b), label in file_edges.items())
+        module_graph = nx.DiGraph()
+        module_graph.add_nodes_from(module_file)
+        module_graph.add_edges_from((a, b, {"label": label}) for (a, b), label in module_edges.items())
         analysis = Analysis(self.project, self.sem, facts, self.modules, module_file, file_graph,
                             module_graph, notes)
         analysis.work = self.work
@@ -451,50 +488,123 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _in_workers(run: "_Run", fn, paths: list[str], jobs: int, deep: bool) -> list:
-    """fn(run, path) for every path, in forked workers that inherit ``run``; in order.
-    ``deep``: with the expander's recursion limit (indexing keeps Python's default)."""
-    if not paths:
-        return []
-    jobs = min(jobs, len(paths))
-    # interleaved chunks, a few per worker: files of one folder tend to be alike
-    count = jobs * 4
-    chunks = [paths[i::count] for i in range(count)]
-    chunks = [c for c in chunks if c]
-    _FORKED["run"] = run
-    _FORKED["fn"] = fn
-    _FORKED["deep"] = deep
-    # what the workers inherit is never collected there: a collection would touch (and so
-    # copy) every page of it
-    gc.freeze()
-    try:
+class _Workers:
+    """Forked processes that parse and index a share of the files, then expand them with the
+    syntax trees they kept: each gets the merged index as the summaries (plain data) to
+    merge itself. A worker forked after the merge inherits the index as it is."""
+
+    def __init__(self, run: "_Run", jobs: int):
+        self.run = run
+        self.owner: dict[str, int] = {}  # file -> worker that parsed it
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(jobs) as pool:
-            done = pool.map(_worker_chunk, chunks, chunksize=1)
-    finally:
-        _FORKED.clear()
-        gc.unfreeze()
-    out: dict[str, object] = {}
-    for chunk, results in zip(chunks, done):
-        out.update(zip(chunk, results))
-    return [out[p] for p in paths]
+        self.conns = []
+        self.procs = []
+        _FORKED["run"] = run
+        try:
+            for _ in range(jobs):
+                parent, child = ctx.Pipe()
+                proc = ctx.Process(target=_worker_loop, args=(child,), daemon=True)
+                proc.start()
+                child.close()
+                self.conns.append(parent)
+                self.procs.append(proc)
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            _FORKED.clear()
+
+    def _ask(self, requests: list) -> list:
+        for conn, request in zip(self.conns, requests):
+            conn.send(request)
+        out = []
+        for conn, request in zip(self.conns, requests):
+            try:
+                status, value = conn.recv()
+            except EOFError:
+                raise RuntimeError("an exfix worker process ended unexpectedly") from None
+            if status != "ok":
+                raise RuntimeError(f"an exfix worker process failed:\n{value}")
+            out.append(value)
+        return out
+
+    def index(self, paths: list[str]) -> list:
+        n = len(self.conns)
+        shares = [paths[k::n] for k in range(n)]
+        results = self._ask([("index", share) for share in shares])
+        got = {}
+        for k, (share, values) in enumerate(zip(shares, results)):
+            for path, value in zip(share, values):
+                got[path] = value
+                self.owner[path] = k
+        return [got[p] for p in paths]
+
+    def merge(self, merged: list, too_deep: set[str]) -> None:
+        self._ask([("merge", (merged, too_deep))] * len(self.conns))
+
+    def expand(self, paths: list[str]) -> list[bytes]:
+        n = len(self.conns)
+        shares: list[list[str]] = [[] for _ in range(n)]
+        spread = 0
+        for path in paths:
+            k = self.owner.get(path)
+            if k is None:  # not parsed by a worker yet: the next one in turn
+                k = spread % n
+                spread += 1
+            shares[k].append(path)
+        results = self._ask([("expand", share) for share in shares])
+        got = {}
+        for share, values in zip(shares, results):
+            got.update(zip(share, values))
+        return [got[p] for p in paths]
+
+    def close(self) -> None:
+        for conn in self.conns:
+            try:
+                conn.send(("stop", None))
+            except OSError:
+                pass
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        for conn in self.conns:
+            conn.close()
 
 
-def _worker_chunk(chunk: list[str]) -> list:
-    run, fn = _FORKED["run"], _FORKED["fn"]
-    if not _FORKED["deep"]:
-        return [fn(run, path) for path in chunk]
-    with _deep_recursion():
-        return [fn(run, path) for path in chunk]
+def _worker_loop(conn) -> None:
+    run = _FORKED["run"]
+    while True:
+        try:
+            op, arg = conn.recv()
+        except EOFError:
+            return
+        if op == "stop":
+            return
+        try:
+            if op == "index":
+                out = []
+                for path in arg:
+                    segments, too_deep = run.loader.index(path)
+                    out.append((too_deep, summarize(segments)))
+            elif op == "merge":
+                merged, too_deep = arg
+                run.modules.clear()
+                run.fingerprints.clear()
+                for path, in_project, summary in merged:
+                    merge_file(run.modules, path, in_project, summary, run.loader)
+                run.too_deep = too_deep
+                out = None
+            else:
+                with _deep_recursion():
+                    out = [run.expand_one(path) for path in arg]
+            conn.send(("ok", out))
+        except BaseException:
+            import traceback
 
-
-def _index_worker(run: "_Run", path: str):
-    segments, too_deep = index_tree(path, parse(run.loader.read(path)))
-    return (too_deep, summarize(segments))
-
-
-def _expand_worker(run: "_Run", path: str) -> bytes:
-    return run.expand_one(path)
+            conn.send(("error", traceback.format_exc()))
+            return
 
 
 # The expander recurses once per nesting level of the code; generated files nest far
@@ -534,12 +644,6 @@ def _deepest_line(root) -> int:
             best, line = depth, node.start_point[0] + 1
         stack.extend((c, depth + 1) for c in reversed(node.children))
     return line
-
-
-def _strongest_edge(graph: nx.DiGraph, a: str, b: str, label: str) -> None:
-    current = graph.get_edge_data(a, b)
-    if current is None or STRENGTH[label] > STRENGTH[current["label"]]:
-        graph.add_edge(a, b, label=label)
 
 
 def _dependency_files(dep_dir) -> list[str]:

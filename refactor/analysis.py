@@ -323,18 +323,20 @@ class _Run:
         if self._parallel(len(todo)):
             if self.workers is None:  # forked now, they hold the merged index already
                 self.workers = _Workers(self, self.jobs)
-            raws = self.workers.expand(todo)
-        else:
-            with _deep_recursion():
-                raws = [self.expand_one(path) for path in todo]
-        for path, raw in zip(todo, raws):
-            entry = marshal.loads(raw)
-            facts[path] = decode_facts(path, entry)
-            if self.store is not None:
-                self.store.put_raw(self._facts_key(path), raw)
+            for path, raw in zip(todo, self.workers.expand(todo)):
+                facts[path] = decode_facts(path, marshal.loads(raw))
+                if self.store is not None:
+                    self.store.put_raw(self._facts_key(path), raw)
+            return
+        with _deep_recursion():
+            for path in todo:
+                facts[path], raw = self.expand_one(path, encode=self.store is not None)
+                if raw is not None:
+                    self.store.put_raw(self._facts_key(path), raw)
 
-    def expand_one(self, path: str) -> bytes:
-        """Parse (if not yet) and expand one project file: its cache entry, encoded."""
+    def expand_one(self, path: str, encode: bool = True) -> tuple[FileFacts, bytes | None]:
+        """Parse (if not yet) and expand one project file: its facts, and its cache entry
+        encoded (with the fingerprints of what the expansion consulted) when asked."""
         ff = FileFacts(path)
         tree = self.loader.tree(path)
         err = first_error(tree)
@@ -342,13 +344,15 @@ class _Run:
             ff.errors.append(ParseIssue(err.start_point[0] + 1, "syntax error"))
         if path in self.too_deep:
             _too_deep(ff, tree)
-        consulted: dict[str, int] = {}
+        consulted: dict[str, int] | None = {} if encode else None
         try:
             Expander(path, self.modules, self.sem, ff, consulted).run(tree.root_node)
         except RecursionError:
             _too_deep(ff, tree)
+        if not encode:
+            return ff, None
         fps = tuple(sorted((name, level, self.fingerprint(name, level)) for name, level in consulted.items()))
-        return marshal.dumps(encode_facts(ff, fps))
+        return ff, marshal.dumps(encode_facts(ff, fps))
 
     # ------------------------------------------------------------------ cache validity
 
@@ -598,7 +602,7 @@ def _worker_loop(conn) -> None:
                 out = None
             else:
                 with _deep_recursion():
-                    out = [run.expand_one(path) for path in arg]
+                    out = [run.expand_one(path)[1] for path in arg]
             conn.send(("ok", out))
         except BaseException:
             import traceback

@@ -160,6 +160,7 @@ def source_files(root: Path, paths: list[str], notes: list[str] | None = None) -
     loop (mix stops at :eloop and fails): it is not followed, and a note says so.
     """
     found: set[str] = set()
+    prefix = os.path.join(str(root), "")
     for rel in paths:
         base = root / rel
         if base.is_file() and base.suffix == ".ex":
@@ -167,6 +168,15 @@ def source_files(root: Path, paths: list[str], notes: list[str] | None = None) -
             continue
         if not base.is_dir():
             continue
+        # under a plain folder (no "", "." or ".." in it) the path relative to root is the
+        # rest of the string, as relpath would compute it, only faster
+        plain = all(part not in ("", ".", "..") for part in rel.replace(os.sep, "/").split("/"))
+
+        def relative(full: str) -> str:
+            if plain and full.startswith(prefix):
+                return full[len(prefix):]
+            return os.path.relpath(full, root)
+
         for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
             dirnames.sort()
             above = _real_chain(dirpath, str(base))
@@ -174,7 +184,7 @@ def source_files(root: Path, paths: list[str], notes: list[str] | None = None) -
             for d in dirnames:
                 full = os.path.join(dirpath, d)
                 if d.endswith(".ex"):
-                    found.add(os.path.relpath(full, root))
+                    found.add(relative(full))
                 if os.path.realpath(full) in above:
                     if notes is not None:
                         notes.append(
@@ -186,8 +196,7 @@ def source_files(root: Path, paths: list[str], notes: list[str] | None = None) -
             dirnames[:] = keep
             for fn in filenames:
                 if fn.endswith(".ex"):
-                    full = os.path.join(dirpath, fn)
-                    found.add(os.path.relpath(full, root))
+                    found.add(relative(os.path.join(dirpath, fn)))
     return sorted(p.replace(os.sep, "/") for p in found)
 
 

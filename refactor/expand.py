@@ -102,6 +102,9 @@ class Env:
         self.__dict__.update(fields)
 
 
+_new = object.__new__
+
+
 def replace(obj, **changes):
     if type(obj) is Env:
         new = object.__new__(Env)
@@ -154,19 +157,21 @@ class Expander:
         if target is None:
             return
         line = env.line if env.line is not None else (node.start_point[0] + 1 if node else 0)
-        self.facts.references.append(
-            Reference(
-                line=line,
-                target=target,
-                kind=kind,
-                mode=mode,
-                function=function,
-                module=env.module or "",
-                context=self.context_name(env),
-                via=env.via,
-                origin=origin,
-            )
+        # Reference(...) without the frozen dataclass's __init__ (one setattr per field):
+        # the walk makes tens of thousands
+        ref = _new(Reference)
+        ref.__dict__.update(
+            line=line,
+            target=target,
+            kind=kind,
+            mode=mode,
+            function=function,
+            module=env.module or "",
+            context=self.context_name(env),
+            via=env.via,
+            origin=origin,
         )
+        self.facts.references.append(ref)
 
     @staticmethod
     def context_name(env: Env) -> str:
@@ -418,8 +423,11 @@ class Expander:
         if handler is not None and not capture:
             result = handler(self, node, env)
             return env if result is None else result
-        args = call_arguments(node) if not capture else []
-        arity = capture_arity if capture else len(args) + extra_arity + (1 if do_block(node) else 0)
+        if capture:
+            args, block, arity = [], None, capture_arity
+        else:
+            args, block = call_arguments(node), do_block(node)
+            arity = len(args) + extra_arity + (1 if block else 0)
         if env.bindings is not None and name in ("unquote", "unquote_splicing"):
             self.unquote(node, env)
             return env
@@ -433,7 +441,10 @@ class Expander:
                 self.walk_all(args[1:], env)
                 return env
         if not capture:
-            self.args_and_block(node, env)
+            # what args_and_block does, with the arguments and block found above
+            self.walk_all(args, env)
+            if block is not None:
+                self.block(block, env)
         return env
 
     def resolve_local(self, name, arity, node, env: Env, expand: bool, extra_arity=0) -> bool:
@@ -516,7 +527,8 @@ class Expander:
         if left.type != "identifier" and not (left.type == "call" and call_name(left) == "__MODULE__"):
             if left.type != "call":
                 self.alias_ref(env, left, module)
-        arity = len(args) + extra_arity + (1 if do_block(node) else 0)
+        block = do_block(node)
+        arity = len(args) + extra_arity + (1 if block else 0)
         special = self.sem.remote_special(module, fname)
         if special == "compile_env" and env.function is None:
             self.emit(env, node, module, "call", "compile", f"{fname}/{arity}")
@@ -535,7 +547,9 @@ class Expander:
             self.expand_macro(module, fname, arity, node, env, extra_arity)
             return
         self.emit(env, node, module, "call", self.mode(env), f"{fname}/{arity}")
-        self.args_and_block(node, env)
+        self.walk_all(args, env)
+        if block is not None:
+            self.block(block, env)
 
     def macros_of(self, module: str | None) -> set:
         info = self.lookup(module, MACROS)
@@ -560,7 +574,8 @@ class Expander:
     # ------------------------------------------------------------------ attributes
 
     def attribute(self, operand: Node, env: Env) -> Env:
-        if operand.type != "call" or call_name(operand) is None:
+        name = call_name(operand)
+        if name is None:
             if operand.type == "identifier":
                 # reading @attr in the module body replays its alias traces as compile
                 if env.function is None and env.module is not None and env.attribute not in TYPESPEC_ATTRS:
@@ -568,9 +583,10 @@ class Expander:
             else:
                 self.walk(operand, env)
             return env
-        name = call_name(operand)
+        if env.function is not None:
+            return env
         args = call_arguments(operand)
-        if env.function is not None or not args:
+        if not args:
             return env
         if name in TYPESPEC_ATTRS:
             if self.sem.typespec_structs:
@@ -1305,12 +1321,13 @@ class Expander:
             return env
         name, params, guard = head_parts(args[0])
         fenv = replace(env, function=(name or "?", len(params)), context=None)
+        menv = replace(fenv, context="match") if params else fenv
         for param in params:
             if is_default(param):
-                self.walk(param.child_by_field_name("left"), replace(fenv, context="match"))
+                self.walk(param.child_by_field_name("left"), menv)
                 self.walk(param.child_by_field_name("right"), fenv)
             else:
-                self.walk(param, replace(fenv, context="match"))
+                self.walk(param, menv)
                 if param.type == "map" and self.sem.skip_aliases_in_patterns:
                     # 1.18+ still traces the name of a struct that is a whole parameter
                     struct = next((c for c in named_children(param) if c.type == "struct"), None)
@@ -1327,11 +1344,11 @@ class Expander:
         if block is not None:
             self.block(block, fenv)
         else:
+            if kind in ("defguard", "defguardp"):
+                return env  # a guard's keyword body is its `when` (walked as the guard)
             for extra in args[1:]:
                 if extra.type == "keywords":
-                    for key, value in keyword_pairs(extra):
-                        if kind in ("defguard", "defguardp"):
-                            continue
+                    for _key, value in keyword_pairs(extra):
                         self.walk(value, fenv)
         return env
 

@@ -43,7 +43,8 @@ _CODE_MODULES = ("analysis", "cache", "expand", "facts", "index", "parse", "sema
 
 @lru_cache(maxsize=None)
 def code_version() -> str:
-    """Hash of the code and parser that produce cached entries, and of the format."""
+    """Hash of the code and parser that produce cached entries, and of the format (the
+    rules' queries play no part in what is cached)."""
     h = hashlib.sha256()
     h.update(f"format {FORMAT} python {sys.version_info[0]}.{sys.version_info[1]}\n".encode())
     here = Path(__file__).resolve().parent
@@ -52,24 +53,16 @@ def code_version() -> str:
             h.update((here / f"{name}.py").read_bytes())
         except OSError:
             h.update(f"missing {name}".encode())
-    try:
-        from importlib import resources
+    # the parser: tree-sitter's version and the grammar's compiled binding
+    import tree_sitter
+    import tree_sitter_elixir
 
-        queries = resources.files("refactor.queries")
-        names = sorted(p.name for p in queries.iterdir() if p.name.endswith(".scm"))
-        for name in names:
-            h.update(name.encode() + queries.joinpath(name).read_bytes())
-    except Exception:  # a checkout that is not installed: the repository's queries/
-        qdir = here.parent / "queries"
-        for p in sorted(qdir.glob("*.scm")) if qdir.is_dir() else []:
-            h.update(p.name.encode() + p.read_bytes())
-    try:
-        from importlib.metadata import version
-
-        for dist in ("tree-sitter", "tree-sitter-elixir"):
-            h.update(f"{dist} {version(dist)}".encode())
-    except Exception:
-        pass
+    h.update(f"tree-sitter {getattr(tree_sitter, '__version__', '?')}".encode())
+    binding = Path(tree_sitter_elixir.__file__).resolve().parent
+    for p in sorted(binding.iterdir()):
+        if p.suffix in (".so", ".pyd", ".dylib"):
+            st = p.stat()
+            h.update(f"{p.name} {st.st_size} {st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
 
 
@@ -85,14 +78,20 @@ def cache_dir(root: Path) -> Path:
 _SEGMENTS: dict[tuple, dict[str, bytes]] = {}
 
 
+_GONE: dict[str, bytes] = {}  # a segment deleted (compacted) by another run meanwhile
+
+
 def _read_segment(path: Path) -> dict[str, bytes] | None:
-    """The entries of one segment, or None when it is unreadable or damaged."""
+    """The entries of one segment, ``_GONE`` if it vanished, None when it is unreadable or
+    damaged."""
     try:
         st = path.stat()
         key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
         if key in _SEGMENTS:
             return _SEGMENTS[key]
         data = path.read_bytes()
+    except FileNotFoundError:
+        return _GONE
     except OSError:
         return None
     head = len(MAGIC) + 1 + DIGEST
@@ -107,7 +106,7 @@ def _read_segment(path: Path) -> dict[str, bytes] | None:
         return None
     if type(entries) is not dict:
         return None
-    if len(_SEGMENTS) > 64:
+    if len(_SEGMENTS) >= 16:
         _SEGMENTS.clear()
     _SEGMENTS[key] = entries
     return entries
@@ -130,6 +129,7 @@ class Store:
         self.read_segments: list[Path] = []
         self.other_versions: list[Path] = []
         self.bad_segments: list[Path] = []
+        self.temporary: list[Path] = []  # .tmp- files: a run writing, or one that was killed
         self.note: str | None = None
         self.hits = 0
         self.misses = 0
@@ -144,6 +144,9 @@ class Store:
         prefix = code_version() + "-"
         mine = []
         for name in names:
+            if name.startswith(".tmp-"):
+                self.temporary.append(self.dir / name)
+                continue
             if not name.endswith(SUFFIX):
                 continue
             if name.startswith(prefix):
@@ -155,6 +158,8 @@ class Store:
         for name in mine:
             path = self.dir / name
             entries = _read_segment(path)
+            if entries is _GONE:
+                continue
             if entries is None:
                 self.bad_segments.append(path)
                 continue
@@ -224,6 +229,13 @@ class Store:
         stale = list(self.other_versions) + list(self.bad_segments)
         if compact:
             stale += self.read_segments
+        now = time.time()
+        for path in self.temporary:  # left by a run killed while writing (an hour is plenty)
+            try:
+                if now - path.stat().st_mtime > 3600:
+                    stale.append(path)
+            except OSError:
+                pass
         for path in stale:
             try:
                 path.unlink()

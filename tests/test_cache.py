@@ -295,11 +295,15 @@ def test_stray_files_in_the_cache_folder_are_left_alone(tmp_path):
     d.mkdir(parents=True)
     (d / "README").write_text("not a segment")
     (d / "0000000000000000-1-1-aa.seg").write_bytes(b"another version's segment")
+    (d / ".tmp-killed.seg").write_bytes(b"half a segme")  # a run killed while writing
+    os.utime(d / ".tmp-killed.seg", (1, 1))
+    (d / ".tmp-writing.seg").write_bytes(b"half a segme")  # a run writing now
     cached(root)
     warm = cached(root)
     assert warm.work == {"indexed": [], "expanded": []}
     assert (d / "README").read_text() == "not a segment"
     assert not (d / "0000000000000000-1-1-aa.seg").exists()  # another version's cache is dropped
+    assert not (d / ".tmp-killed.seg").exists() and (d / ".tmp-writing.seg").exists()
 
 
 def without_cache_note(facts: dict) -> dict:

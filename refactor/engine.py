@@ -68,6 +68,7 @@ class Suggestion:
     line: int
     severity: str
     message: str
+    detail: str = ""  # more than the one-sentence reason: the mechanism, the choice made
     safe: bool = True
     has_fix: bool = False
     verified: bool = False
@@ -204,6 +205,23 @@ def stats_of(analysis) -> ProjectStats:
         compile_cycles=len(compile_cycles(analysis)),
         fanout=mean_fanout(analysis),
     )
+
+
+def lost_aliases(before, after, changed: list[str]) -> list[str]:
+    """References a patch adds to a module that does not exist but whose first segment is the
+    last segment of one that does: the sign of an alias the patch removed while a file (or
+    the code a ``__using__`` injects into its users) still needs it."""
+    known = set(after.modules)
+    short = {name.rsplit(".", 1)[-1] for name in known if "." in name}
+    out = []
+    for path, facts in sorted(after.files.items()):
+        old = before.files.get(path)
+        had = {r.target for r in old.references} if old is not None else set()
+        for target in sorted({r.target for r in facts.references} - had - known):
+            if target.split(".")[0] in short:
+                where = "" if path in changed else " (through code it injects)"
+                out.append(f"{path} would refer to {target}, which names no module{where}: an alias it needs is gone")
+    return out
 
 
 def _modules(analysis, path: str) -> list[str]:
@@ -366,6 +384,7 @@ class _Runner:
             line=diag.line,
             severity=diag.severity,
             message=diag.message,
+            detail=diag.detail,
             safe=bool(rule.safe and (fix.safe if fix is not None else True)),
             has_fix=fix is not None,
             warnings=list(fix.warnings) if fix else [],
@@ -436,6 +455,7 @@ class _Runner:
                 reasons.append(
                     f"{rel} would define {_modules(after, rel)} instead of {_modules(self.analysis, rel)}"
                 )
+        reasons.extend(lost_aliases(self.analysis, after, changed))
         for a, b in sorted(compile_edges(after) - self.base_edges):
             if b not in self.sources and after.file_graph.out_degree(b) == 0:
                 # a compile edge into a new leaf file (e.g. a guard helper the fix adds):

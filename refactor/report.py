@@ -201,6 +201,8 @@ def header_lines(result: ProjectResult, sug: Suggestion, cwd: str) -> list[str]:
     if fan:
         extra.append(fan)
     lines.append("  " + ", ".join(extra))
+    if sug.detail:
+        lines.append("  " + sug.detail)
     for w in sug.warnings:
         lines.append(f"  warning: {w}")
     return ["# " + part for line in lines for part in line.splitlines() or [""]]
@@ -282,6 +284,7 @@ def to_json(
                     "line": sug.line,
                     "severity": sug.severity,
                     "message": sug.message,
+                    "detail": sug.detail,
                     "diff": suggestion_diff(result, sug, cwd),
                     "verified": sug.offered,
                     "in_patch": sug.in_patch,
@@ -400,6 +403,7 @@ def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_er
                     "project": result.display,
                     "verified": sug.offered,
                     "verdict": verdict(sug),
+                    "detail": sug.detail,
                     "fanoutBefore": sug.fanout_before,
                     "fanoutAfter": sug.fanout_after,
                 },

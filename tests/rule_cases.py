@@ -95,11 +95,13 @@ def check_refusal(cases: Cases, case: str) -> None:
     _, diags = cases.run(case)
     assert len(diags) == 1, [d.message for d in diags]
     assert diags[0].fix is None
-    assert cases.meta(case)["refuse"] in diags[0].message
+    assert cases.meta(case)["refuse"] in diags[0].message + " " + diags[0].detail
 
 
 def check_findings(cases: Cases, case: str) -> None:
     _, diags = cases.run(case)
     assert len(diags) == cases.meta(case).get("findings", 1), [d.message for d in diags]
+    for d in diags:  # suggest heads each diff with the reason in one sentence
+        assert ". " not in d.message and not d.message.endswith("."), d.message
     if "message" in cases.meta(case):
-        assert any(cases.meta(case)["message"] in d.message for d in diags)
+        assert any(cases.meta(case)["message"] in d.message + " " + d.detail for d in diags)

@@ -37,14 +37,14 @@ def test_plug_in_router_and_controller(phoenix):
     router = diags[1]
     assert router.fix is None
     assert "calls ShopWeb.Plugs.Auth.init/1 while ShopWeb.Router compiles (edge: compile)" in router.message
-    assert "plug_init_mode :runtime" in router.message
+    assert "plug_init_mode :runtime" in router.detail
     assert "lib/shop_web/router.ex also recompiles" in router.message
 
 
 def test_macro_module_with_runtime_functions(phoenix):
     (d,) = SplitMacroModule().check(phoenix)
     assert (d.file, d.fix) == ("lib/shop/schema.ex", None)
-    assert "Move the macros into a module of their own" in d.message
+    assert "Move the macros into a module of their own" in d.detail
     assert "lib/shop/item.ex, lib/shop/product.ex" in d.message
 
 

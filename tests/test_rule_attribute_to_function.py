@@ -10,7 +10,7 @@ CASES = Cases(AttributeToFunction)
 
 def test_message_says_evaluation_moves_to_run_time():
     _, diags = CASES.run("simple")
-    assert "Evaluation moves from compile time to run time" in diags[0].message
+    assert "evaluation moves from compile time to run time" in diags[0].fix.warnings[0]
 
 
 def test_engine_verifies_and_lowers_fanout(tmp_path):

@@ -14,7 +14,7 @@ CASES = Cases(BodyTimeCall)
 
 def test_message_says_evaluation_moves_to_run_time():
     _, diags = CASES.run("simple")
-    assert "Evaluation moves from compile time to run time" in diags[0].message
+    assert "evaluation moves from compile time to run time" in diags[0].fix.warnings[0]
     assert diags[0].severity == "warning"
 
 

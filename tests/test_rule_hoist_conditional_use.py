@@ -34,6 +34,11 @@ PROJECT = FIXTURES / "_project"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and not p.name.startswith("_"))
 
 
+def said(diag) -> str:
+    """The reason and the detail that follows it."""
+    return f"{diag.message} {diag.detail}"
+
+
 def meta(case: str) -> dict:
     return json.loads((FIXTURES / case / "case.json").read_text())
 
@@ -100,7 +105,7 @@ def test_snapshot(case):
     assert diag.rule == RULE_ID
     assert diag.severity == m["severity"]
     if "message" in m:
-        assert m["message"] in diag.message
+        assert m["message"] in said(diag)
 
 
 @pytest.mark.parametrize("case", FIXED)
@@ -136,7 +141,7 @@ def test_refusal(case):
     m = meta(case)
     assert diag.fix is None
     assert diag.severity == m["severity"]
-    assert m["refuse"] in diag.message
+    assert m["refuse"] in said(diag)
 
 
 @pytest.mark.parametrize("case", CLEAN)
@@ -148,15 +153,15 @@ def test_left_alone(case):
 # --------------------------------------------------------------------------- detection details
 
 
-def test_message_names_file_line_module_and_why():
+def test_message_names_line_module_and_why_in_one_sentence():
     _ctx, diags = run("seed-hoist")
     msg = diags[0].message
     assert diags[0].file == "lib/seed_hoist.ex" and diags[0].line == 6
-    assert "lib/seed_hoist.ex:7" in msg
-    assert "`use Opt.JS`" in msg
+    assert "`use Opt.JS` (line 7)" in msg
     assert "Fixture.SmartCell.TrainData" in msg
-    assert "is not loaded and could not be found" in msg
-    assert "tests whether Opt.SmartCell is available" in msg
+    assert ". " not in msg and not msg.endswith("."), msg
+    assert "is not loaded and could not be found" in diags[0].detail
+    assert "tests whether Opt.SmartCell is available" in diags[0].detail
 
 
 def test_problem_lists_every_directive_and_the_tested_module():
@@ -217,26 +222,26 @@ def test_severity_error_for_optional_dependency(tmp_path):
     diag = _severity(CONFIG_IF, {"kino": _Dep("kino", optional=True), "jason": _Dep("jason")}, tmp_path,
                      dep_files={"kino/lib/kino/js.ex": "defmodule Kino.JS do\nend\n"})
     assert diag.severity == "error"
-    assert ":kino, an optional dependency" in diag.message
+    assert ":kino, an optional dependency" in said(diag)
 
 
 def test_optional_dependency_found_by_name_without_deps_dir(tmp_path):
     diag = _severity(CONFIG_IF, {"kino": {"optional": True}}, tmp_path)
     assert diag.severity == "error"
-    assert ":kino, an optional dependency" in diag.message
+    assert ":kino, an optional dependency" in said(diag)
 
 
 def test_severity_error_for_unknown_module(tmp_path):
     diag = _severity(CONFIG_IF, {}, tmp_path)
     assert diag.severity == "error"
-    assert "neither in the project nor in its dependencies" in diag.message
+    assert "neither in the project nor in its dependencies" in said(diag)
 
 
 def test_severity_warning_for_required_dependency(tmp_path):
     diag = _severity(CONFIG_IF, {"kino": {"optional": False}}, tmp_path,
                      dep_files={"kino/lib/kino/js.ex": "defmodule Kino.JS do\nend\n"})
     assert diag.severity == "warning"
-    assert "dependency :kino" in diag.message
+    assert "dependency :kino" in said(diag)
     assert diag.fix is not None
 
 
@@ -244,7 +249,7 @@ def test_severity_from_mix_exs_without_project_object():
     mix = b'defp deps, do: [{:kino, "~> 0.8", optional: true}, {:jason, "~> 1.0"}]\n'
     ctx = RuleContext(None, None, {"mix.exs": mix, "lib/a.ex": CONFIG_IF}, {})
     (diag,) = HoistConditionalUse().check(ctx)
-    assert diag.severity == "error" and ":kino, an optional dependency" in diag.message
+    assert diag.severity == "error" and ":kino, an optional dependency" in said(diag)
 
 
 def test_analysis_seam_is_used_when_present():
@@ -253,7 +258,7 @@ def test_analysis_seam_is_used_when_present():
 
     ctx = RuleContext(None, Analysis(), {"lib/a.ex": CONFIG_IF}, {})
     (diag,) = HoistConditionalUse().check(ctx)
-    assert diag.severity == "warning" and "defined in the project" in diag.message
+    assert diag.severity == "warning" and "defined in the project" in said(diag)
 
 
 def test_body_level_only():
@@ -334,9 +339,9 @@ def test_two_modules_in_one_file_give_two_diagnostics():
 def test_guard_form_refuses_unless_and_auto_hoists_it():
     (diag,) = HoistConditionalUse().check(context("unless", strategy="guard"))
     assert diag.fix is None
-    assert "the guard form needs `if Code.ensure_loaded?(Mod) do`" in diag.message
+    assert "the guard form needs `if Code.ensure_loaded?(Mod) do`" in said(diag)
     (diag,) = HoistConditionalUse().check(context("unless", strategy="auto", hoist_max_lines=0))
-    assert "it adds 6 lines, over the limit of 0, but the guard form does not apply" in diag.message
+    assert "it adds 6 lines, over the limit of 0, but the guard form does not apply" in said(diag)
     after = apply_edits(context("unless").sources["lib/unless.ex"], diag.fix.edits)
     assert after.decode() == (FIXTURES / "unless" / "after.ex").read_text()
 
@@ -354,7 +359,7 @@ def test_unknown_strategy_is_an_error():
 
 def test_auto_limit_is_an_option():
     _ctx, (diag,) = None, HoistConditionalUse().check(context("seed-auto", hoist_max_lines=2))
-    assert "strategy auto chose the guard form" in diag.message
+    assert "strategy auto chose the guard form" in said(diag)
     assert diag.fix.new_files
 
 
@@ -371,7 +376,7 @@ def test_guard_module_option_and_existing_helper():
     assert b"My.Guards.if_loaded Opt.SmartCell do" in apply_edits(
         ctx.sources["lib/seed_guard.ex"], diag.fix.edits
     )
-    assert "defined in lib/my/guards.ex" in diag.message
+    assert "defined in lib/my/guards.ex" in said(diag)
 
 
 def test_an_existing_helper_without_else_is_used_only_where_it_fits():
@@ -384,7 +389,7 @@ end
     ctx = context("seed-guard")
     ctx.sources["lib/my/opt.ex"] = helper
     (diag,) = HoistConditionalUse().check(ctx)
-    assert diag.fix is None and "My.Opt.if_loaded has no `else:` clause" in diag.message
+    assert diag.fix is None and "My.Opt.if_loaded has no `else:` clause" in said(diag)
     ctx = context("large-auto")
     ctx.sources["lib/my/opt.ex"] = helper
     (diag,) = HoistConditionalUse().check(ctx)

@@ -91,7 +91,8 @@ class UnusedDirective:
         reason = self.used(ctx, node, target, info, args, in_scope, source, scope)
         if reason is None:
             return None
-        head = f"{self.kind} {text(args[0])} ({target})"
+        written = text(args[0])
+        head = f"{self.kind} {written}" + (f" ({target})" if written != target else "")
         if reason is not True:
             return None  # used: nothing to say
         if template_reason(ctx, path, source):
@@ -108,9 +109,8 @@ class UnusedDirective:
                               f"{head}: nothing of it is used here; not removed: it shares its line with other code")
         sink = ctx.analysis.module_file[target]
         message = (
-            f"{head}: nothing of it is used in this scope; the line only adds an export "
-            f"reference to {sink}: this file is recompiled whenever {target}'s public "
-            f"functions or macros change. Remove it"
+            f"{head} is unused in its scope and only adds an export dependency on {sink}, "
+            f"so this file recompiles whenever {target}'s public functions or macros change"
         )
         return Diagnostic(self.rule_id, path, line(node), "warning", message, Fix([Edit(span[0], absorb_blank(source, span), b"", tidy=True)]))
 

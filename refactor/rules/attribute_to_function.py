@@ -193,11 +193,13 @@ class AttributeToFunction(Rule):
             edits.append(Edit(read.start_byte, read.end_byte, f"{name}()".encode()))
         message = (
             f"{head}, yet only function bodies read it: a private function {name}/0 makes it a "
-            f"run-time call. Evaluation moves from compile time to run time: "
-            f"`{_short(text(value))}` will run on every call of {name}() instead of once when "
-            f"the module compiles"
+            f"run-time call"
         )
-        return Diagnostic(RULE_ID, path, line(node), "warning", message, Fix(edits))
+        moves = (
+            f"evaluation moves from compile time to run time: `{_short(text(value))}` will run on "
+            f"every call of {name}() instead of once when the module compiles"
+        )
+        return Diagnostic(RULE_ID, path, line(node), "warning", message, Fix(edits, warnings=[moves]))
 
     # ---- checks
 

@@ -43,8 +43,10 @@ class Diagnostic:
     file: str  # relative to the project root, as mix prints paths
     line: int  # 1-based
     severity: str  # "error" | "warning" | "info"
-    message: str
+    message: str  # the reason, in one sentence
     fix: Fix | None = None
+    # what the user may want to know beyond that sentence: the mechanism, the choice made
+    detail: str = ""
 
 
 def apply_edits(source: bytes, edits: list[Edit]) -> bytes:

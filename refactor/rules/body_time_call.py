@@ -327,10 +327,13 @@ class BodyTimeCall(Rule):
         message = (
             f"{named} runs while {holder} compiles only to give `{var}` a value that function bodies "
             f"read through unquote: a compile dependency on {', '.join(sinks)}; {how} makes it a "
-            f"run-time call. Evaluation moves from compile time to run time: `{_short(value_text)}` will "
-            f"run on every call instead of once when the module compiles"
+            f"run-time call"
         )
-        return Diagnostic(RULE_ID, path, line(found[0][0]), "warning", message, Fix(edits))
+        moves = (
+            f"evaluation moves from compile time to run time: `{_short(value_text)}` will run on "
+            f"every call instead of once when the module compiles"
+        )
+        return Diagnostic(RULE_ID, path, line(found[0][0]), "warning", message, Fix(edits, warnings=[moves]))
 
     def fragments(self, module: Node, stmt: Node, var: str) -> list[tuple[Node, bool]]:
         """The ``unquote(var)`` fragments in def/defp bodies of ``module`` that read ``var``

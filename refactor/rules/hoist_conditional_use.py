@@ -1464,12 +1464,14 @@ class HoistConditionalUse(Rule):
         if "\n" in cond_head:
             cond_head = cond_head.split("\n")[0] + " ..."
         module_name = first.module.name or "this module"
+        message = (
+            f"`{d.kind} {d.module}` (line {d.line}) inside `{cond_head}` in the body of {module_name} "
+            f"fails to compile when {d.module} is missing, since Elixir expands use/import/require "
+            f"in every branch, taken or not"
+        )
         msg = [
-            f"{path}:{d.line}: `{d.kind} {d.module}` sits inside `{cond_head}` in the body of "
-            f"{module_name}. Elixir expands use/import/require in every branch while it compiles "
-            f"the module body, taken or not, so when {d.module} is missing this file fails with "
-            f"\"module {d.module} is not loaded and could not be found\": the condition cannot "
-            f"protect it. Here {why}."
+            f"The compiler stops with \"module {d.module} is not loaded and could not be found\": "
+            f"the condition cannot protect it. Here {why}."
         ]
         for p in group[1:]:
             for other in p.directives[:1]:
@@ -1481,7 +1483,7 @@ class HoistConditionalUse(Rule):
         helper_name, helper_path, helper_new = self._helper(ctx, root.name, facts)
         fix, note = self._fix(src, start, end, strategy, limit, helper_name, helper_path, helper_new)
         msg.append(note)
-        return Diagnostic(RULE_ID, path, first.line, severity, " ".join(msg), fix)
+        return Diagnostic(RULE_ID, path, first.line, severity, message, fix, detail=" ".join(msg))
 
     def _fix(self, src, start, end, strategy, limit, helper_name, helper_path, helper_new):
         hoisted = guarded = None

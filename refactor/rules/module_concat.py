@@ -24,21 +24,6 @@ def _without_runtime(deps: dict[str, FileDeps], file: str, module: str) -> dict[
     return out
 
 
-def _lost_aliases(before, after, removed: set[str]) -> set[tuple[str, str]]:
-    """(file, module) for references the patched project makes to a module that does not
-    exist, named by the short name of an alias the fix removed (``Params`` for ``alias
-    Credo.Check.Params``): that alias was still needed, maybe by the users of a ``__using__``."""
-    tails = removed
-
-    def unknown(analysis):
-        return {
-            (path, r.target) for path, facts in analysis.files.items() for r in facts.references
-            if r.target not in analysis.modules and r.target.split(".", 1)[0] in tails
-        }
-
-    return unknown(after) - unknown(before)
-
-
 class ModuleConcat(Rule):
     """Hides a run-time call ``Foo.Bar.f(x)`` from the compiler: ``Module.concat(["Foo.Bar"]).f(x)``.
 
@@ -184,14 +169,5 @@ class ModuleConcat(Rule):
         f = diagnostic.file
         if after.out_degree(f) >= before.out_degree(f):
             return [f"{f} still has as many dependencies"]
-        source = ctx.sources[f]
-        removed = {
-            (m.group(2) or m.group(1)).decode().rsplit(".", 1)[-1]
-            for e in diagnostic.fix.edits if e.tidy
-            for m in re.finditer(rb"\balias\s+([A-Z][\w.]*)(?:\s*,\s*as:\s*([A-Z]\w*))?", source[e.start : e.end])
-        }
-        lost = sorted(_lost_aliases(ctx.analysis, patched.analysis, removed))
-        if lost:
-            where, name = lost[0]
-            return [f"{where} would call {name}, no longer an alias of a project module"]
+        # an alias the fix removes while a file still needs it: the engine's lost-alias check
         return []

@@ -79,9 +79,11 @@ class PlugCompileDependency(Rule):
                     RULE_ID, path, line(node), "info",
                     f"plug {written} "
                     f"in {holder}: the plug builder calls {target}.init/1 while {holder} compiles"
-                    f" (edge: {label or 'none recorded'}){chain}. A human must choose: "
-                    f"plug_init_mode :runtime (init/1 per request), keeping {target} free of "
-                    f"run-time dependencies, or accepting the edge",
+                    f" (edge: {label or 'none recorded'}){chain}",
+                    detail=(
+                        f"A human must choose: plug_init_mode :runtime (init/1 per request), keeping "
+                        f"{target} free of run-time dependencies, or accepting the edge."
+                    ),
                 ))
         return out
 

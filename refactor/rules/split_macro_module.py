@@ -74,8 +74,9 @@ class SplitMacroModule(Rule):
                 f"{len(files)} file(s) ({', '.join(sorted(files)[:3])}{', ...' if len(files) > 3 else ''}) "
                 f"and {len(funcs)} run-time functions; its file depends on {', '.join(deps[:3])}"
                 f"{', ...' if len(deps) > 3 else ''}, so those users recompile whenever any of it "
-                f"changes. Move the macros into a module of their own (with only what their "
-                f"expansions need at compile time)",
+                f"changes",
+                detail="Move the macros into a module of their own, with only what their expansions "
+                       "need at compile time.",
             ))
         return out
 

@@ -14,9 +14,9 @@ import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from .cache import Store, content_hash
 from .expand import DEFINITIONS, MACROS, Expander
@@ -26,6 +26,9 @@ from .parse import first_error, parse
 from .project import Project, load_project, source_files
 from .semantics import Semantics, default_version, semantics
 
+if TYPE_CHECKING:
+    import networkx as nx  # imported when a graph is first asked for: most runs need none
+
 
 @dataclass
 class Analysis:
@@ -34,8 +37,9 @@ class Analysis:
     files: dict[str, FileFacts]
     modules: dict[str, ModuleInfo]  # project and dependency modules
     module_file: dict[str, str]  # project modules only: module -> file
-    file_graph: nx.DiGraph  # nodes: project files; edge attribute "label"
-    module_graph: nx.DiGraph  # nodes: project modules; edge attribute "label"
+    # (source, sink) -> the strongest label, edges in the order first seen
+    file_edges: dict[tuple[str, str], str]  # between project files
+    module_edges: dict[tuple[str, str], str]  # between project modules
     notes: list[str] = field(default_factory=list)
     # what this run computed rather than took from the cache: {"indexed": [paths parsed
     # and indexed], "expanded": [project files expanded]}
@@ -45,11 +49,31 @@ class Analysis:
     def version(self) -> str:
         return self.semantics.version
 
+    @cached_property
+    def file_graph(self) -> nx.DiGraph:
+        """nodes: project files; edge attribute "label" (built on first use)."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.files)
+        graph.add_edges_from((a, b, {"label": label}) for (a, b), label in self.file_edges.items())
+        return graph
+
+    @cached_property
+    def module_graph(self) -> nx.DiGraph:
+        """nodes: project modules; edge attribute "label" (built on first use)."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.module_file)
+        graph.add_edges_from((a, b, {"label": label}) for (a, b), label in self.module_edges.items())
+        return graph
+
     def edges(self) -> dict[str, dict[str, str]]:
         """``{source file: {sink file: label}}`` with every file present, as mix's JSON."""
-        out: dict[str, dict[str, str]] = {f: {} for f in self.file_graph.nodes}
-        for a, b, data in self.file_graph.edges(data=True):
-            out[a][b] = data["label"]
+        out: dict[str, dict[str, str]] = {f: {} for f in self.files}
+        for (a, b), label in self.file_edges.items():
+            out[a][b] = label
         return out
 
     def direct_labels(self) -> dict[str, dict[str, frozenset[str]]]:
@@ -433,14 +457,8 @@ class _Run:
                 if current is None or STRENGTH[mode] > STRENGTH[current]:
                     file_edges[key] = mode
             notes.extend(ff.notes)
-        file_graph = nx.DiGraph()
-        file_graph.add_nodes_from(files)
-        file_graph.add_edges_from((a, b, {"label": label}) for (a, b), label in file_edges.items())
-        module_graph = nx.DiGraph()
-        module_graph.add_nodes_from(module_file)
-        module_graph.add_edges_from((a, b, {"label": label}) for (a, b), label in module_edges.items())
-        analysis = Analysis(self.project, self.sem, facts, self.modules, module_file, file_graph,
-                            module_graph, notes)
+        analysis = Analysis(self.project, self.sem, facts, self.modules, module_file, file_edges,
+                            module_edges, notes)
         analysis.work = self.work
         return analysis
 

@@ -412,7 +412,7 @@ def _print_tree(out: _Out, roots: list[str], children_of, pretty: bool):
 
 
 def _dot_quote(s: str, escape: bool) -> str:
-    if not escape:
+    if not escape or ('"' not in s and "\\" not in s):
         return f'"{s}"'
     res = []
     i, n = 0, len(s)
@@ -818,10 +818,15 @@ def _render(graph: FileGraph, opts: GraphOptions, ver, out: _Out):
             roots = [k for k in refs if k not in drop]
         roots.sort()
 
-        def children_raw(f):
+        sorted_children: dict[str, list] = {}
+
+        def children_raw(f):  # the same list for the same file: callers only read it
             if opts.only_nodes:
                 return []
-            return sorted(refs.get(f, []), key=_ref_key)
+            got = sorted_children.get(f)
+            if got is None:
+                got = sorted_children[f] = sorted(refs.get(f, []), key=_ref_key)
+            return got
 
         return roots, children_raw, _count(refs)
 

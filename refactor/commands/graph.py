@@ -172,13 +172,14 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
     )
     if not project.is_umbrella:
         analysis = report_analysis(analyze(project, version), verbose)
-        graphs = [(None, FileGraph(files=list(analysis.file_graph.nodes), edges=analysis.edges(),
-                                   direct=analysis.direct_labels()))]
+        # every label of every direct reference: only --only-direct reads them
+        direct = analysis.direct_labels() if only_direct else None
+        graphs = [(None, FileGraph(files=list(analysis.files), edges=analysis.edges(), direct=direct))]
     else:
         children = [report_analysis(analyze(child, version), verbose) for child in project.children()]
         if version == "1.14":
             # 1.14 runs the task in each app: one graph per app under a "==> app" header
-            graphs = [(c.project.name, FileGraph(list(c.file_graph.nodes), c.edges())) for c in children]
+            graphs = [(c.project.name, FileGraph(list(c.files), c.edges())) for c in children]
         else:
             graphs = [(None, FileGraph(*umbrella_graph(children)))]
     code = 0

@@ -384,6 +384,8 @@ class _Run:
         return f"f{self.sem.version}:{self.shas[path]}:{path}"
 
     def _still_valid(self, entry) -> bool:
+        if type(entry) is not tuple or len(entry) != 6:
+            return False
         try:
             consulted = entry[4]
             for name, level, fp in consulted:
@@ -439,14 +441,13 @@ class _Run:
         for path in files:
             ff = facts[path]
             own = {m.name for m in ff.modules}
-            for ref in ff.references:
-                target = ref.target
+            links = ff.links if type(ff) is CachedFileFacts else links_of(ff.references)
+            for module, target, mode in links:
                 sink = module_file.get(target)
                 if sink is None:
                     continue
-                mode = ref.mode
-                if ref.module and target != ref.module:
-                    key = (ref.module, target)
+                if module and target != module:
+                    key = (module, target)
                     current = module_edges.get(key)
                     if current is None or STRENGTH[mode] > STRENGTH[current]:
                         module_edges[key] = mode
@@ -472,6 +473,12 @@ def _valid_summary(got) -> bool:
 _REF_FIELDS = ("line", "target", "kind", "mode", "function", "module", "context", "via", "origin")
 
 
+def links_of(references) -> tuple:
+    """The distinct (module, target, mode) of a file's references, first seen first: all
+    the graphs need of them."""
+    return tuple(dict.fromkeys((r.module, r.target, r.mode) for r in references))
+
+
 def encode_facts(ff: FileFacts, consulted: tuple) -> tuple:
     return (
         tuple((m.name, m.line, m.start_byte, m.end_byte) for m in ff.modules),
@@ -480,24 +487,59 @@ def encode_facts(ff: FileFacts, consulted: tuple) -> tuple:
         tuple((e.line, e.message) for e in ff.errors),
         tuple(ff.notes),
         consulted,
+        links_of(ff.references),
     )
 
 
+class CachedFileFacts(FileFacts):
+    """Facts read from the cache: the references are built on first use (the graphs only
+    need ``links``)."""
+
+    def __init__(self, path: str, modules: list, refs: tuple, errors: list, notes: list, links: tuple):
+        self.path = path
+        self.modules = modules
+        self._refs = refs
+        self._references: list[Reference] | None = None
+        self.errors = errors
+        self.notes = notes
+        self.links = links
+
+    @property
+    def references(self) -> list[Reference]:
+        if self._references is None:
+            new = object.__new__
+            references = []
+            append = references.append
+            for t in self._refs:
+                r = new(Reference)
+                r.__dict__.update(zip(_REF_FIELDS, t))
+                append(r)
+            self._references = references
+            self._refs = ()
+        return self._references
+
+    @references.setter
+    def references(self, value: list[Reference]) -> None:
+        self._references = value
+
+    def __eq__(self, other) -> bool:  # equal to a FileFacts with the same facts
+        if not isinstance(other, FileFacts):
+            return NotImplemented
+        return (self.path, self.modules, self.references, self.errors, self.notes) == (
+            other.path, other.modules, other.references, other.errors, other.notes)
+
+    __hash__ = None
+
+
 def decode_facts(path: str, entry: tuple) -> FileFacts:
-    modules, refs, errors, notes, _consulted = entry
-    new = object.__new__
-    references = []
-    append = references.append
-    for t in refs:
-        r = new(Reference)
-        r.__dict__.update(zip(_REF_FIELDS, t))
-        append(r)
-    return FileFacts(
+    modules, refs, errors, notes, _consulted, links = entry
+    return CachedFileFacts(
         path,
         [ModuleDef(*m) for m in modules],
-        references,
+        refs,
         [ParseIssue(*e) for e in errors],
         list(notes),
+        links,
     )
 
 

@@ -29,7 +29,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-FORMAT = 1
+FORMAT = 2
 MAGIC = b"EXFIXC"
 DIGEST = 16
 SUFFIX = ".seg"

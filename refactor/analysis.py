@@ -123,7 +123,7 @@ class Analysis:
 # Set by the command line (--no-cache, --jobs); analyze()'s own arguments win over them.
 DEFAULTS: dict = {"cache": True, "jobs": None}
 # below this many files to parse or expand, worker processes cost more than they save
-PARALLEL_MIN_FILES = 300
+PARALLEL_MIN_FILES = 500
 
 
 def analyze(

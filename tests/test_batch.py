@@ -176,6 +176,16 @@ def test_apply_twice_changes_nothing_the_second_time(mono):
     assert "diff --git" not in res.stdout
 
 
+def test_suggest_and_apply_without_the_cache(mono):
+    invoke(cmd.suggest, "billing", "--no-cache")
+    assert not (mono / "billing" / "_build").exists()
+    invoke(cmd.apply, "billing", "--no-cache")
+    assert not (mono / "billing" / "_build").exists()
+    assert b"require" not in (mono / "billing/lib/billing/invoice.ex").read_bytes()
+    invoke(cmd.suggest, "billing")
+    assert (mono / "billing" / "_build" / "exfix" / "cache").is_dir()
+
+
 def test_check_exit_codes(mono):
     assert invoke(cmd.suggest, "billing", "--check").exit_code == 1
     assert invoke(cmd.suggest, "billing").exit_code == 0

@@ -21,6 +21,7 @@ from ..discover import find_projects
 from ..engine import Options, Problem, ProjectResult, display_path, run_many, units_of
 from ..rules import get_rules
 from ..writer import FileChange, Refused, take_back, write_changes
+from .graph import cache_option
 
 FORMATS = ["diff", "json", "sarif"]
 STRATEGIES = ["auto", "hoist", "guard"]
@@ -54,7 +55,7 @@ def _options(f):
         click.option("--allow-concat", is_flag=True,
                      help="Also use the last-resort rewrite (Module.concat); see its warnings."),
         click.option("--elixir", "elixir", metavar="VERSION",
-                     help="Label edges as this Elixir version does (default: the installed elixir)."),
+                     help="Label edges as this Elixir version does (default: the installed elixir)."),        cache_option,
     ]
     for deco in reversed(decorators):
         f = deco(f)

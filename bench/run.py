@@ -1,4 +1,4 @@
-"""Benchmark exfix on mix projects: parse floor, analysis, fan-out, memory, and mix itself.
+"""Benchmark exfix on mix projects: parse floor, analysis, cache, fan-out, memory, and mix.
 
     python bench/run.py PATH...                       # any mix projects
     python bench/run.py --generate 1000,5000,20000    # generated projects (bench/generate.py)
@@ -8,17 +8,22 @@ For each project, in one run on the same files:
 
 - parse: raw tree-sitter parse of every source file mix compiles, single-threaded, files
   already read into memory (the floor);
-- analyze: ``refactor.analysis.analyze()`` in a fresh process (cold), and its peak memory
-  (max RSS of that process, and the tracemalloc peak of a second, traced analysis);
+- analyze: ``refactor.analysis.analyze()`` without cache in a fresh process, in one process
+  (``jobs=1``) and with every core, and its peak memory (max RSS of that process, and the
+  tracemalloc peak of a second, traced analysis);
 - fanout: ``Analysis.fanout()`` (recompile-set size of every file);
-- graph cold / warm: wall time of ``exfix graph PATH --format dot`` as a subprocess, with
-  ``_build/exfix`` removed first, then once more as it is (warm, for a cache);
+- graph: wall time of ``exfix graph PATH --format dot`` as a subprocess (start-up included):
+  cold (``_build/exfix`` removed first) with ``--jobs 1`` and with every core, warm (run
+  again, nothing changed), and warm after an edit (one function added to one module of the
+  project; the file is restored afterwards);
 - mix: where Elixir is available (host ``mix``, or ``--elixir-chroot DIR``), wall time of
   ``mix compile --force`` plus ``mix xref graph --format dot`` on a copy of the project,
   after one untimed ``mix compile`` so dependencies are built (``--no-warmup`` skips it).
 
-With ``--repeat N`` the parse, analyze, fan-out and cold-graph times are the best of N runs.
-Ratios: analyze/parse (target <= 2 on 5k files), mix/graph (aim >= 50).
+exfix runs from this checkout (``python -m refactor``), with byte-code caching on even when
+``PYTHONDONTWRITEBYTECODE`` is set, as an installed exfix would. With ``--repeat N`` the
+parse, analyze, fan-out and graph times are the best of N runs. Ratios: analyze/parse and
+graph/parse (target <= 2 on 5k files, one core), edit/cold (target < 10%), mix/graph (aim >= 50).
 """
 
 from __future__ import annotations
@@ -70,9 +75,13 @@ def worker(path: str, version: str, trace_memory: bool) -> dict:
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
-    a = analyze(path, version)
+    a = analyze(path, version, cache=False, jobs=1)
     analyze_s = time.perf_counter() - t0
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    del a
+    t0 = time.perf_counter()
+    a = analyze(path, version, cache=False)
+    analyze_all_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     fan = a.fanout()
@@ -91,6 +100,8 @@ def worker(path: str, version: str, trace_memory: bool) -> dict:
         "load_s": load_s,
         "parse_s": parse_s,
         "analyze_s": analyze_s,
+        "analyze_all_s": analyze_all_s,
+        "cpus": _cpus(),
         "fanout_s": fanout_s,
         "rss_mib": rss_fanout / 1024,
         "rss_analyze_growth_mib": (rss_after - rss_before) / 1024,
@@ -100,11 +111,18 @@ def worker(path: str, version: str, trace_memory: bool) -> dict:
 
         del a, fan
         tracemalloc.start()
-        b = analyze(path, version)
+        b = analyze(path, version, cache=False, jobs=1)
         b.fanout()
         out["tracemalloc_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     return out
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 # --------------------------------------------------------------------------- helpers
@@ -112,6 +130,7 @@ def worker(path: str, version: str, trace_memory: bool) -> dict:
 def timed_child(argv: list[str], **kw) -> tuple[float, int, subprocess.CompletedProcess | None]:
     """Wall seconds, max RSS (KiB) and return code of one child process."""
     t0 = time.perf_counter()
+    kw.setdefault("env", exfix_env())
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
@@ -123,15 +142,38 @@ def timed_child(argv: list[str], **kw) -> tuple[float, int, subprocess.Completed
 
 
 def exfix_argv() -> list[str]:
-    exe = shutil.which("exfix")
-    return [exe] if exe else [sys.executable, "-m", "refactor.cli"]
+    return [sys.executable, "-m", "refactor"]
+
+
+def exfix_env() -> dict[str, str]:
+    """This checkout first on the path; byte-code cached as for an installed exfix."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "EXFIX_NO_CACHE")}
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return env
+
+
+def edit_target(path: Path) -> Path | None:
+    """The project file the warm-after-edit run changes: a service (or any file) in the middle."""
+    from refactor.project import load_project
+
+    files = load_project(path).source_files
+    services = [f for f in files if "service" in f.rsplit("/", 1)[-1]] or files
+    return path / services[len(services) // 2] if services else None
+
+
+def add_function(data: bytes, n: int) -> bytes:
+    """One more public function in the file's last module (before its last `end`)."""
+    at = data.rstrip().rfind(b"end")
+    if at < 0:
+        return data + b"\n# edited %d\n" % n
+    return data[:at] + b"  def bench_edit_%d, do: %d\n" % (n, n) + data[at:]
 
 
 def run_worker(path: str, version: str, trace_memory: bool) -> dict:
     argv = [sys.executable, str(Path(__file__).resolve()), "--worker", path, "--elixir", version]
     if trace_memory:
         argv.append("--tracemalloc")
-    proc = subprocess.run(argv, capture_output=True, text=True)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=exfix_env())
     if proc.returncode != 0:
         raise SystemExit(f"worker failed on {path}:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -194,18 +236,35 @@ def bench_one(path: Path, args) -> dict:
     runs = [run_worker(str(path), args.elixir, args.tracemalloc and i == 0)
             for i in range(args.repeat)]
     row.update(runs[0])
-    for key in ("parse_s", "analyze_s", "fanout_s"):  # best of --repeat
+    for key in ("parse_s", "analyze_s", "analyze_all_s", "fanout_s"):  # best of --repeat
         row[key] = min(r[key] for r in runs)
     graph = [*exfix_argv(), "graph", str(path), "--format", "dot", "--output", "-",
              "--elixir", args.elixir]
-    colds = []
-    for _ in range(args.repeat):
-        shutil.rmtree(path / "_build" / "exfix", ignore_errors=True)
-        wall, rss, _ = timed_child(graph)
-        colds.append(wall)
-    row["graph_cold_s"] = min(colds)
+    best: dict[str, float] = {}
+    rss = 0
+    target = edit_target(path)
+    original = target.read_bytes() if target is not None else None
+    try:
+        for i in range(args.repeat):
+            for key, extra in (("graph_cold1_s", ["--jobs", "1"]), ("graph_cold_s", [])):
+                shutil.rmtree(path / "_build" / "exfix", ignore_errors=True)
+                wall, peak, _ = timed_child(graph + extra)
+                best[key] = min(best.get(key, wall), wall)
+                rss = max(rss, peak)
+            wall, _, _ = timed_child(graph)
+            best["graph_warm_s"] = min(best.get("graph_warm_s", wall), wall)
+            if target is not None:
+                target.write_bytes(add_function(original, i + 1))
+                wall, _, _ = timed_child(graph)
+                best["graph_edit_s"] = min(best.get("graph_edit_s", wall), wall)
+                target.write_bytes(original)
+                timed_child(graph)  # the cache back in step with the files
+    finally:
+        if target is not None:
+            target.write_bytes(original)
+    row.update(best)
+    row["edited"] = str(target.relative_to(path)) if target is not None else None
     row["graph_rss_mib"] = rss / 1024
-    row["graph_warm_s"], _, _ = timed_child(graph)
     if args.suggest:
         row["suggest_s"], _, _ = timed_child([*exfix_argv(), "suggest", str(path),
                                               "--elixir", args.elixir])
@@ -218,25 +277,38 @@ def bench_one(path: Path, args) -> dict:
 
 
 def fmt_table(rows: list[dict]) -> str:
+    def ratio(a, b):
+        return lambda r: f"{r[a] / r[b]:.1f}x" if r.get(b) and a in r else "-"
+
+    def pct(a, b):
+        return lambda r: f"{100 * r[a] / r[b]:.0f}%" if r.get(b) and a in r else "-"
+
+    def secs(key, digits=2):
+        return lambda r: f"{r[key]:.{digits}f}" if key in r else "-"
+
     cols = [
         ("project", lambda r: Path(r["project"]).name, "<"),
         ("files", lambda r: str(r["files"]), ">"),
         ("MiB src", lambda r: f"{r['bytes'] / 2**20:.1f}", ">"),
         ("edges c/e/r", lambda r: "/".join(str(r["edges"].get(k, 0)) for k in ("compile", "export", "runtime")), ">"),
-        ("parse s", lambda r: f"{r['parse_s']:.2f}", ">"),
-        ("analyze s", lambda r: f"{r['analyze_s']:.2f}", ">"),
-        ("analyze/parse", lambda r: f"{r['analyze_s'] / r['parse_s']:.1f}x" if r["parse_s"] else "-", ">"),
-        ("graph cold s", lambda r: f"{r['graph_cold_s']:.2f}", ">"),
-        ("graph/parse", lambda r: f"{r['graph_cold_s'] / r['parse_s']:.1f}x" if r["parse_s"] else "-", ">"),
-        ("graph warm s", lambda r: f"{r['graph_warm_s']:.2f}", ">"),
-        ("fanout s", lambda r: f"{r['fanout_s']:.2f}", ">"),
+        ("parse s", secs("parse_s"), ">"),
+        ("analyze 1 s", secs("analyze_s"), ">"),
+        ("analyze/parse", ratio("analyze_s", "parse_s"), ">"),
+        ("analyze all s", secs("analyze_all_s"), ">"),
+        ("graph cold 1 s", secs("graph_cold1_s"), ">"),
+        ("graph cold s", secs("graph_cold_s"), ">"),
+        ("graph/parse", ratio("graph_cold_s", "parse_s"), ">"),
+        ("graph warm s", secs("graph_warm_s"), ">"),
+        ("warm edit s", secs("graph_edit_s"), ">"),
+        ("edit/cold", pct("graph_edit_s", "graph_cold_s"), ">"),
+        ("fanout s", secs("fanout_s"), ">"),
         ("peak MiB", lambda r: f"{max(r['rss_mib'], r['graph_rss_mib']):.0f}", ">"),
         ("tracemalloc MiB", lambda r: f"{r['tracemalloc_peak_mib']:.0f}" if "tracemalloc_peak_mib" in r else "-", ">"),
         ("mix s", lambda r: f"{r['mix_s']:.1f}" if "mix_s" in r else r.get("mix_note", r.get("error", "-")), ">"),
         ("mix/graph", lambda r: f"{r['mix_s'] / r['graph_cold_s']:.1f}x" if "mix_s" in r else "-", ">"),
     ]
     if any("suggest_s" in r for r in rows):
-        cols.insert(10, ("suggest s", lambda r: f"{r['suggest_s']:.2f}" if "suggest_s" in r else "-", ">"))
+        cols.insert(14, ("suggest s", lambda r: f"{r['suggest_s']:.2f}" if "suggest_s" in r else "-", ">"))
     cells = [[c[0] for c in cols]] + [[c[1](r) for c in cols] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     lines = []
@@ -270,7 +342,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tracemalloc", action="store_true",
                     help="also report the tracemalloc peak (one more, slower, analysis)")
     ap.add_argument("--repeat", type=int, default=1,
-                    help="run parse, analyze, fanout and graph cold N times, keep the best")
+                    help="run parse, analyze, fanout and the graph runs N times, keep the best")
     ap.add_argument("--json", metavar="FILE", help="write the rows as JSON too")
     ap.add_argument("--worker", metavar="PATH", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

@@ -12,6 +12,7 @@ import marshal
 import multiprocessing
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -177,6 +178,8 @@ def _jobs_wanted(jobs: int | None) -> int:
         return max(1, int(jobs))
     if multiprocessing.parent_process() is not None:
         return 1  # already a worker (batch mode runs projects in parallel)
+    if threading.active_count() > 1:
+        return 1  # workers are forked: not while another thread (a progress bar) runs
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

@@ -483,3 +483,18 @@ def test_workers_on_a_generated_project(tmp_path, always_parallel):
     warm = analyze(load_project(root), "1.18", cache=True, jobs=2)
     assert warm.work["indexed"] == [some] and warm.work["expanded"] == [some]
     assert facts_of(warm) == facts_of(analyze(load_project(root), "1.18", cache=False, jobs=1))
+
+
+def test_workers_only_when_no_other_thread_runs(monkeypatch):
+    import threading
+
+    monkeypatch.setitem(analysis_mod.DEFAULTS, "jobs", None)
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert analysis_mod._jobs_wanted(None) == 1  # forking now could copy a held lock
+        assert analysis_mod._jobs_wanted(3) == 3  # unless asked for
+    finally:
+        stop.set()
+        t.join()

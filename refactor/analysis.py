@@ -552,7 +552,8 @@ _FORKED: dict = {}
 
 
 def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+    # a daemonic process (a multiprocessing.Pool worker) may not have children
+    return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
 
 
 class _Workers:

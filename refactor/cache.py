@@ -131,8 +131,6 @@ class Store:
         self.bad_segments: list[Path] = []
         self.temporary: list[Path] = []  # .tmp- files: a run writing, or one that was killed
         self.note: str | None = None
-        self.hits = 0
-        self.misses = 0
         if read and self.dir is not None:
             self._load()
 
@@ -174,16 +172,13 @@ class Store:
         if raw is None:
             raw = self.entries.get(key)
         if raw is None:
-            self.misses += 1
             return None
         try:
             value = marshal.loads(raw)
         except (EOFError, ValueError, TypeError):
             self.entries.pop(key, None)
-            self.misses += 1
             return None
         self.used.add(key)
-        self.hits += 1
         return value
 
     def put(self, key: str, value) -> None:
@@ -193,10 +188,6 @@ class Store:
     def put_raw(self, key: str, raw: bytes) -> None:
         self.new[key] = raw
         self.used.add(key)
-
-    def discard(self, key: str) -> None:
-        """An entry found stale: not carried into a compacted segment."""
-        self.used.discard(key)
 
     # ------------------------------------------------------------------ writing
 

@@ -341,21 +341,6 @@ def test_a_cache_that_cannot_be_written_is_still_read(tmp_path, monkeypatch):
     assert segments(root) == before
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores file modes")
-def test_a_read_only_cache_folder_is_still_read(tmp_path):
-    root = make(tmp_path / "p")
-    cached(root)
-    d = cache_dir(root)
-    d.chmod(0o555)
-    try:
-        (root / "lib/leaf.ex").write_text(LEAF.replace("do: 1", "do: 2"))
-        a = cached(root)
-        assert a.work["expanded"] == ["lib/leaf.ex"]
-        assert without_cache_note(facts_of(a)) == facts_of(fresh(root))
-    finally:
-        d.chmod(0o755)
-
-
 def test_no_cache_reads_and_writes_nothing(tmp_path, monkeypatch):
     root = make(tmp_path / "p")
     res = CliRunner().invoke(main, ["graph", str(root), "--format", "plain", "--elixir", "1.18", "--no-cache"])

@@ -84,3 +84,35 @@ def absorb_blank(source: bytes, span: tuple[int, int]) -> int:
     if not prev or prev.endswith(b"do"):
         return nxt + 1
     return end
+
+
+def private_function_edit(source: bytes, module: Node, value: Node, name: str, indent: bytes,
+                          nl: bytes):
+    """An edit adding ``defp name`` returning ``value``'s code just before ``module``'s ``end``
+    (a multi-line value keeps its continuation lines where they stand relative to its first);
+    None when that ``end`` shares its line with other code."""
+    from refactor.rules.base import Edit
+
+    value_text = text(value).encode()
+    if b"\n" in value_text:
+        body_lines = value_text.replace(b"\r\n", b"\n").split(b"\n")
+        shift = value.start_point[1] - (len(indent) + 2)
+        rest = [_shift(l, shift) for l in body_lines[1:]]
+        body = nl.join([indent + b"  " + body_lines[0]] + rest)
+        func = indent + f"defp {name} do".encode() + nl + body + nl + indent + b"end" + nl
+    else:
+        func = indent + f"defp {name}, do: ".encode() + value_text + nl
+    end_tok = do_block(module).children[-1]
+    end_line_start = source.rfind(b"\n", 0, end_tok.start_byte) + 1
+    if source[end_line_start : end_tok.start_byte].strip():
+        return None
+    return Edit(end_line_start, end_line_start, nl + func)
+
+
+def _shift(line_: bytes, shift: int) -> bytes:
+    if not line_.strip():
+        return line_
+    if shift >= 0:
+        lead = len(line_) - len(line_.lstrip(b" "))
+        return line_[min(shift, lead):]
+    return b" " * -shift + line_

@@ -16,6 +16,7 @@ from refactor.rules._common import (
     line_span,
     module_name,
     newline_of,
+    private_function_edit,
 )
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
 from refactor.syntax import call_arguments, call_name, do_block, keyword_get, line, text
@@ -167,28 +168,14 @@ class AttributeToFunction(Rule):
                 raise Refusal(f"@{name} shares its line with other code")
         except Refusal as why:
             return Diagnostic(RULE_ID, path, line(node), "warning", f"{head}; not rewritten: {why}")
-        nl = newline_of(source)
-        indent = indentation(source, node)
-        value_text = text(value).encode()
-        if b"\n" in value_text:
-            body_lines = value_text.replace(b"\r\n", b"\n").split(b"\n")
-            # keep continuation lines where they stand relative to the value's first line
-            shift = value.start_point[1] - (len(indent) + 2)
-            rest = [_shift(l, shift) for l in body_lines[1:]]
-            body = nl.join([indent + b"  " + body_lines[0]] + rest)
-            func = indent + f"defp {name} do".encode() + nl + body + nl + indent + b"end" + nl
-        else:
-            func = indent + f"defp {name}, do: ".encode() + value_text + nl
-        block = do_block(module)
-        end_tok = block.children[-1]
-        end_line_start = source.rfind(b"\n", 0, end_tok.start_byte) + 1
-        if source[end_line_start : end_tok.start_byte].strip():
+        function = private_function_edit(source, module, value, name, indentation(source, node),
+                                         newline_of(source))
+        if function is None:
             return Diagnostic(
                 RULE_ID, path, line(node), "warning",
                 f"{head}; not rewritten: the module's `end` shares its line with other code",
             )
-        edits = [Edit(span[0], absorb_blank(source, span), b"", tidy=True)]
-        edits.append(Edit(end_line_start, end_line_start, nl + func))
+        edits = [Edit(span[0], absorb_blank(source, span), b"", tidy=True), function]
         for read in my_reads:
             edits.append(Edit(read.start_byte, read.end_byte, f"{name}()".encode()))
         message = (
@@ -383,15 +370,6 @@ def _captured_name(ident: Node) -> bool:
     grand = parent.parent
     return (op is not None and text(op) == "/" and grand is not None and grand.type == "unary_operator"
             and text(grand).startswith("&"))
-
-
-def _shift(line_: bytes, shift: int) -> bytes:
-    if not line_.strip():
-        return line_
-    if shift >= 0:
-        lead = len(line_) - len(line_.lstrip(b" "))
-        return line_[min(shift, lead):]
-    return b" " * -shift + line_
 
 
 def _short(s: str, n: int = 60) -> str:

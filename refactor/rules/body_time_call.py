@@ -19,8 +19,9 @@ from refactor.rules._common import (
     line_span,
     module_name,
     newline_of,
+    private_function_edit,
 )
-from refactor.rules.attribute_to_function import AttributeToFunction, _shift, _short, _where
+from refactor.rules.attribute_to_function import AttributeToFunction, _short, _where
 from refactor.rules.attribute_to_function import Refusal as AttributeRefusal
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
 from refactor.syntax import call_arguments, call_name, do_block, line, text
@@ -398,21 +399,10 @@ class BodyTimeCall(Rule):
         return None
 
     def function_edit(self, source: bytes, module: Node, stmt: Node, value: Node, name: str, nl: bytes) -> Edit:
-        indent = indentation(source, stmt)
-        value_text = text(value).encode()
-        if b"\n" in value_text:
-            body_lines = value_text.replace(b"\r\n", b"\n").split(b"\n")
-            shift = value.start_point[1] - (len(indent) + 2)
-            rest = [_shift(l, shift) for l in body_lines[1:]]
-            body = nl.join([indent + b"  " + body_lines[0]] + rest)
-            func = indent + f"defp {name} do".encode() + nl + body + nl + indent + b"end" + nl
-        else:
-            func = indent + f"defp {name}, do: ".encode() + value_text + nl
-        end_tok = do_block(module).children[-1]
-        end_line_start = source.rfind(b"\n", 0, end_tok.start_byte) + 1
-        if source[end_line_start : end_tok.start_byte].strip():
+        edit = private_function_edit(source, module, value, name, indentation(source, stmt), nl)
+        if edit is None:
             raise Refusal("the module's `end` shares its line with other code", kind=MANUAL)
-        return Edit(end_line_start, end_line_start, nl + func)
+        return edit
 
     def verify(self, ctx: RuleContext, diagnostic: Diagnostic, patched: RuleContext) -> list[str]:
         facts = ctx.analysis.files[diagnostic.file]

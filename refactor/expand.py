@@ -97,6 +97,9 @@ class Env:
     via: str = ""
     depth: int = 0
     attribute: str | None = None
+    # inside a def written outside any quote: the module body's environment at the def,
+    # where the def's `unquote(...)` fragments are evaluated (at compile time)
+    fragment_env: "Env | None" = None
 
     def __init__(self, **fields):
         self.__dict__.update(fields)
@@ -267,6 +270,8 @@ class Expander:
         if t in ("identifier", "integer", "float", "atom", "boolean", "nil", "char", "comment"):
             return env
         if t == "quoted_atom":
+            # :"name_#{expr}" evaluates its interpolations
+            self.walk_all([c for c in named_children(node) if c.type == "interpolation"], env)
             return env
         if t == "sigil":
             self.sigil(node, env)
@@ -428,9 +433,15 @@ class Expander:
         else:
             args, block = call_arguments(node), do_block(node)
             arity = len(args) + extra_arity + (1 if block else 0)
-        if env.bindings is not None and name in ("unquote", "unquote_splicing"):
-            self.unquote(node, env)
-            return env
+        if name in ("unquote", "unquote_splicing") and not capture:
+            if env.bindings is not None:
+                self.unquote(node, env)
+                return env
+            if env.fragment_env is not None:
+                # an unquote fragment of a def: evaluated in the module body when the def is
+                # defined, with the module body's aliases, imports and variables
+                self.walk_all(args, env.fragment_env)
+                return env
         if self.resolve_local(name, arity, node, env, expand=not capture, extra_arity=extra_arity):
             return env
         if name in ("raise", "reraise") and args and args[0].type in ("alias", "dot") and not capture:
@@ -1249,7 +1260,7 @@ class Expander:
         self.module_lines[full] = line
         self.facts.modules.append(ModuleDef(full, line, node.start_byte, node.end_byte))
         outer = env
-        inner = replace(env, module=full, function=None, context=None)
+        inner = replace(env, module=full, function=None, context=None, fragment_env=None)
         if auto is not None:
             outer = self.add_aliases(env, {auto[0]: auto[1]})
             inner = self.add_aliases(inner, {auto[0]: auto[1]})
@@ -1320,7 +1331,10 @@ class Expander:
             self.args_and_block(node, env)
             return env
         name, params, guard = head_parts(args[0])
-        fenv = replace(env, function=(name or "?", len(params)), context=None)
+        # code quoted by a macro has its unquotes bound to the macro's arguments (bindings);
+        # elsewhere `unquote(...)` in the head or body is a fragment run in the module body
+        fragments = env if env.bindings is None and env.function is None else None
+        fenv = replace(env, function=(name or "?", len(params)), context=None, fragment_env=fragments)
         menv = replace(fenv, context="match") if params else fenv
         for param in params:
             if is_default(param):
@@ -1339,7 +1353,7 @@ class Expander:
         head = args[0]
         if head.type == "call" and call_name(head) is None:
             # def unquote(name)(args)
-            self.walk(head.child_by_field_name("target"), env)
+            self.walk(head.child_by_field_name("target"), fenv if fragments is not None else env)
         block = do_block(node)
         if block is not None:
             self.block(block, fenv)

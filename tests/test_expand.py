@@ -63,3 +63,35 @@ def test_defdelegate_to_an_attribute_reads_it_at_compile_time(tmp_path):
     assert analysis.edges()["lib/ui.ex"] == {"lib/toy.ex": "compile"}
     refs = {(r.kind, r.target, r.mode, r.function) for r in analysis.files["lib/ui.ex"].references}
     assert ("call", "Toy.B", "runtime", "go/1") in refs
+
+
+def test_unquote_fragments_of_a_def_run_in_the_module_body(tmp_path):
+    # mix (1.14, 1.18, 1.20): every unquote below is a compile call, B.j/0 in the body runtime
+    toy = ("defmodule B do\n  def g, do: 1\n  def h, do: :x\n  def i(_), do: 2\n  def j, do: 3\n"
+           "  def pat, do: 4\nend\n")
+    root = project(tmp_path, {"lib/b.ex": toy, "lib/a.ex": (
+        "defmodule A do\n"
+        "  def f, do: unquote(B.g())\n"
+        "  def unquote(:\"name_#{B.h()}\")(), do: :ok\n"
+        "  def k(x) do\n"
+        "    alias Nope, as: B\n"
+        "    {unquote(B.i(1)), x}\n"
+        "  end\n"
+        "  def m(unquote(B.pat()) = v) when v != unquote(B.g()), do: {v, B.j()}\n"
+        "  def q, do: quote(do: unquote(B.j()))\n"
+        "end\n")})
+    analysis = analyze(root, "1.18")
+    calls = {(r.line, r.target, r.function, r.mode)
+             for r in analysis.files["lib/a.ex"].references if r.kind == "call"}
+    assert calls == {
+        (2, "B", "g/0", "compile"),
+        (3, "B", "h/0", "compile"),
+        # the fragment sees the module body's aliases, not the function's
+        (6, "B", "i/1", "compile"),
+        (8, "B", "pat/0", "compile"),
+        (8, "B", "g/0", "compile"),
+        (8, "B", "j/0", "runtime"),
+        # an unquote inside a quote belongs to the quote
+        (9, "B", "j/0", "runtime"),
+    }
+    assert analysis.edges()["lib/a.ex"] == {"lib/b.ex": "compile"}

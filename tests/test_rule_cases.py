@@ -16,9 +16,11 @@ from refactor.rules.drop_unused_import import DropUnusedImport
 from refactor.rules.drop_unused_require import DropUnusedRequire
 from refactor.rules.import_to_alias import ImportToAlias
 from refactor.rules.module_concat import ModuleConcat
+from refactor.rules.split_macro_module import SplitMacroModule
 from rule_cases import Cases, check_findings, check_refusal, check_snapshot
 
-ALL = [Cases(rule) for rule in (AttributeToFunction, BodyTimeCall, DropUnusedImport, DropUnusedRequire, ImportToAlias, ModuleConcat)]
+ALL = [Cases(rule) for rule in (AttributeToFunction, BodyTimeCall, DropUnusedImport, DropUnusedRequire, ImportToAlias, ModuleConcat,
+                                SplitMacroModule)]
 
 
 def each(kind: str):

@@ -197,16 +197,6 @@ def mean_fanout(analysis) -> float | None:
     return round(sum(values.values()) / len(values), 1)
 
 
-def stats_of(analysis) -> ProjectStats:
-    return ProjectStats(
-        files=len(analysis.files),
-        edges=analysis.file_graph.number_of_edges(),
-        compile_edges=len(compile_edges(analysis)),
-        compile_cycles=len(compile_cycles(analysis)),
-        fanout=mean_fanout(analysis),
-    )
-
-
 def lost_aliases(before, after, changed: list[str]) -> list[str]:
     """References a patch adds to a module that does not exist but whose first segment is the
     last segment of one that does: the sign of an alias the patch removed while a file (or
@@ -282,19 +272,19 @@ class _Runner:
             analysed = sources
             self.one_pass(analysed, number)
             if not self.result.patches:
-                fanout_after = self.fanout_now
                 break
             for sug in self.result.suggestions:
                 if sug.in_patch:
                     self.from_pass(sug, number, disk, analysed)
                     taken.append(sug)
-            fanout_after = self.result.fanout_after
             sources = {**analysed, **{p.file: p.after for p in self.result.patches}}
         else:
             self.result.notes.append(
                 f"fixes still changed the project after {self.opts.passes} passes; "
                 "run exfix again after apply"
             )
+            # no pass analysed what the last one left
+            self.fanout_now = mean_fanout(self.analyze(sources))
         # what apply does (every pass), then what is left once it is done
         remaining = [s for s in self.result.suggestions if not s.in_patch]
         for sug in remaining:
@@ -306,7 +296,7 @@ class _Runner:
             for rel, data in sorted(sources.items())
             if disk.get(rel) != data
         ]
-        self.result.fanout_after = fanout_after
+        self.result.fanout_after = self.fanout_now  # with every patch applied
         return self.result
 
     def one_pass(self, sources: dict[str, bytes], number: int) -> None:
@@ -317,20 +307,26 @@ class _Runner:
         self.result.patches = []
         self.origin = {}
         self.fanout_now = mean_fanout(self.analysis)
+        self.base_edges = compile_edges(self.analysis)
+        self.base_cycles = compile_cycles(self.analysis)
         if number == 1:
-            self.result.stats = stats_of(self.analysis)
+            self.result.stats = ProjectStats(
+                files=len(self.analysis.files),
+                edges=self.analysis.file_graph.number_of_edges(),
+                compile_edges=len(self.base_edges),
+                compile_cycles=len(self.base_cycles),
+                fanout=self.fanout_now,
+            )
             self.broken: dict[str, int] = {}
             for path, facts in sorted(self.analysis.files.items()):
                 for issue in facts.errors[:1]:
                     self.broken[path] = issue.line
                     if path in sources and self.wanted(path):  # unreadable: reported already
                         self.error(path, issue.line or None, f"{issue.message}; exfix rewrites nothing in this file")
-            self.result.compile_edge_list = sorted(compile_edges(self.analysis))
+            self.result.compile_edge_list = sorted(self.base_edges)
             graph = self.analysis.file_graph
             self.result.leaf_files = sorted(f for f in graph.nodes if graph.out_degree(f) == 0)
         self.ctx = RuleContext(self.project, self.analysis, sources, dict(self.opts.rule_options))
-        self.base_edges = compile_edges(self.analysis)
-        self.base_cycles = compile_cycles(self.analysis)
         for rule_cls in self.opts.rules:
             rule = rule_cls()
             try:
@@ -478,7 +474,6 @@ class _Runner:
     def build_patches(self) -> None:
         offered = [s for s in self.result.suggestions if s.offered]
         if not offered:
-            self.result.fanout_after = self.fanout_now
             return
         by_file: dict[str, list[Suggestion]] = {}
         for sug in offered:
@@ -488,15 +483,11 @@ class _Runner:
             patched_file, taken = self.merge_file(file, sugs)
             candidates.append((file, patched_file, taken))
         # everything at once; if the whole fails, add files one by one and keep what holds
-        merged, fanout_after = self.combine(candidates)
-        if merged is None:
+        if not self.combine(candidates):
             kept: list = []
-            fanout_after = self.fanout_now
             for cand in candidates:
-                trial, trial_fanout = self.combine(kept + [cand])
-                if trial is not None:
+                if self.combine(kept + [cand]):
                     kept.append(cand)
-                    fanout_after = trial_fanout
                 else:
                     for sug in cand[2]:
                         sug.reasons.append("held back: it conflicts with another fix; run again after apply")
@@ -515,7 +506,6 @@ class _Runner:
             for sug in taken:
                 sug.in_patch = True
         self.result.patches.sort(key=lambda p: p.file)
-        self.result.fanout_after = fanout_after if candidates else self.fanout_now
 
     def merge_file(self, file: str, sugs: list[Suggestion]):
         """Merge the fixes of one file, in line order, keeping each one that still verifies."""
@@ -541,8 +531,8 @@ class _Runner:
         files = {file: patched[file], **{rel: patched[rel] for rel in new_files}}
         return files, taken
 
-    def combine(self, candidates):
-        """Verify file patches together: (patched sources, fan-out after) or (None, None)."""
+    def combine(self, candidates) -> bool:
+        """Whether file patches verify together."""
         patched = dict(self.sources)
         changed: list[str] = []
         taken: list[Suggestion] = []
@@ -551,11 +541,9 @@ class _Runner:
             changed.extend(files)
             taken.extend(sugs)
         if len(taken) == 1:  # one fix alone: verified already, no need to analyse again
-            return patched, taken[0].fanout_after
-        reasons, after = self.verify(patched, changed, self._fixes(taken))
-        if reasons:
-            return None, None
-        return patched, mean_fanout(after)
+            return True
+        reasons, _ = self.verify(patched, changed, self._fixes(taken))
+        return not reasons
 
     def _edits_of(self, sug: Suggestion) -> list[Edit]:
         return self.origin[id(sug)][1].fix.edits

@@ -41,9 +41,13 @@ def _text(data: bytes) -> str:
 
 def _lines(data: bytes) -> list[str]:
     """Lines with their endings, split on \\n only (CR stays part of the line)."""
-    text = _text(data)
-    parts = text.split("\n")
-    lines = [p + "\n" for p in parts[:-1]]
+    return _split_lines(_text(data), "\n")
+
+
+def _split_lines(data, nl):
+    """``data`` (str or bytes) cut after each ``nl``; a last line without one is kept."""
+    parts = data.split(nl)
+    lines = [p + nl for p in parts[:-1]]
     if parts[-1]:
         lines.append(parts[-1])
     return lines
@@ -337,8 +341,8 @@ def to_json(
 
 def _replacements(before: bytes | None, after: bytes) -> list[dict]:
     """Line-aligned byte replacements turning ``before`` into ``after``."""
-    old = _split_bytes(before or b"")
-    new = _split_bytes(after)
+    old = _split_lines(before or b"", b"\n")  # like the diffs
+    new = _split_lines(after, b"\n")
     offsets = [0]
     for line in old:
         offsets.append(offsets[-1] + len(line))
@@ -353,15 +357,6 @@ def _replacements(before: bytes | None, after: bytes) -> list[dict]:
             }
         )
     return out
-
-
-def _split_bytes(data: bytes) -> list[bytes]:
-    """Lines with their endings, split on \\n only, like the diffs."""
-    parts = data.split(b"\n")
-    lines = [p + b"\n" for p in parts[:-1]]
-    if parts[-1]:
-        lines.append(parts[-1])
-    return lines
 
 
 def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_errors=()) -> dict:

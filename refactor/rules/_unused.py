@@ -6,7 +6,7 @@ import re
 
 from tree_sitter import Node
 
-from refactor.parse import captures, load_query, parse
+from refactor.parse import captures, load_query
 from refactor.rules._common import absorb_blank, clean_sources, compile_count, enclosing_module, line_span
 from refactor.rules.base import Diagnostic, Edit, Fix, RuleContext
 from refactor.syntax import call_arguments, call_name, keyword_get, line, text
@@ -51,7 +51,7 @@ class UnusedDirective:
         self.ctx = ctx
         out: list[Diagnostic] = []
         for path, facts, source in clean_sources(ctx, self.kind.encode()):
-            tree = parse(source)
+            tree = ctx.tree(path)
             for node in captures(load_query(f"drop_unused_{self.kind}"), tree.root_node).get("directive", []):
                 diag = self.consider(ctx, path, source, node, facts)
                 if diag is not None:

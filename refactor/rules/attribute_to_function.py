@@ -6,7 +6,7 @@ import re
 
 from tree_sitter import Node
 
-from refactor.parse import captures, load_query, parse
+from refactor.parse import captures, load_query
 from refactor.rules._common import (
     DEF_KINDS,
     absorb_blank,
@@ -126,7 +126,7 @@ class AttributeToFunction(Rule):
             if not refs:
                 continue
             source = ctx.sources[path]
-            tree = parse(source)
+            tree = ctx.tree(path)
             caps = captures(load_query(QUERY_NAME), tree.root_node)
             sets = caps.get("set", [])
             reads = caps.get("read", [])

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from refactor.parse import parse
+
 
 @dataclass(frozen=True)
 class Edit:
@@ -118,6 +120,14 @@ class RuleContext:
     analysis: object
     sources: dict[str, bytes]
     options: dict = field(default_factory=dict)
+    _trees: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def tree(self, path: str):
+        """The syntax tree of ``sources[path]``, parsed once for all the rules that read it."""
+        tree = self._trees.get(path)
+        if tree is None:
+            tree = self._trees[path] = parse(self.sources[path])
+        return tree
 
 
 class Rule:

@@ -7,7 +7,7 @@ import re
 import networkx as nx
 from tree_sitter import Node
 
-from refactor.parse import captures, load_query, parse
+from refactor.parse import captures, load_query
 from refactor.rules._common import (
     DEF_KINDS,
     absorb_blank,
@@ -146,7 +146,7 @@ class BodyTimeCall(Rule):
             refs = self.body_calls(ctx, path, facts)
             if not refs:
                 continue
-            tree = parse(source)
+            tree = ctx.tree(path)
             caps = captures(load_query(QUERY_NAME), tree.root_node)
             calls = caps.get("call", [])
             groups: dict[int, tuple[Node, Node, list]] = {}

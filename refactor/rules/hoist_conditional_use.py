@@ -1431,7 +1431,7 @@ class HoistConditionalUse(Rule):
             src = ctx.sources[path]
             if b"defmodule" not in src:
                 continue
-            tree = parse(src)
+            tree = ctx.tree(path)
             if first_error(tree) is not None:
                 continue
             _modules, problems = _scan(tree.root_node)
@@ -1555,14 +1555,17 @@ class HoistConditionalUse(Rule):
         after = patched.sources.get(diagnostic.file)
         if before is None or after is None:
             return [f"{diagnostic.file} is missing from the patched project"]
-        tree = parse(after)
+        tree = patched.tree(diagnostic.file)
         err = first_error(tree)
         if err is not None:
             return [f"the patched {diagnostic.file} does not parse (line {err.start_point[0] + 1})"]
-        if defined_modules(before) != defined_modules(after):
+        modules_after, problems_after = _scan(tree.root_node)
+        named_after = {m.name for m in modules_after if m.name}
+        named_before = {m.name for m in _scan(ctx.tree(diagnostic.file).root_node)[0] if m.name}
+        if named_before != named_after:
             reasons.append(
-                f"the patched {diagnostic.file} defines {sorted(defined_modules(after))} "
-                f"instead of {sorted(defined_modules(before))}"
+                f"the patched {diagnostic.file} defines {sorted(named_after)} "
+                f"instead of {sorted(named_before)}"
             )
         guard_names = set()
         if diagnostic.fix is not None:
@@ -1575,7 +1578,7 @@ class HoistConditionalUse(Rule):
         if existing:
             guard_names.add(existing[0])
         left = [
-            p for p in _scan(tree.root_node)[1]
+            p for p in problems_after
             if not all(d.module in guard_names for d in p.directives)
         ]
         for p in left:

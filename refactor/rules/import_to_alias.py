@@ -6,7 +6,7 @@ import re
 
 from tree_sitter import Node
 
-from refactor.parse import captures, load_query, parse
+from refactor.parse import captures, load_query
 from refactor.rules._common import absorb_blank, clean_sources, enclosing_module, line_span
 from refactor.rules._unused import _in_quote, dynamic_definitions, imported_names, opaque_uses, template_reason
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
@@ -74,7 +74,7 @@ class ImportToAlias(Rule):
     def check(self, ctx: RuleContext) -> list[Diagnostic]:
         out: list[Diagnostic] = []
         for path, facts, source in clean_sources(ctx, b"import"):
-            tree = parse(source)
+            tree = ctx.tree(path)
             caps = captures(load_query(QUERY_NAME), tree.root_node)
             locals_ = caps.get("local", [])
             for node in caps.get("directive", []):

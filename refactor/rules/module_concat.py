@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from refactor.breakable import _mean
-from refactor.parse import captures, load_query, parse
+from refactor.parse import captures, load_query
 from refactor.recompile import FileDeps, fanout
 from refactor.rules._common import absorb_blank, line_span
 from refactor.rules._unused import _in_quote
@@ -117,7 +117,7 @@ class ModuleConcat(Rule):
 
     def rewrite(self, ctx, path, target, refs, users, base, after) -> Diagnostic | None:
         source = ctx.sources[path]
-        tree = parse(source)
+        tree = ctx.tree(path)
         caps = captures(load_query(QUERY_NAME), tree.root_node)
         short = target.rsplit(".", 1)[-1]
         # an alias inside a quote is the caller's (a `__using__` hands it to every user)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from refactor.parse import captures, load_query, parse
+from refactor.parse import captures, load_query
 from refactor.rules._common import clean_sources, enclosing_module, module_name
 from refactor.rules.base import Diagnostic, Rule, RuleContext
 from refactor.syntax import line, text
@@ -52,7 +52,7 @@ class PlugCompileDependency(Rule):
         a = ctx.analysis
         out: list[Diagnostic] = []
         for path, facts, source in clean_sources(ctx, b"plug"):
-            tree = parse(source)
+            tree = ctx.tree(path)
             for node in captures(load_query(RULE_ID.replace("-", "_")), tree.root_node).get("plug", []):
                 module = enclosing_module(node)
                 if module is None:

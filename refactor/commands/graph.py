@@ -73,6 +73,14 @@ def jobs_option(f):
     )(f)
 
 
+def analysis_options(f):
+    """The options of every command that analyses a project: --elixir, --verbose,
+    --no-cache and --jobs, in that order."""
+    for option in (jobs_option, cache_option, verbose_option, elixir_option):
+        f = option(f)
+    return f
+
+
 def resolve_version(value: str | None) -> str:
     try:
         return normalize(value) if value else default_version()
@@ -138,10 +146,7 @@ Examples:
 @click.option("--min-cycle-size", type=int, help="With stats/cycles: smallest cycle to show.")
 @click.option("--min-cycle-label", type=int, help="With cycles: least number of --label edges in a cycle.")
 @click.option("--fail-above", type=int, help="Exit 1 when the count of what is shown is above N.")
-@elixir_option
-@verbose_option
-@cache_option
-@jobs_option
+@analysis_options
 def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exclude, groups,
           min_cycle_size, min_cycle_label, fail_above, elixir, verbose):
     """Print the file dependency graph of the mix project at PATH, as `mix xref graph` would.
@@ -229,10 +234,7 @@ def write_output(target: str, text: str) -> None:
 @click.option("--project", "project_dir", default=".", type=click.Path(file_okay=False),
               help="The mix project holding FILE (default: current directory).")
 @click.option("--label", type=click.Choice(["compile", "export", "runtime"]), help="Only references of this label.")
-@elixir_option
-@verbose_option
-@cache_option
-@jobs_option
+@analysis_options
 def trace(file, project_dir, label, elixir, verbose):
     """Print the references FILE makes to modules of its project, with line and label,
     as `mix xref trace FILE` would."""
@@ -255,10 +257,7 @@ def trace(file, project_dir, label, elixir, verbose):
 @click.option("--exports-changed", is_flag=True,
               help="FILE's public functions, macros or struct change too (default: only bodies).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@elixir_option
-@verbose_option
-@cache_option
-@jobs_option
+@analysis_options
 def recompiles(file, project_dir, exports_changed, fmt, elixir, verbose):
     """List the files mix recompiles when FILE changes.
 
@@ -285,10 +284,7 @@ def recompiles(file, project_dir, exports_changed, fmt, elixir, verbose):
 @click.option("--top", default=10, show_default=True, type=click.IntRange(min=1),
               help="How many files and breakable edges to list.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@elixir_option
-@verbose_option
-@cache_option
-@jobs_option
+@analysis_options
 def fanout(path, top, fmt, elixir, verbose):
     """Measure recompilation: for every file, how many others mix recompiles when it changes.
 

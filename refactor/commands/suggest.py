@@ -55,7 +55,8 @@ def _options(f):
         click.option("--allow-concat", is_flag=True,
                      help="Also use the last-resort rewrite (Module.concat); see its warnings."),
         click.option("--elixir", "elixir", metavar="VERSION",
-                     help="Label edges as this Elixir version does (default: the installed elixir)."),        cache_option,
+                     help="Label edges as this Elixir version does (default: the installed elixir)."),
+        cache_option,
     ]
     for deco in reversed(decorators):
         f = deco(f)

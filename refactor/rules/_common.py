@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from refactor.syntax import call_name, do_block, text
+from refactor.rules.base import Edit
+from refactor.syntax import call_arguments, call_name, do_block, line, text
 
 DEF_KINDS = frozenset({"def", "defp", "defmacro", "defmacrop", "defguard", "defguardp", "defdelegate"})
 
@@ -36,8 +37,6 @@ def enclosing_module(node: Node) -> Node | None:
 
 
 def module_name(module: Node) -> str:
-    from refactor.syntax import call_arguments
-
     args = call_arguments(module)
     return text(args[0]) if args else ""
 
@@ -63,6 +62,24 @@ def indentation(source: bytes, node: Node) -> bytes:
     start = source.rfind(b"\n", 0, node.start_byte) + 1
     line = source[start : node.start_byte]
     return line[: len(line) - len(line.lstrip())]
+
+
+def directive_target(ctx, facts, node: Node) -> str | None:
+    """The project module an ``import``/``require`` statement names: the one target of the
+    ``require`` references the analysis records on its lines; None when not exactly one."""
+    first, last = line(node), node.end_point[0] + 1
+    found = {
+        r.target
+        for r in facts.references
+        if first <= r.line <= last and r.kind == "require" and not r.via and r.target in ctx.analysis.module_file
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+def tuple_of(function: str) -> tuple[str, int]:
+    """``"name/2"`` -> ``("name", 2)`` (arity -1 when it is not a number)."""
+    name, _, arity = function.rpartition("/")
+    return name, int(arity) if arity.isdigit() else -1
 
 
 def compile_count(analysis, path: str, targets: set[str]) -> int:
@@ -91,8 +108,6 @@ def private_function_edit(source: bytes, module: Node, value: Node, name: str, i
     """An edit adding ``defp name`` returning ``value``'s code just before ``module``'s ``end``
     (a multi-line value keeps its continuation lines where they stand relative to its first);
     None when that ``end`` shares its line with other code."""
-    from refactor.rules.base import Edit
-
     value_text = text(value).encode()
     if b"\n" in value_text:
         body_lines = value_text.replace(b"\r\n", b"\n").split(b"\n")

@@ -7,7 +7,14 @@ import re
 from tree_sitter import Node
 
 from refactor.parse import captures, load_query
-from refactor.rules._common import absorb_blank, clean_sources, compile_count, enclosing_module, line_span
+from refactor.rules._common import (
+    absorb_blank,
+    clean_sources,
+    compile_count,
+    directive_target,
+    enclosing_module,
+    line_span,
+)
 from refactor.rules.base import Diagnostic, Edit, Fix, RuleContext
 from refactor.syntax import call_arguments, call_name, keyword_get, line, text
 
@@ -58,23 +65,13 @@ class UnusedDirective:
                     out.append(diag)
         return out
 
-    def target_of(self, ctx, facts, node: Node) -> str | None:
-        first, last = line(node), node.end_point[0] + 1
-        found = {
-            r.target
-            for r in facts.references
-            if first <= r.line <= last and r.kind == "require" and not r.via
-        }
-        found = {m for m in found if m in ctx.analysis.module_file}
-        return found.pop() if len(found) == 1 else None
-
     def consider(self, ctx, path, source, node, facts) -> Diagnostic | None:
         if _in_quote(node):
             return None
         module = enclosing_module(node)
         if module is None:
             return None
-        target = self.target_of(ctx, facts, node)
+        target = directive_target(ctx, facts, node)
         if target is None or ctx.analysis.module_file.get(target) == path:
             return None
         info = ctx.analysis.modules.get(target)

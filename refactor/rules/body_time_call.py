@@ -20,6 +20,7 @@ from refactor.rules._common import (
     module_name,
     newline_of,
     private_function_edit,
+    tuple_of,
 )
 from refactor.rules.attribute_to_function import AttributeToFunction, _short, _where
 from refactor.rules.attribute_to_function import Refusal as AttributeRefusal
@@ -424,11 +425,6 @@ def _code(node: Node) -> str:
     """The first line of ``node``'s code, shortened: names a place without a line number
     (the engine may report a diagnostic on text earlier fixes already changed)."""
     return _short(text(node).splitlines()[0] if text(node) else "", 50)
-
-
-def tuple_of(function: str) -> tuple[str, int]:
-    name, _, arity = function.rpartition("/")
-    return name, int(arity) if arity.isdigit() else -1
 
 
 def _op(node: Node) -> str:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from tree_sitter import Node
 
 from refactor.parse import captures, load_query
-from refactor.rules._common import absorb_blank, clean_sources, enclosing_module, line_span
-from refactor.rules._unused import _in_quote, dynamic_definitions, imported_names, opaque_uses, template_reason
+from refactor.rules._common import absorb_blank, clean_sources, directive_target, enclosing_module, line_span
+from refactor.rules._unused import IDENT, _in_quote, dynamic_definitions, imported_names, opaque_uses, template_reason
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
 from refactor.syntax import call_arguments, call_name, line, text
 
@@ -86,22 +84,14 @@ class ImportToAlias(Rule):
     def consider(self, ctx, path, source, node, facts, locals_) -> Diagnostic | None:
         if _in_quote(node) or enclosing_module(node) is None:
             return None
-        first, last = line(node), node.end_point[0] + 1
-        targets = {
-            r.target for r in facts.references
-            if first <= r.line <= last and r.kind == "require" and not r.via
-            and r.target in ctx.analysis.module_file
-        }
-        if len(targets) != 1:
-            return None
-        target = targets.pop()
-        if ctx.analysis.module_file[target] == path:
+        target = directive_target(ctx, facts, node)
+        if target is None or ctx.analysis.module_file[target] == path:
             return None
         info = ctx.analysis.modules.get(target)
         if info is None:
             return None
         scope = node.parent
-        end_line = scope.end_point[0] + 1
+        last, end_line = node.end_point[0] + 1, scope.end_point[0] + 1
         refs = [r for r in facts.references if r.target == target and last <= r.line <= end_line]
         imports = [r for r in refs if r.kind == "import" and not r.via]
         if not imports:
@@ -191,7 +181,7 @@ class ImportToAlias(Rule):
             raise Refusal("not every use of its names could be matched to an imported call")
         after = source[node.end_byte: scope.end_byte]
         occurrences = sum(
-            1 for m in re.finditer(rb"(?<![\w.:@?!])([a-z_][A-Za-z0-9_]*[?!]?)", after)
+            1 for m in IDENT.finditer(after)
             if m.group(1).decode() in all_names
         )
         if occurrences != sum(found.values()) + captured:

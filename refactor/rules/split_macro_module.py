@@ -3,6 +3,7 @@ time also holds many run-time functions; a human decides how to split it."""
 
 from __future__ import annotations
 
+from refactor.rules._common import tuple_of
 from refactor.rules.base import Diagnostic, Rule, RuleContext
 from refactor.syntax import call_name
 
@@ -130,8 +131,3 @@ def run_time_functions(info) -> list[str]:
 def returns_quote(definition) -> bool:
     body = definition.body
     return bool(body) and body[-1].type == "call" and call_name(body[-1]) == "quote"
-
-
-def tuple_of(function: str) -> tuple[str, int]:
-    name, _, arity = function.rpartition("/")
-    return name, int(arity) if arity.isdigit() else -1

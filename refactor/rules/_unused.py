@@ -51,15 +51,16 @@ def _names(node: Node | None) -> set[str] | None:
 class UnusedDirective:
     """Finds ``import``/``require`` statements of a project module that nothing uses."""
 
+    id = ""
     kind = ""  # "import" | "require"
-    rule_id = ""
 
     def check(self, ctx: RuleContext) -> list[Diagnostic]:
-        self.ctx = ctx
         out: list[Diagnostic] = []
         for path, facts, source in clean_sources(ctx, self.kind.encode()):
             tree = ctx.tree(path)
-            for node in captures(load_query(f"drop_unused_{self.kind}"), tree.root_node).get("directive", []):
+            for node in captures(load_query("drop_unused"), tree.root_node).get("directive", []):
+                if call_name(node) != self.kind:
+                    continue
                 diag = self.consider(ctx, path, source, node, facts)
                 if diag is not None:
                     out.append(diag)
@@ -85,38 +86,36 @@ class UnusedDirective:
             if r.target == target and start_line <= r.line <= end_line
             and not (r.line == start_line and r.kind == "require" and not r.via)
         ]
-        reason = self.used(ctx, node, target, info, args, in_scope, source, scope)
-        if reason is None:
-            return None
+        if not self.unused(node, info, args, in_scope, source, scope):
+            return None  # used: nothing to say
         written = text(args[0])
         head = f"{self.kind} {written}" + (f" ({target})" if written != target else "")
-        if reason is not True:
-            return None  # used: nothing to say
         if template_reason(ctx, path, source):
             return None  # templates exfix does not read probably use it: nothing to say
         if dynamic_definitions(ctx, target):
             return None  # names generated at compile time may be used: nothing to say
-        refusal = self.refusal(node, target, args, scope)
+        refusal = self.refusal(ctx, args, scope)
         if refusal:
-            return Diagnostic(self.rule_id, path, line(node), "warning",
+            return Diagnostic(self.id, path, line(node), "warning",
                               f"{head}: nothing of it is used here, but it is kept: {refusal}")
         span = line_span(source, node)
         if span is None:
-            return Diagnostic(self.rule_id, path, line(node), "warning",
+            return Diagnostic(self.id, path, line(node), "warning",
                               f"{head}: nothing of it is used here; not removed: it shares its line with other code")
         sink = ctx.analysis.module_file[target]
         message = (
             f"{head} is unused in its scope and only adds an export dependency on {sink}, "
             f"so this file recompiles whenever {target}'s public functions or macros change"
         )
-        return Diagnostic(self.rule_id, path, line(node), "warning", message, Fix([Edit(span[0], absorb_blank(source, span), b"", tidy=True)]))
+        return Diagnostic(self.id, path, line(node), "warning", message, Fix([Edit(span[0], absorb_blank(source, span), b"", tidy=True)]))
 
-    # subclasses: True when unused, None when used
-    def used(self, ctx, node, target, info, args, refs, source, scope):
+    def unused(self, node, info, args, refs, source, scope) -> bool:
+        """True when nothing of the module is used in the statement's scope (``refs``: the
+        analysis references to it there)."""
         raise NotImplementedError
 
-    def refusal(self, node, target, args, scope) -> str | None:
-        for use in opaque_uses(self.ctx, scope):
+    def refusal(self, ctx, args, scope) -> str | None:
+        for use in opaque_uses(ctx, scope):
             return (f"`use {use}` in the same scope may inject code that needs it "
                     "(exfix expands only the project's own `__using__` macros)")
         return None

@@ -61,18 +61,17 @@ class DropUnusedImport(UnusedDirective, Rule):
     summary = "import of a project module of which nothing is used"
     safe = True
     kind = "import"
-    rule_id = RULE_ID
 
-    def used(self, ctx, node, target, info, args, refs, source, scope):
+    def unused(self, node, info, args, refs, source, scope):
         if any(r.kind == "import" for r in refs):
-            return None
+            return False
         names = imported_names(info, args)
         if names is None:
-            return None
+            return False
         after = self.scope_text(source, node, scope)
         if local_uses(after, {n for n in names if not n.startswith("sigil_")}):
-            return None
+            return False
         for n in names:
             if n.startswith("sigil_") and re.search(rb"~" + re.escape(n[6:].encode()) + rb"\W", after):
-                return None
+                return False
         return True

@@ -64,16 +64,15 @@ class DropUnusedRequire(UnusedDirective, Rule):
     summary = "require of a project module whose macros are not used"
     safe = True
     kind = "require"
-    rule_id = RULE_ID
 
-    def used(self, ctx, node, target, info, args, refs, source, scope):
+    def unused(self, node, info, args, refs, source, scope):
         macros = {n for n, _ in info.macros}
         if any(r.kind in ("call", "import") and r.function.split("/")[0] in macros for r in refs):
-            return None
+            return False
         after = self.scope_text(source, node, scope)
         for name in macros:
             if re.search(rb"\." + re.escape(name.encode()) + rb"\b", after):
-                return None
+                return False
         # a remote call of a name exfix does not know as a plain function of the module may
         # be a macro generated at compile time (Record.defrecord, a DSL): keep the require
         plain = {n for n, _ in info.functions} - macros
@@ -82,11 +81,11 @@ class DropUnusedRequire(UnusedDirective, Rule):
         for recv in receivers:
             for m in re.finditer(rb"(?<![\w.])" + re.escape(recv) + rb"\.([a-z_][A-Za-z0-9_]*[?!]?)", after):
                 if m.group(1).decode() not in plain:
-                    return None
+                    return False
         return True
 
-    def refusal(self, node, target, args, scope):
+    def refusal(self, ctx, args, scope):
         alias = keyword_get(args[1:], "as")
         if alias is not None:
             return f"it also defines the alias {text(alias)}"
-        return super().refusal(node, target, args, scope)
+        return super().refusal(ctx, args, scope)

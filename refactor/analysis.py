@@ -38,9 +38,8 @@ class Analysis:
     files: dict[str, FileFacts]
     modules: dict[str, ModuleInfo]  # project and dependency modules
     module_file: dict[str, str]  # project modules only: module -> file
-    # (source, sink) -> the strongest label, edges in the order first seen
-    file_edges: dict[tuple[str, str], str]  # between project files
-    module_edges: dict[tuple[str, str], str]  # between project modules
+    # (source file, sink file) -> the strongest label, edges in the order first seen
+    file_edges: dict[tuple[str, str], str]
     notes: list[str] = field(default_factory=list)
     # what this run computed rather than took from the cache: {"indexed": [paths parsed
     # and indexed], "expanded": [project files expanded]}
@@ -58,16 +57,6 @@ class Analysis:
         graph = nx.DiGraph()
         graph.add_nodes_from(self.files)
         graph.add_edges_from((a, b, {"label": label}) for (a, b), label in self.file_edges.items())
-        return graph
-
-    @cached_property
-    def module_graph(self) -> nx.DiGraph:
-        """nodes: project modules; edge attribute "label" (built on first use)."""
-        import networkx as nx
-
-        graph = nx.DiGraph()
-        graph.add_nodes_from(self.module_file)
-        graph.add_edges_from((a, b, {"label": label}) for (a, b), label in self.module_edges.items())
         return graph
 
     def edges(self) -> dict[str, dict[str, str]]:
@@ -105,10 +94,10 @@ class Analysis:
         for path, facts in self.files.items():
             own = {m.name for m in facts.modules}
             seen: dict[str, set[str]] = {"compile": set(), "export": set(), "runtime": set()}
-            for ref in facts.references:
-                if ref.target in own or ref.target not in self.module_file:
+            for target, mode in _links(facts):
+                if target in own or target not in self.module_file:
                     continue
-                seen[ref.mode].add(ref.target)
+                seen[mode].add(target)
             # like the lexical tracker: compile wins over runtime; exports are kept apart, so
             # `%S{}` in a function is both an export and a runtime reference, and `use M`
             # both an export (its require) and a compile reference
@@ -250,7 +239,7 @@ class _Run:
         self.files = list(project.source_files)
         if sources:
             self.files = sorted(set(self.files) | {p for p in sources if p.endswith(".ex")})
-        self.store = Store(project.root, write=True) if use_cache else None
+        self.store = Store(project.root) if use_cache else None
         self.loader = SourceFiles(project.root, sources)
         self.modules: dict[str, ModuleInfo] = {}
         self.shas: dict[str, str] = {}
@@ -432,39 +421,31 @@ class _Run:
     # ------------------------------------------------------------------ graphs
 
     def _connect(self, facts: dict[str, FileFacts]) -> Analysis:
-        files = self.files
-        notes = self.notes
         module_file: dict[str, str] = {}
-        for path in files:
+        for path in self.files:
             for mod in facts[path].modules:
                 module_file.setdefault(mod.name, path)
-        # strongest label per edge, edges in the order first seen
         file_edges: dict[tuple[str, str], str] = {}
-        module_edges: dict[tuple[str, str], str] = {}
-        for path in files:
-            ff = facts[path]
-            own = {m.name for m in ff.modules}
-            links = ff.links if type(ff) is CachedFileFacts else links_of(ff.references)
-            for module, target, mode in links:
-                sink = module_file.get(target)
-                if sink is None:
-                    continue
-                if module and target != module:
-                    key = (module, target)
-                    current = module_edges.get(key)
-                    if current is None or STRENGTH[mode] > STRENGTH[current]:
-                        module_edges[key] = mode
-                if sink == path or target in own:
-                    continue
-                key = (path, sink)
-                current = file_edges.get(key)
-                if current is None or STRENGTH[mode] > STRENGTH[current]:
-                    file_edges[key] = mode
-            notes.extend(ff.notes)
-        analysis = Analysis(self.project, self.sem, facts, self.modules, module_file, file_edges,
-                            module_edges, notes)
-        analysis.work = self.work
-        return analysis
+        for path in self.files:
+            _add_file_edges(file_edges, path, facts[path], module_file)
+            self.notes.extend(facts[path].notes)
+        return Analysis(self.project, self.sem, facts, self.modules, module_file, file_edges,
+                        self.notes, self.work)
+
+
+def _add_file_edges(edges: dict[tuple[str, str], str], path: str, ff: FileFacts,
+                    module_file: dict[str, str]) -> None:
+    """Add the edges of file ``path`` to other files: the strongest label per edge, edges in
+    the order first seen."""
+    own = {m.name for m in ff.modules}
+    for target, mode in _links(ff):
+        sink = module_file.get(target)
+        if sink is None or sink == path or target in own:
+            continue
+        key = (path, sink)
+        current = edges.get(key)
+        if current is None or STRENGTH[mode] > STRENGTH[current]:
+            edges[key] = mode
 
 
 def _valid_summary(got) -> bool:
@@ -477,9 +458,15 @@ _REF_FIELDS = ("line", "target", "kind", "mode", "function", "module", "context"
 
 
 def links_of(references) -> tuple:
-    """The distinct (module, target, mode) of a file's references, first seen first: all
-    the graphs need of them."""
-    return tuple(dict.fromkeys((r.module, r.target, r.mode) for r in references))
+    """The distinct (target, mode) of a file's references, first seen first: all the graphs
+    need of them."""
+    return tuple(dict.fromkeys((r.target, r.mode) for r in references))
+
+
+def _links(ff: FileFacts) -> tuple:
+    """``links_of`` a file's references, kept by facts read from the cache (whose
+    references are then never built)."""
+    return ff.links if type(ff) is CachedFileFacts else links_of(ff.references)
 
 
 def encode_facts(ff: FileFacts, consulted: tuple) -> tuple:
@@ -733,20 +720,12 @@ def umbrella_graph(children: list[Analysis]) -> tuple[list[str], dict[str, dict[
     for child in children:
         for module, path in child.module_file.items():
             module_file.setdefault(module, path)
-    files: list[str] = []
     edges: dict[str, dict[str, str]] = {}
+    file_edges: dict[tuple[str, str], str] = {}
     for child in children:
         for path, facts in child.files.items():
-            if path not in edges:
-                files.append(path)
-                edges[path] = {}
-            own = {m.name for m in facts.modules}
-            for ref in facts.references:
-                sink = module_file.get(ref.target)
-                if sink is None or sink == path or ref.target in own:
-                    continue
-                current = edges[path].get(sink)
-                if current is None or STRENGTH[ref.mode] > STRENGTH[current]:
-                    edges[path][sink] = ref.mode
-    return sorted(files), edges
-
+            edges.setdefault(path, {})
+            _add_file_edges(file_edges, path, facts, module_file)
+    for (a, b), label in file_edges.items():
+        edges[a][b] = label
+    return sorted(edges), edges

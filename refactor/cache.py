@@ -120,9 +120,9 @@ def _encode_segment(entries: dict[str, bytes]) -> bytes:
 class Store:
     """The cache of one project for one run: read at start, written once at the end."""
 
-    def __init__(self, root: Path | None, write: bool = True, read: bool = True):
-        self.dir = cache_dir(root) if root is not None else None
-        self.write_enabled = write and self.dir is not None
+    def __init__(self, root: Path):
+        self.dir = cache_dir(root)
+        self.write_enabled = True
         self.entries: dict[str, bytes] = {}
         self.new: dict[str, bytes] = {}
         self.used: set[str] = set()
@@ -131,8 +131,7 @@ class Store:
         self.bad_segments: list[Path] = []
         self.temporary: list[Path] = []  # .tmp- files: a run writing, or one that was killed
         self.note: str | None = None
-        if read and self.dir is not None:
-            self._load()
+        self._load()
 
     def _load(self) -> None:
         try:

@@ -110,7 +110,7 @@ _new = object.__new__
 
 def replace(obj, **changes):
     if type(obj) is Env:
-        new = object.__new__(Env)
+        new = _new(Env)
         new.__dict__ = {**obj.__dict__, **changes}
         return new
     return dataclass_replace(obj, **changes)

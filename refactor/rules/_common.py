@@ -10,7 +10,7 @@ from refactor.syntax import call_arguments, call_name, do_block, line, text
 DEF_KINDS = frozenset({"def", "defp", "defmacro", "defmacrop", "defguard", "defguardp", "defdelegate"})
 
 
-def clean_sources(ctx, needle: bytes):
+def clean_sources(ctx, needle: bytes = b""):
     """``(path, facts, source)`` of each analysed source that parsed cleanly and holds ``needle``."""
     if ctx.analysis is None:
         return

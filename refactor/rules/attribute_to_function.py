@@ -10,6 +10,7 @@ from refactor.parse import captures, load_query
 from refactor.rules._common import (
     DEF_KINDS,
     absorb_blank,
+    clean_sources,
     compile_count,
     enclosing_module,
     indentation,
@@ -108,10 +109,7 @@ class AttributeToFunction(Rule):
     def check(self, ctx: RuleContext) -> list[Diagnostic]:
         analysis = ctx.analysis
         out: list[Diagnostic] = []
-        for path in sorted(ctx.sources):
-            facts = analysis.files.get(path) if analysis is not None else None
-            if facts is None or facts.errors or not path.endswith((".ex", ".exs")):
-                continue
+        for path, facts, source in clean_sources(ctx):
             own = {m.name for m in facts.modules}
             refs = [
                 r
@@ -125,7 +123,6 @@ class AttributeToFunction(Rule):
             ]
             if not refs:
                 continue
-            source = ctx.sources[path]
             tree = ctx.tree(path)
             caps = captures(load_query(QUERY_NAME), tree.root_node)
             sets = caps.get("set", [])
@@ -159,7 +156,7 @@ class AttributeToFunction(Rule):
             my_reads = self.reads_of(module, name, reads)
             if not my_reads:
                 raise Refusal(f"@{name} is never read; remove it if it is not needed")
-            self.check_sets(module, name, node, sets, source)
+            self.check_sets(module, name, sets)
             self.check_reads(module, name, node, my_reads)
             self.check_value(module, node, value, sets)
             self.check_name(ctx, module, name)
@@ -199,7 +196,7 @@ class AttributeToFunction(Rule):
                 out.append(read)
         return sorted(out, key=lambda n: n.start_byte)
 
-    def check_sets(self, module, name, node, sets, source) -> None:
+    def check_sets(self, module, name, sets) -> None:
         same = [
             s
             for s in sets

@@ -147,9 +147,7 @@ class BodyTimeCall(Rule):
             refs = self.body_calls(ctx, path, facts)
             if not refs:
                 continue
-            tree = ctx.tree(path)
-            caps = captures(load_query(QUERY_NAME), tree.root_node)
-            calls = caps.get("call", [])
+            calls = captures(load_query(QUERY_NAME), ctx.tree(path).root_node).get("call", [])
             groups: dict[int, tuple[Node, Node, list]] = {}
             for ref in refs:
                 node = locate(ref, calls)
@@ -164,7 +162,7 @@ class BodyTimeCall(Rule):
                 groups.setdefault(stmt.start_byte, (stmt, module, []))[2].append((node, ref))
             for key in sorted(groups):
                 stmt, module, found = groups[key]
-                diag = self.consider(ctx, path, source, tree, caps, stmt, module, found)
+                diag = self.consider(ctx, path, source, stmt, module, found)
                 if diag is not None:
                     out.append(diag)
         return out
@@ -189,7 +187,7 @@ class BodyTimeCall(Rule):
 
     # ---- one statement of a module body
 
-    def consider(self, ctx, path, source, tree, caps, stmt, module, found) -> Diagnostic | None:
+    def consider(self, ctx, path, source, stmt, module, found) -> Diagnostic | None:
         a = ctx.analysis
         functions = sorted({f"{r.target}.{r.function}" for _, r in found})
         named = ", ".join(f"`{f}`" for f in functions)
@@ -198,7 +196,7 @@ class BodyTimeCall(Rule):
         nodes = [n for n, _ in found]
         try:
             if left is not None and all(inside(n, stmt.child_by_field_name("right")) for n in nodes):
-                return self.rewrite(ctx, path, source, caps, module, stmt, left, found, named, holder)
+                return self.rewrite(ctx, path, source, module, stmt, left, found, named, holder)
             raise Refusal(*self.why(stmt, nodes))
         except Refusal as why:
             refusal = why
@@ -279,7 +277,7 @@ class BodyTimeCall(Rule):
 
     # ---- var = Mod.f(...) read only through unquote(var) in functions
 
-    def rewrite(self, ctx, path, source, caps, module, stmt, left, found, named, holder) -> Diagnostic:
+    def rewrite(self, ctx, path, source, module, stmt, left, found, named, holder) -> Diagnostic:
         var = text(left)
         value = stmt.child_by_field_name("right")
         if var.startswith("_"):

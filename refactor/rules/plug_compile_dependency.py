@@ -8,6 +8,7 @@ from refactor.rules.base import Diagnostic, Rule, RuleContext
 from refactor.syntax import line, text
 
 RULE_ID = "plug-compile-dependency"
+QUERY_NAME = "plug_compile_dependency"
 
 
 class PlugCompileDependency(Rule):
@@ -52,12 +53,13 @@ class PlugCompileDependency(Rule):
         a = ctx.analysis
         out: list[Diagnostic] = []
         for path, facts, source in clean_sources(ctx, b"plug"):
-            tree = ctx.tree(path)
-            for node in captures(load_query(RULE_ID.replace("-", "_")), tree.root_node).get("plug", []):
+            caps = captures(load_query(QUERY_NAME), ctx.tree(path).root_node)
+            for written_node in caps.get("plug.module", []):
+                node = written_node.parent.parent  # the `plug` call
                 module = enclosing_module(node)
                 if module is None:
                     continue
-                written = text(captured_module(node))
+                written = text(written_node)
                 mods = sorted({
                     r.target for r in facts.references
                     if r.line == line(node) and r.target in a.module_file and a.module_file[r.target] != path
@@ -86,11 +88,3 @@ class PlugCompileDependency(Rule):
                     ),
                 ))
         return out
-
-
-def captured_module(node):
-    """The module argument of a ``plug Mod ...`` call."""
-    for child in node.named_children:
-        if child.type == "arguments":
-            return child.named_children[0]
-    raise ValueError("plug without arguments")

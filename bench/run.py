@@ -131,11 +131,14 @@ def timed_child(argv: list[str], **kw) -> tuple[float, int, subprocess.Completed
     """Wall seconds, max RSS (KiB) and return code of one child process."""
     t0 = time.perf_counter()
     kw.setdefault("env", exfix_env())
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    # stderr to a file, not a pipe: a child filling a pipe nobody reads until it exits hangs
+    with tempfile.TemporaryFile() as errfile:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=errfile, **kw)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        errfile.seek(0)
+        err = errfile.read().decode(errors="replace")
     if proc.returncode != 0:
         print(f"  ! {' '.join(argv[:4])}... exited {proc.returncode}: {err[-400:]}", file=sys.stderr)
     return wall, usage.ru_maxrss, proc.returncode

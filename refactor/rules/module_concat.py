@@ -124,24 +124,22 @@ class ModuleConcat(Rule):
         alias_nodes = [n.parent.parent for n in caps.get("alias.module", [])
                        if text(n) == target and not _in_quote(n)]
         receivers = {target} | ({short} if alias_nodes else set())
-        calls = [c for c in caps.get("call", []) if text(c.child_by_field_name("target").child_by_field_name("left")) in receivers]
+        # the `Foo.Bar` of each call `Foo.Bar.f(...)` to rewrite
+        lefts = [n for n in caps.get("call.receiver", []) if text(n) in receivers]
         n_calls = sum(1 for r in refs if r.kind == "call")
         first = min(r.line for r in refs)
         n_alias = sum(1 for r in refs if r.kind == "alias")
-        if len(calls) != n_calls or n_alias > n_calls:
+        if len(lefts) != n_calls or n_alias > n_calls:
             return Diagnostic(
                 RULE_ID, path, first, "info",
                 f"{path} keeps a compile-connected chain alive through its run-time calls to "
                 f"{target}, but not every reference to it is a remote call exfix can rewrite (a bare module name, a struct, a call it could not match); nothing rewritten",
             )
-        edits = []
-        for c in calls:
-            left = c.child_by_field_name("target").child_by_field_name("left")
-            edits.append(Edit(left.start_byte, left.end_byte, f'Module.concat(["{target}"])'.encode()))
+        edits = [Edit(left.start_byte, left.end_byte, f'Module.concat(["{target}"])'.encode()) for left in lefts]
+        short_calls = sum(1 for left in lefts if text(left) == short)
         for node in alias_nodes:
             rest = source[: node.start_byte] + source[node.end_byte:]
             uses = len(re.findall(rb"(?<![\w.])" + re.escape(short.encode()) + rb"\b", rest))
-            short_calls = sum(1 for c in calls if text(c.child_by_field_name("target").child_by_field_name("left")) == short)
             if uses - short_calls <= 0:
                 span = line_span(source, node)
                 if span is None:

@@ -13,11 +13,13 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .cache import Store, content_hash
 from .expand import DEFINITIONS, MACROS, Expander
@@ -26,6 +28,7 @@ from .index import Indexer, ModuleInfo, merge_file, summarize
 from .parse import first_error, parse
 from .project import Project, load_project, source_files
 from .semantics import Semantics, default_version, semantics
+from .snapshot import RACY_NS, Snapshot, file_stat, load_snapshot, save_snapshot
 
 if TYPE_CHECKING:
     import networkx as nx  # imported when a graph is first asked for: most runs need none
@@ -35,8 +38,8 @@ if TYPE_CHECKING:
 class Analysis:
     project: Project
     semantics: Semantics
-    files: dict[str, FileFacts]
-    modules: dict[str, ModuleInfo]  # project and dependency modules
+    files: Mapping[str, FileFacts]
+    modules: Mapping[str, ModuleInfo]  # project and dependency modules
     module_file: dict[str, str]  # project modules only: module -> file
     # (source file, sink file) -> the strongest label, edges in the order first seen
     file_edges: dict[tuple[str, str], str]
@@ -44,6 +47,7 @@ class Analysis:
     # what this run computed rather than took from the cache: {"indexed": [paths parsed
     # and indexed], "expanded": [project files expanded]}
     work: dict[str, list[str]] = field(default_factory=dict)
+    errors: dict[str, list[ParseIssue]] = field(default_factory=dict)  # files with errors only
 
     @property
     def version(self) -> str:
@@ -184,6 +188,7 @@ class SourceFiles:
         self.base = str(root)
         self.sources = sources or {}
         self.data: dict[str, bytes] = {}  # read this run (released once expanded)
+        self.stats: dict[str, tuple] = {}  # file_stat() of each file read from disk
         self.trees: dict[str, object] = {}
         # path -> (segments, indexing stopped too deep)
         self.indexed: dict[str, tuple] = {}
@@ -195,6 +200,7 @@ class SourceFiles:
         if path in self.sources:
             return self.sources[path]
         with open(os.path.join(self.base, path), "rb") as f:  # a dependency's path is absolute
+            self.stats[path] = file_stat(os.fstat(f.fileno()))
             return f.read()
 
     def tree(self, path: str):
@@ -228,10 +234,24 @@ def index_tree(path: str, tree) -> tuple:
     return indexer.segments, too_deep
 
 
+class _Connected(NamedTuple):
+    """What an analysis found, per project file, before it is assembled."""
+
+    facts: Mapping[str, FileFacts]
+    module_file: dict[str, str]
+    edges: dict[str, list]  # file -> [(sink file, strongest label)], first seen first
+    notes: dict[str, list[str]]  # files with notes only
+    errors: dict[str, list[ParseIssue]]  # files with errors only
+
+
 class _Run:
-    """One analysis: index every file (dependencies first), merge, expand project files."""
+    """One analysis: index every file (dependencies first), merge, expand project files.
+
+    With the cache on and the files on disk, the snapshot of the project's last analysis is
+    tried first (``from_snapshot``): only what changed since is read and expanded again."""
 
     def __init__(self, project: Project, sem: Semantics, sources, use_cache: bool, jobs: int):
+        self.begun = time.time_ns()  # before any file is read (see snapshot.RACY_NS)
         self.project = project
         self.sem = sem
         self.sources = sources or {}
@@ -240,48 +260,81 @@ class _Run:
         if sources:
             self.files = sorted(set(self.files) | {p for p in sources if p.endswith(".ex")})
         self.store = Store(project.root) if use_cache else None
+        self.snapshots = use_cache and not sources
         self.loader = SourceFiles(project.root, sources)
-        self.modules: dict[str, ModuleInfo] = {}
+        self.items: list[tuple[str, bool]] = []  # (path, in project), dependencies first
+        self.modules: Mapping[str, ModuleInfo] = {}
         self.shas: dict[str, str] = {}
         self.fingerprints: dict[tuple[str, int], bytes] = {}
         self.notes = list(project.notes)
+        self.dep_notes: list[str] = []
         self.work: dict[str, list[str]] = {"indexed": [], "expanded": []}
         self.too_deep: set[str] = set()  # project files whose indexing stopped too deep
+        self.where: dict[str, list[int]] = {}  # module -> indexes in items of summaries naming it
+        self.consulted: dict[str, tuple] = {}  # project file -> modules its expansion consulted
         self.workers: _Workers | None = None
 
     # ------------------------------------------------------------------ phases
 
     def analysis(self) -> Analysis:
+        dep_files = [f for d in self.project.dependency_source_dirs() for f in _dependency_files(d)]
+        self.items = [(p, False) for p in dep_files] + [(p, True) for p in self.files]
+        snap = load_snapshot(self.project.root, self.sem.version) if self.snapshots else None
+        fast = None
         try:
-            facts = self._facts()
+            if snap is not None:
+                fast = self.from_snapshot(snap)
+                if fast is None:  # a full run after all, keeping what was read, parsed and
+                    # computed (the work lists go on: the cache now holds what was computed)
+                    self.modules, self.where, self.consulted, self.fingerprints = {}, {}, {}, {}
+            if fast is None:
+                facts = self._facts()
         finally:
             if self.workers is not None:
                 self.workers.close()
                 self.workers = None
         self.loader.data.clear()
+        if fast is None:
+            connected = self._connect(facts)
+            new_snap = None
+            if self.snapshots and all(p in self.loader.stats for p, _ in self.items):
+                modules = {p: tuple(m.name for m in facts[p].modules) for p in self.files}
+                stats = {p: self.loader.stats[p] + (self.shas[p],) for p, _ in self.items}
+                new_snap = self._snapshot(stats, connected, modules)
+        else:
+            connected, new_snap = fast
+            self.notes.extend(snap.dep_notes)
         if self.store is not None:
             if self.sources and self.store.new and self._patched():
                 self.store.write_enabled = False
             self.store.flush()
             if self.store.note:
                 self.notes.append(self.store.note)
-        return self._connect(facts)
+        if new_snap is not None:
+            try:
+                save_snapshot(self.project.root, new_snap)
+            except OSError:
+                pass  # the next run reads the files again; the store's note tells why
+        return self._assemble(connected)
 
     def _facts(self) -> dict[str, FileFacts]:
         facts: dict[str, FileFacts] = {path: FileFacts(path) for path in self.files}
-        dep_files = [f for d in self.project.dependency_source_dirs() for f in _dependency_files(d)]
-        items = [(p, False) for p in dep_files] + [(p, True) for p in self.files]
-        summaries = self.index(items, facts)
+        summaries = self.index(self.items, facts)
         merged = []
-        for path, in_project in items:
+        for k, (path, in_project) in enumerate(self.items):
             got = summaries.get(path)
             if got is None:
                 continue
             too_deep, summary = got
             if too_deep and not in_project:
-                self.notes.append(f"{path}: nested too deeply for exfix to follow")
+                self.dep_notes.append(f"{path}: nested too deeply for exfix to follow")
             merge_file(self.modules, path, in_project, summary, self.loader)
             merged.append((path, in_project, summary))
+            for segment in summary:
+                places = self.where.setdefault(segment[0], [])
+                if not places or places[-1] != k:
+                    places.append(k)
+        self.notes.extend(self.dep_notes)
         self.too_deep = {p for p in self.files if summaries.get(p, (False,))[0]}
         if self.workers is not None:
             self.workers.merge(merged, self.too_deep)
@@ -309,20 +362,21 @@ class _Run:
                 out[path] = got
             else:
                 todo.append(path)
-        self.work["indexed"] = todo
+        self.work["indexed"] += todo
         if self._parallel(len(todo)):
             self.workers = _Workers(self, self.jobs)
             results = self.workers.index(todo)
         else:
-            results = []
-            for path in todo:
-                segments, too_deep = self.loader.index(path)
-                results.append((too_deep, summarize(segments)))
+            results = [self.summary(path) for path in todo]
         for path, got in zip(todo, results):
             out[path] = got
             if self.store is not None:
                 self.store.put("s" + self.shas[path], got)
         return out
+
+    def summary(self, path: str) -> tuple:
+        segments, too_deep = self.loader.index(path)
+        return too_deep, summarize(segments)
 
     def expand(self, facts: dict[str, FileFacts]) -> None:
         """Facts of every project file: from the cache when what they consulted is unchanged."""
@@ -333,16 +387,19 @@ class _Run:
             entry = self.store.get(self._facts_key(path)) if self.store is not None else None
             if entry is not None and self._still_valid(entry):
                 facts[path] = decode_facts(path, entry)
+                self.consulted[path] = _consulted_names(entry)
             else:
                 todo.append(path)
-        self.work["expanded"] = todo
+        self.work["expanded"] += todo
         if self._parallel(len(todo)):
             if self.workers is None:  # forked now, they hold the merged index already
                 self.workers = _Workers(self, self.jobs)
             for path, raw in zip(todo, self.workers.expand(todo)):
-                facts[path] = decode_facts(path, marshal.loads(raw))
+                entry = marshal.loads(raw)
+                facts[path] = decode_facts(path, entry)
                 if self.store is not None:
                     self.store.put_raw(self._facts_key(path), raw)
+                    self.consulted[path] = _consulted_names(entry)
             return
         with _deep_recursion():
             for path in todo:
@@ -367,8 +424,128 @@ class _Run:
             _too_deep(ff, tree)
         if not encode:
             return ff, None
+        self.consulted[path] = tuple(consulted)
         fps = tuple(sorted((name, level, self.fingerprint(name, level)) for name, level in consulted.items()))
         return ff, marshal.dumps(encode_facts(ff, fps))
+
+    # ------------------------------------------------------------------ from the last run
+
+    def from_snapshot(self, snap: Snapshot) -> tuple[_Connected, Snapshot | None] | None:
+        """The analysis from the snapshot of the last run and what changed since: None when
+        a full run is needed (files or dependencies added, removed or changed, a module
+        defined in another file, many files to expand again, cache entries missing)."""
+        if snap.files != self.files or snap.deps != [p for p, in_project in self.items if not in_project]:
+            return None
+        store = self.store
+        stats = dict(snap.stats)
+        changed: list[str] = []
+        looked = False  # a file was read: stats to write again
+        limit = snap.begun - RACY_NS
+        base = self.loader.base
+        for path, in_project in self.items:
+            old = stats.get(path)
+            try:
+                st = os.stat(os.path.join(base, path))
+            except OSError:
+                return None
+            if old is not None and st.st_mtime_ns < limit and file_stat(st) == old[:3]:
+                continue
+            try:
+                data = self.loader.read(path)
+            except OSError:
+                return None
+            looked = True
+            sha = content_hash(data)
+            stats[path] = self.loader.stats[path] + (sha,)
+            if old is None or old[3] != sha:
+                self.loader.data[path] = data  # read once, whichever way the run goes
+                if not in_project:
+                    return None
+                changed.append(path)
+        self.shas = {p: s[3] for p, s in stats.items()}
+        # a changed file must name the same modules in the same kinds of segments
+        summaries: dict[str, tuple] = {}
+        for path in changed:
+            got = store.get("s" + self.shas[path])
+            if got is None or not _valid_summary(got):
+                got = self.summary(path)
+                store.put("s" + self.shas[path], got)
+                self.work["indexed"].append(path)
+            old = store.get("s" + snap.stats[path][3])
+            if old is None or not _valid_summary(old) or _shape(old) != _shape(got):
+                return None
+            summaries[path] = got[1]
+        summary_keys = ["s" + self.shas[p] for p, _ in self.items]
+        if not all(store.has(k) for k in summary_keys):
+            return None
+        self.where = snap.where
+        self.too_deep = set(snap.too_deep)
+        self.modules = _LazyModules(self, summaries)
+        # expanded again: changed files, and files that consulted a module they define when
+        # what was consulted changed (the fingerprints of no other module can have changed)
+        affected = {segment[0] for path in changed for segment in summaries[path]}
+        again = set(changed)
+        again.update(p for p, names in snap.consulted.items() if not affected.isdisjoint(names))
+        facts_keys = [self._facts_key(p) for p in self.files]
+        again.update(p for p, k in zip(self.files, facts_keys) if not store.has(k))
+        fresh: dict[str, FileFacts] = {}
+        todo: list[str] = []
+        for path in self.files:
+            if path not in again:
+                continue
+            entry = store.get(self._facts_key(path))
+            if entry is not None and self._still_valid(entry):
+                fresh[path] = decode_facts(path, entry)
+                self.consulted[path] = _consulted_names(entry)
+            else:
+                todo.append(path)
+        if self._parallel(len(todo)):
+            return None
+        self.work["expanded"] += todo
+        with _deep_recursion():
+            for path in todo:
+                fresh[path], raw = self.expand_one(path)
+                store.put_raw(self._facts_key(path), raw)
+        modules = dict(snap.modules)
+        for path, ff in fresh.items():
+            modules[path] = tuple(m.name for m in ff.modules)
+            if modules[path] != tuple(snap.modules.get(path, ())):
+                return None  # where modules live has changed: every edge may have
+        store.keep(summary_keys)
+        store.keep(facts_keys)
+        edges, notes = dict(snap.edges), dict(snap.notes)
+        errors = {p: [ParseIssue(*e) for e in v] for p, v in snap.errors.items()}
+        for path, ff in fresh.items():
+            edges[path] = list(_file_links(path, ff, snap.module_file).items())
+            _set_or_drop(notes, path, list(ff.notes))
+            _set_or_drop(errors, path, list(ff.errors))
+        load = lambda p: decode_facts(p, store.get(self._facts_key(p)))  # noqa: E731
+        connected = _Connected(_LazyFacts(self.files, fresh, load), snap.module_file, edges, notes, errors)
+        if not looked and not fresh:
+            return connected, None
+        self.dep_notes = snap.dep_notes
+        self.consulted = {**snap.consulted, **self.consulted}
+        return connected, self._snapshot(stats, connected, modules)
+
+    def _snapshot(self, stats: dict[str, tuple], c: _Connected, modules: dict[str, tuple]) -> Snapshot:
+        """``stats``: path -> (size, mtime_ns, inode, hash) of every file; ``modules``: the
+        modules each project file defines."""
+        return Snapshot(
+            version=self.sem.version,
+            begun=self.begun,
+            files=self.files,
+            deps=[p for p, in_project in self.items if not in_project],
+            stats=stats,
+            where=self.where,
+            too_deep=sorted(self.too_deep),
+            dep_notes=self.dep_notes,
+            module_file=c.module_file,
+            consulted=self.consulted,
+            modules=modules,
+            edges=c.edges,
+            notes=c.notes,
+            errors={p: [(e.line, e.message) for e in v] for p, v in c.errors.items()},
+        )
 
     # ------------------------------------------------------------------ cache validity
 
@@ -420,32 +597,140 @@ class _Run:
 
     # ------------------------------------------------------------------ graphs
 
-    def _connect(self, facts: dict[str, FileFacts]) -> Analysis:
+    def _connect(self, facts: dict[str, FileFacts]) -> _Connected:
         module_file: dict[str, str] = {}
         for path in self.files:
             for mod in facts[path].modules:
                 module_file.setdefault(mod.name, path)
-        file_edges: dict[tuple[str, str], str] = {}
+        edges: dict[str, list] = {}
+        notes: dict[str, list[str]] = {}
+        errors: dict[str, list[ParseIssue]] = {}
         for path in self.files:
-            _add_file_edges(file_edges, path, facts[path], module_file)
-            self.notes.extend(facts[path].notes)
-        return Analysis(self.project, self.sem, facts, self.modules, module_file, file_edges,
-                        self.notes, self.work)
+            ff = facts[path]
+            edges[path] = list(_file_links(path, ff, module_file).items())
+            _set_or_drop(notes, path, list(ff.notes))
+            _set_or_drop(errors, path, list(ff.errors))
+        return _Connected(facts, module_file, edges, notes, errors)
+
+    def _assemble(self, c: _Connected) -> Analysis:
+        file_edges = {(path, sink): label for path in self.files for sink, label in c.edges[path]}
+        notes = self.notes + [n for path in self.files for n in c.notes.get(path, ())]
+        return Analysis(self.project, self.sem, c.facts, self.modules, c.module_file, file_edges,
+                        notes, self.work, c.errors)
 
 
-def _add_file_edges(edges: dict[tuple[str, str], str], path: str, ff: FileFacts,
-                    module_file: dict[str, str]) -> None:
-    """Add the edges of file ``path`` to other files: the strongest label per edge, edges in
-    the order first seen."""
+def _file_links(path: str, ff: FileFacts, module_file: dict[str, str]) -> dict[str, str]:
+    """The other files ``path`` refers to: sink -> the strongest label, first seen first."""
     own = {m.name for m in ff.modules}
+    out: dict[str, str] = {}
     for target, mode in _links(ff):
         sink = module_file.get(target)
         if sink is None or sink == path or target in own:
             continue
+        current = out.get(sink)
+        if current is None or STRENGTH[mode] > STRENGTH[current]:
+            out[sink] = mode
+    return out
+
+
+def _add_file_edges(edges: dict[tuple[str, str], str], path: str, ff: FileFacts,
+                    module_file: dict[str, str]) -> None:
+    """Add the edges of file ``path`` to other files, keeping the strongest label per edge."""
+    for sink, mode in _file_links(path, ff, module_file).items():
         key = (path, sink)
         current = edges.get(key)
         if current is None or STRENGTH[mode] > STRENGTH[current]:
             edges[key] = mode
+
+
+def _set_or_drop(table: dict, key: str, values: list) -> None:
+    if values:
+        table[key] = values
+    else:
+        table.pop(key, None)
+
+
+def _shape(got: tuple) -> tuple:
+    """What of a file's summary decides which modules exist and which file defines each."""
+    too_deep, summary = got
+    return too_deep, tuple((segment[0], segment[2]) for segment in summary)
+
+
+def _consulted_names(entry: tuple) -> tuple:
+    return tuple(dict.fromkeys(name for name, _level, _fp in entry[4]))
+
+
+class _LazyModules(Mapping):
+    """The index of a run that started from a snapshot: a module's entry is merged, on first
+    use, from the summaries of the files that name it (``run.where``), as the full merge
+    would have made it."""
+
+    def __init__(self, run: _Run, summaries: dict[str, tuple]):
+        self.run = run
+        self.summaries = summaries  # path -> summary: changed files', and those loaded
+        self.got: dict[str, ModuleInfo] = {}
+
+    def get(self, name: str, default=None):
+        info = self.got.get(name)
+        if info is None:
+            places = self.run.where.get(name)
+            if places is None:
+                return default
+            merged: dict[str, ModuleInfo] = {}
+            for k in places:
+                path, in_project = self.run.items[k]
+                merge_file(merged, path, in_project, self._summary(path), self.run.loader, only=name)
+            info = self.got[name] = merged[name]
+        return info
+
+    def _summary(self, path: str) -> tuple:
+        summary = self.summaries.get(path)
+        if summary is None:
+            summary = self.summaries[path] = self.run.store.get("s" + self.run.shas[path])[1]
+        return summary
+
+    def __getitem__(self, name: str) -> ModuleInfo:
+        info = self.get(name)
+        if info is None:
+            raise KeyError(name)
+        return info
+
+    def __contains__(self, name) -> bool:
+        return name in self.run.where
+
+    def __iter__(self):
+        return iter(self.run.where)
+
+    def __len__(self) -> int:
+        return len(self.run.where)
+
+
+class _LazyFacts(Mapping):
+    """Every project file's facts, those not computed this run decoded from the cache on
+    first use (the graphs need none of them: the snapshot holds the edges)."""
+
+    def __init__(self, files: list[str], got: dict[str, FileFacts], load):
+        self.files = files
+        self.known = set(files)
+        self.got = got
+        self.load = load
+
+    def __getitem__(self, path: str) -> FileFacts:
+        ff = self.got.get(path)
+        if ff is None:
+            if path not in self.known:
+                raise KeyError(path)
+            ff = self.got[path] = self.load(path)
+        return ff
+
+    def __contains__(self, path) -> bool:
+        return path in self.known
+
+    def __iter__(self):
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
 
 
 def _valid_summary(got) -> bool:

@@ -38,7 +38,7 @@ MAX_SEGMENTS = 8
 CACHE_SUBDIR = ("_build", "exfix", "cache")
 
 # the modules whose code decides what is cached: a change to any of them is a new cache
-_CODE_MODULES = ("analysis", "cache", "expand", "facts", "index", "parse", "semantics", "syntax")
+_CODE_MODULES = ("analysis", "cache", "expand", "facts", "index", "parse", "semantics", "snapshot", "syntax")
 
 
 @lru_cache(maxsize=None)
@@ -179,6 +179,13 @@ class Store:
             return None
         self.used.add(key)
         return value
+
+    def has(self, key: str) -> bool:
+        return key in self.new or key in self.entries
+
+    def keep(self, keys) -> None:
+        """Count these entries as used by this run (a compaction keeps them)."""
+        self.used.update(keys)
 
     def put(self, key: str, value) -> None:
         self.new[key] = marshal.dumps(value)

@@ -129,14 +129,18 @@ def summarize(segments: list[Segment]) -> tuple:
     )
 
 
-def merge_file(modules: dict[str, ModuleInfo], file: str, in_project: bool, summary: tuple, loader) -> None:
+def merge_file(modules: dict[str, ModuleInfo], file: str, in_project: bool, summary: tuple, loader,
+               only: str | None = None) -> None:
     """Add one file's summary to the index, as indexing it into the shared index would.
 
     A ``defmodule`` creates the module unless it exists, or a project file replaces a
     dependency's module of that name; a ``defimpl`` creates it only when absent. What the
-    segment defines then goes to whichever module holds the name.
+    segment defines then goes to whichever module holds the name. With ``only``, just the
+    segments of that module (what a module's entry needs, merged file after file).
     """
     for index, (name, line, kind, functions, macros, defined, has_definitions) in enumerate(summary):
+        if only is not None and name != only:
+            continue
         info = modules.get(name)
         if info is None or (kind == "module" and in_project and not info.in_project):
             info = ModuleInfo(name, file, line, in_project, definitions=None)

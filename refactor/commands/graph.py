@@ -105,9 +105,9 @@ def report_analysis(analysis: Analysis, verbose: bool) -> Analysis:
     if verbose:
         for note in analysis.notes:
             click.echo(f"note: {note}", err=True)
-    for facts in analysis.files.values():
-        for err in facts.errors:
-            click.echo(f"warning: {facts.path}:{err.line}: {err.message}; facts taken where the damage is local", err=True)
+    for path, errors in analysis.errors.items():
+        for err in errors:
+            click.echo(f"warning: {path}:{err.line}: {err.message}; facts taken where the damage is local", err=True)
     return analysis
 
 

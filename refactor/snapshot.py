@@ -1,0 +1,107 @@
+"""The last analysis of a project for one Elixir version, kept beside the cache's segments.
+
+A run that finds a snapshot does not read, hash or expand the files whose size, modification
+time and inode are those the snapshot recorded: it takes their edges, notes and errors from
+the snapshot, and their facts and summaries from the cache only when something asks for them.
+A changed file is parsed and expanded again, with the files whose expansion consulted one of
+its modules when what they consulted changed (see ``analysis._Run.from_snapshot``).
+
+A file modified less than ``RACY_NS`` before the snapshot's run began is hashed again even
+when its stat matches: its timestamp cannot tell an edit made during that run apart. The
+snapshot is written atomically (a temporary file renamed over the old one) with a checksum;
+one that cannot be read, or another exfix's, is ignored. Any copy is a right one: it
+describes the files as they were read, and stat tells the next run what changed since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import secrets
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .cache import DIGEST, cache_dir, code_version
+
+MAGIC = b"EXFIXS"
+FORMAT = 1
+SUFFIX = ".snap"
+RACY_NS = 2_000_000_000  # 2 s: the coarsest timestamps in common use (FAT)
+
+
+@dataclass
+class Snapshot:
+    version: str  # the Elixir semantics
+    begun: int  # time.time_ns() before the run read any file
+    files: list[str]  # project files, in the analysis' order
+    deps: list[str]  # dependency files (absolute paths), in order
+    stats: dict[str, tuple]  # path -> (size, mtime_ns, inode, content hash), every file read
+    where: dict[str, list[int]]  # module -> indexes in deps + files of the summaries naming it
+    too_deep: list[str]  # project files whose indexing stopped too deep
+    dep_notes: list[str]
+    module_file: dict[str, str]
+    # per project file
+    consulted: dict[str, tuple]  # modules its expansion consulted
+    modules: dict[str, tuple]  # modules its facts define
+    edges: dict[str, list]  # [(sink file, label)], first seen first
+    notes: dict[str, list[str]]  # only files with notes
+    errors: dict[str, list[tuple[int, str]]]  # only files with errors
+
+
+def snapshot_path(root: Path, version: str) -> Path:
+    return cache_dir(root) / f"{code_version()}-{version}{SUFFIX}"
+
+
+def file_stat(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def load_snapshot(root: Path, version: str) -> Snapshot | None:
+    """The project's snapshot for ``version``, or None (absent, damaged, another format)."""
+    try:
+        data = snapshot_path(root, version).read_bytes()
+    except OSError:
+        return None
+    head = len(MAGIC) + 1 + DIGEST
+    if len(data) < head or not data.startswith(MAGIC) or data[len(MAGIC)] != FORMAT:
+        return None
+    payload = data[head:]
+    if hashlib.blake2b(payload, digest_size=DIGEST).digest() != data[len(MAGIC) + 1 : head]:
+        return None
+    try:
+        values = marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):
+        return None
+    if type(values) is not tuple or len(values) != len(fields(Snapshot)):
+        return None
+    snap = Snapshot(*values)
+    return snap if snap.version == version else None
+
+
+def save_snapshot(root: Path, snap: Snapshot) -> None:
+    """Write ``snap`` atomically, and remove snapshots of other exfix versions. Raises OSError."""
+    target = snapshot_path(root, snap.version)
+    payload = marshal.dumps(tuple(getattr(snap, f.name) for f in fields(Snapshot)))
+    data = MAGIC + bytes([FORMAT]) + hashlib.blake2b(payload, digest_size=DIGEST).digest() + payload
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".tmp-{time.time_ns()}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    prefix = code_version() + "-"
+    for other in target.parent.iterdir():
+        if other.suffix == SUFFIX and not other.name.startswith((prefix, ".tmp-")):
+            try:
+                other.unlink()
+            except OSError:
+                pass
+

@@ -149,12 +149,14 @@ def _version_tuple(version: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+_LABELS = {None: RUNTIME, "runtime": RUNTIME, "nil": RUNTIME, COMPILE: COMPILE, EXPORT: EXPORT}
+
+
 def _norm_label(label: str | None):
-    if label in (None, "runtime", "nil"):
-        return RUNTIME
-    if label in (COMPILE, EXPORT):
-        return label
-    raise ValueError(f"unknown edge label {label!r}")
+    try:
+        return _LABELS[label]
+    except KeyError:
+        raise ValueError(f"unknown edge label {label!r}") from None
 
 
 def _ref_key(ref):
@@ -185,13 +187,14 @@ def _file_references(graph: FileGraph, direct_filter) -> dict[str, list]:
             files.setdefault(sink, None)
 
     refs: dict[str, list] = {}
+    no_edges: dict = {}
     for f in files:
-        out = []
         if direct_filter == "all":
-            for sink, label in graph.edges.get(f, {}).items():
-                if sink != f:
-                    out.append((sink, _norm_label(label)))
+            # a file's sinks are distinct: sorting the pairs sorts by sink, as _ref_key does
+            edges = graph.edges.get(f, no_edges)
+            out = sorted((sink, _norm_label(label)) for sink, label in edges.items() if sink != f)
         else:
+            out = []
             if graph.direct is not None:
                 table = graph.direct.get(f, {})
                 for sink, labels in table.items():
@@ -202,7 +205,7 @@ def _file_references(graph: FileGraph, direct_filter) -> dict[str, list]:
                 for sink, label in graph.edges.get(f, {}).items():
                     if sink != f and _norm_label(label) == direct_filter:
                         out.append((sink, direct_filter))
-        out.sort(key=_ref_key)
+            out.sort(key=_ref_key)
         refs[f] = out
     return refs
 
@@ -219,6 +222,8 @@ _HUMANIZE = {
 
 
 def _check_files(files: list[str], refs: dict, what: str):
+    if not files:
+        return None
     missing = list(files)
     for key in refs:  # Elixir's `files -- keys`: drop one occurrence per key
         try:
@@ -227,7 +232,7 @@ def _check_files(files: list[str], refs: dict, what: str):
             pass
     if missing:
         raise MixError(f"{_HUMANIZE[what]} could not be found: {', '.join(missing)}")
-    return files or None
+    return files
 
 
 def _group(paths: list[str], refs: dict, aliases: dict):
@@ -433,32 +438,42 @@ def _dot_quote(s: str, escape: bool) -> str:
 
 
 def _dot(roots: list[str], children_of, escape: bool) -> str:
-    lines = ['digraph "xref graph" {\n']
-    seen: set = set()
-    root_parent = object()
+    """mix's build_dot_graph: for each node (keyed by parent and name, written once), its
+    line, then its children, then its following siblings; a list of siblings stops at a node
+    already written under that parent. A node met again lists no children: its first child
+    was written when it was first met."""
+    quoted: dict[str, str] = {}
+    labels: dict = {None: ""}
 
-    # Explicit-stack version of mix's recursive build_dot_graph: for each node
-    # (keyed by parent and name, emitted once), the node line, then its
-    # children, then its following siblings.
-    stack = [(root_parent, [(r, None) for r in roots], 0)]
+    def distinct(nodes) -> list:  # the siblings up to the first one met twice
+        names = set()
+        for k, (name, info) in enumerate(nodes):
+            if name in names:
+                return nodes[:k]
+            names.add(name)
+            if name not in quoted:
+                quoted[name] = _dot_quote(name, escape)
+            if info not in labels:
+                labels[info] = f" [label={_dot_quote('(' + info + ')', escape)}]" if info else ""
+        return nodes
+
+    lines = ['digraph "xref graph" {\n']
+    append = lines.append
+    expanded: set[str] = set()
+    stack = [("  ", iter(distinct([(r, None) for r in roots])))]  # (line prefix, siblings)
     while stack:
-        parent, nodes, i = stack.pop()
-        if i >= len(nodes):
-            continue
-        name, info = nodes[i]
-        key = (id(parent) if parent is root_parent else parent, name, parent is root_parent)
-        if key in seen:
-            # mix stops the whole sibling list at an already seen node
-            continue
-        seen.add(key)
-        edge = f" [label={_dot_quote('(' + info + ')', escape)}]" if info else ""
-        if parent is root_parent:
-            lines.append(f"  {_dot_quote(name, escape)}{edge}\n")
+        prefix, siblings = stack[-1]
+        for name, info in siblings:
+            append(f"{prefix}{quoted[name]}{labels[info]}\n")
+            if name not in expanded:
+                expanded.add(name)
+                children = children_of(name)
+                if children:
+                    stack.append((f"  {quoted[name]} -> ", iter(distinct(children))))
+                    break
         else:
-            lines.append(f"  {_dot_quote(parent, escape)} -> {_dot_quote(name, escape)}{edge}\n")
-        stack.append((parent, nodes, i + 1))
-        stack.append((name, children_of(name), 0))
-    lines.append("}\n")
+            stack.pop()
+    append("}\n")
     return "".join(lines)
 
 

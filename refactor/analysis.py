@@ -28,7 +28,15 @@ from .index import Indexer, ModuleInfo, merge_file, summarize
 from .parse import first_error, parse
 from .project import Project, load_project, source_files
 from .semantics import Semantics, default_version, semantics
-from .snapshot import RACY_NS, Snapshot, file_stat, load_snapshot, save_snapshot
+from .snapshot import (
+    RACY_NS,
+    Snapshot,
+    drop_snapshot,
+    file_stat,
+    load_snapshot,
+    save_snapshot,
+    segments_stat,
+)
 
 if TYPE_CHECKING:
     import networkx as nx  # imported when a graph is first asked for: most runs need none
@@ -273,6 +281,7 @@ class _Run:
         self.where: dict[str, list[int]] = {}  # module -> indexes in items of summaries naming it
         self.consulted: dict[str, tuple] = {}  # project file -> modules its expansion consulted
         self.workers: _Workers | None = None
+        self._recovered: Analysis | None = None
 
     # ------------------------------------------------------------------ phases
 
@@ -310,12 +319,23 @@ class _Run:
             self.store.flush()
             if self.store.note:
                 self.notes.append(self.store.note)
-        if new_snap is not None:
+        if new_snap is not None and self.store.live is not None:
+            new_snap.segments = segments_stat(self.store.dir, self.store.live)
             try:
-                save_snapshot(self.project.root, new_snap)
+                if new_snap.segments is not None:
+                    save_snapshot(self.project.root, new_snap)
             except OSError:
                 pass  # the next run reads the files again; the store's note tells why
         return self._assemble(connected)
+
+    def recovered(self) -> Analysis:
+        """The project analysed again without the cache: what an entry loaded on first use
+        falls back on when the cache lost it after the snapshot was taken (a segment
+        compacted away by a concurrent run, or damaged)."""
+        if self._recovered is None:
+            drop_snapshot(self.project.root, self.sem.version)  # the next run reads the cache again
+            self._recovered = _Run(self.project, self.sem, None, False, self.jobs).analysis()
+        return self._recovered
 
     def _facts(self) -> dict[str, FileFacts]:
         facts: dict[str, FileFacts] = {path: FileFacts(path) for path in self.files}
@@ -476,7 +496,10 @@ class _Run:
                 return None
             summaries[path] = got[1]
         summary_keys = ["s" + self.shas[p] for p, _ in self.items]
-        if not all(store.has(k) for k in summary_keys):
+        facts_keys = [self._facts_key(p) for p in self.files]
+        # the entries it refers to are there while the segments it was written with are
+        intact = not changed and segments_stat(store.dir, [s[0] for s in snap.segments]) == snap.segments
+        if not intact and not all(store.has(k) for k in summary_keys):
             return None
         self.where = snap.where
         self.too_deep = set(snap.too_deep)
@@ -486,8 +509,8 @@ class _Run:
         affected = {segment[0] for path in changed for segment in summaries[path]}
         again = set(changed)
         again.update(p for p, names in snap.consulted.items() if not affected.isdisjoint(names))
-        facts_keys = [self._facts_key(p) for p in self.files]
-        again.update(p for p, k in zip(self.files, facts_keys) if not store.has(k))
+        if not intact:
+            again.update(p for p, k in zip(self.files, facts_keys) if not store.has(k))
         fresh: dict[str, FileFacts] = {}
         todo: list[str] = []
         for path in self.files:
@@ -519,13 +542,17 @@ class _Run:
             edges[path] = list(_file_links(path, ff, snap.module_file).items())
             _set_or_drop(notes, path, list(ff.notes))
             _set_or_drop(errors, path, list(ff.errors))
-        load = lambda p: decode_facts(p, store.get(self._facts_key(p)))  # noqa: E731
-        connected = _Connected(_LazyFacts(self.files, fresh, load), snap.module_file, edges, notes, errors)
+        connected = _Connected(_LazyFacts(self.files, fresh, self.cached_facts), snap.module_file, edges,
+                               notes, errors)
         if not looked and not fresh:
             return connected, None
         self.dep_notes = snap.dep_notes
         self.consulted = {**snap.consulted, **self.consulted}
         return connected, self._snapshot(stats, connected, modules)
+
+    def cached_facts(self, path: str) -> FileFacts:
+        entry = self.store.get(self._facts_key(path))
+        return decode_facts(path, entry) if entry is not None else self.recovered().files[path]
 
     def _snapshot(self, stats: dict[str, tuple], c: _Connected, modules: dict[str, tuple]) -> Snapshot:
         """``stats``: path -> (size, mtime_ns, inode, hash) of every file; ``modules``: the
@@ -545,6 +572,7 @@ class _Run:
             edges=c.edges,
             notes=c.notes,
             errors={p: [(e.line, e.message) for e in v] for p, v in c.errors.items()},
+            segments=[],  # known once the cache is written
         )
 
     # ------------------------------------------------------------------ cache validity
@@ -679,14 +707,21 @@ class _LazyModules(Mapping):
             merged: dict[str, ModuleInfo] = {}
             for k in places:
                 path, in_project = self.run.items[k]
-                merge_file(merged, path, in_project, self._summary(path), self.run.loader, only=name)
+                summary = self._summary(path)
+                if summary is None:
+                    merged = self.run.recovered().modules
+                    break
+                merge_file(merged, path, in_project, summary, self.run.loader, only=name)
             info = self.got[name] = merged[name]
         return info
 
-    def _summary(self, path: str) -> tuple:
+    def _summary(self, path: str) -> tuple | None:
         summary = self.summaries.get(path)
         if summary is None:
-            summary = self.summaries[path] = self.run.store.get("s" + self.run.shas[path])[1]
+            got = self.run.store.get("s" + self.run.shas[path])
+            if got is None or not _valid_summary(got):
+                return None
+            summary = self.summaries[path] = got[1]
         return summary
 
     def __getitem__(self, name: str) -> ModuleInfo:

@@ -118,7 +118,9 @@ def _encode_segment(entries: dict[str, bytes]) -> bytes:
 
 
 class Store:
-    """The cache of one project for one run: read at start, written once at the end."""
+    """The cache of one project for one run: listed at start, its segments read when an entry
+    is first asked for (a run answered from a snapshot may need none), written once at the
+    end."""
 
     def __init__(self, root: Path):
         self.dir = cache_dir(root)
@@ -131,9 +133,13 @@ class Store:
         self.bad_segments: list[Path] = []
         self.temporary: list[Path] = []  # .tmp- files: a run writing, or one that was killed
         self.note: str | None = None
-        self._load()
+        self.segments: list[str] = []  # this version's segment names, oldest first
+        # after flush(): the segments holding every entry of this run (None: some not written)
+        self.live: list[str] | None = None
+        self.loaded = False
+        self._list()
 
-    def _load(self) -> None:
+    def _list(self) -> None:
         try:
             names = os.listdir(self.dir)
         except OSError:
@@ -151,8 +157,11 @@ class Store:
             else:
                 self.other_versions.append(self.dir / name)
         # oldest first, so a later segment's copy of an entry is the one kept
-        mine.sort(key=_segment_order)
-        for name in mine:
+        self.segments = sorted(mine, key=_segment_order)
+
+    def _load(self) -> None:
+        self.loaded = True
+        for name in self.segments:
             path = self.dir / name
             entries = _read_segment(path)
             if entries is _GONE:
@@ -167,6 +176,8 @@ class Store:
 
     def get(self, key: str):
         """The value stored under key, or None (absent or undecodable)."""
+        if not self.loaded:
+            self._load()
         raw = self.new.get(key)
         if raw is None:
             raw = self.entries.get(key)
@@ -181,6 +192,8 @@ class Store:
         return value
 
     def has(self, key: str) -> bool:
+        if not self.loaded:
+            self._load()
         return key in self.new or key in self.entries
 
     def keep(self, keys) -> None:
@@ -201,6 +214,10 @@ class Store:
         """Write what this run computed; compact when segments pile up. Never raises."""
         if not self.write_enabled:
             return
+        if self.loaded:
+            self.live = [p.name for p in self.read_segments]
+        else:
+            self.live = list(self.segments)
         compact = len(self.read_segments) >= MAX_SEGMENTS or (
             len(self.read_segments) > 1 and len(self.entries) > 2 * len(self.used) + 256
         ) or bool(self.bad_segments)
@@ -218,14 +235,17 @@ class Store:
         else:
             payload = self.new
         try:
-            if payload:
-                self._write(payload)
+            written = self._write(payload) if payload else None
         except OSError as exc:
             self.note = f"{self.dir}: cache not written ({exc.strerror or exc})"
+            self.live = None
             return
         stale = list(self.other_versions) + list(self.bad_segments)
         if compact:
             stale += self.read_segments
+            self.live = []
+        if written is not None:
+            self.live.append(written)
         now = time.time()
         for path in self.temporary:  # left by a run killed while writing (an hour is plenty)
             try:
@@ -239,7 +259,7 @@ class Store:
             except OSError:
                 pass
 
-    def _write(self, entries: dict[str, bytes]) -> None:
+    def _write(self, entries: dict[str, bytes]) -> str:
         self.dir.mkdir(parents=True, exist_ok=True)
         data = _encode_segment(entries)
         name = f"{code_version()}-{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
@@ -255,6 +275,7 @@ class Store:
             except OSError:
                 pass
             raise
+        return name
 
 
 def _segment_order(name: str):

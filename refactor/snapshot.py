@@ -48,6 +48,8 @@ class Snapshot:
     edges: dict[str, list]  # [(sink file, label)], first seen first
     notes: dict[str, list[str]]  # only files with notes
     errors: dict[str, list[tuple[int, str]]]  # only files with errors
+    # the cache segments holding every entry it refers to: (name, size, mtime_ns, inode)
+    segments: list[tuple]
 
 
 def snapshot_path(root: Path, version: str) -> Path:
@@ -56,6 +58,17 @@ def snapshot_path(root: Path, version: str) -> Path:
 
 def file_stat(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def segments_stat(folder: Path, names: list[str]) -> list[tuple] | None:
+    """(name, size, mtime_ns, inode) of each segment; None when one cannot be seen."""
+    out = []
+    for name in names:
+        try:
+            out.append((name, *file_stat(os.stat(folder / name))))
+        except OSError:
+            return None
+    return out
 
 
 def load_snapshot(root: Path, version: str) -> Snapshot | None:
@@ -78,6 +91,13 @@ def load_snapshot(root: Path, version: str) -> Snapshot | None:
         return None
     snap = Snapshot(*values)
     return snap if snap.version == version else None
+
+
+def drop_snapshot(root: Path, version: str) -> None:
+    try:
+        snapshot_path(root, version).unlink()
+    except OSError:
+        pass
 
 
 def save_snapshot(root: Path, snap: Snapshot) -> None:

@@ -252,3 +252,63 @@ def test_in_memory_sources_neither_use_nor_write_the_snapshot(tmp_path, reads):
     reads.clear()
     warm = cached(root)
     assert ("lib/leaf.ex", "lib/repo.ex") not in warm.file_edges and reads == []
+
+
+@pytest.fixture
+def segment_reads(monkeypatch):
+    import refactor.cache as cache_mod
+
+    seen: list[str] = []
+    real = cache_mod._read_segment
+
+    def read(path):
+        seen.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(cache_mod, "_read_segment", read)
+    monkeypatch.setattr(cache_mod, "_SEGMENTS", {})
+    return seen
+
+
+def test_the_graph_of_an_unchanged_project_reads_no_cache_segment(tmp_path, reads, segment_reads):
+    root = project(tmp_path)
+    cached(root)
+    expected = fresh(root)
+    segment_reads.clear()
+    reads.clear()
+    warm = cached(root)
+    assert warm.edges() == expected.edges() and warm.notes == expected.notes
+    assert segment_reads == [] and reads == []
+    # facts are read from the cache when something asks for them
+    assert warm.files["lib/user_a.ex"].references == expected.files["lib/user_a.ex"].references
+    assert len(segment_reads) == 1 and reads == []
+
+
+def test_a_segment_damaged_behind_an_unchanged_stat_costs_one_full_analysis(tmp_path, segment_reads):
+    root = project(tmp_path)
+    cached(root)
+    [seg] = cache_dir(root).glob("*.seg")
+    st = seg.stat()
+    data = seg.read_bytes()
+    seg.write_bytes(data[:-10] + bytes([data[-10] ^ 0xFF]) + data[-9:])
+    os.utime(seg, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (seg.stat().st_size, seg.stat().st_mtime_ns, seg.stat().st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    warm = cached(root)
+    assert facts_of(warm) == facts_of(fresh(root))  # the facts came from an analysis without cache
+    assert definitions_of(warm) == definitions_of(fresh(root))
+    assert load_snapshot(root, "1.18") is None  # so the next run reads the cache again
+    again = cached(root)
+    assert len(again.work["expanded"]) == 8 and not seg.exists()  # and replaces the segment
+    assert facts_of(again) == facts_of(fresh(root))
+    assert cached(root).work == {"indexed": [], "expanded": []}
+
+
+def test_a_segment_compacted_away_by_another_run_is_noticed(tmp_path, reads):
+    root = project(tmp_path)
+    cached(root)
+    for seg in cache_dir(root).glob("*.seg"):
+        seg.rename(seg.with_name(seg.name.replace(".seg", "0.seg")))  # another name, same entries
+    reads.clear()
+    warm = cached(root)
+    assert reads == [] and warm.work == {"indexed": [], "expanded": []}
+    assert facts_of(warm) == facts_of(fresh(root))

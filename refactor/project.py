@@ -177,14 +177,24 @@ def source_files(root: Path, paths: list[str], notes: list[str] | None = None) -
                 return full[len(prefix):]
             return os.path.relpath(full, root)
 
+        # folders reached through a link: only there, or at a link, can a folder lead back
+        # to one above it (the real path of any other folder is below theirs)
+        linked = {str(base): os.path.islink(base)}
         for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
             dirnames.sort()
-            above = _real_chain(dirpath, str(base))
+            above = None
             keep = []
             for d in dirnames:
                 full = os.path.join(dirpath, d)
                 if d.endswith(".ex"):
                     found.add(relative(full))
+                through_link = linked[dirpath] or os.path.islink(full)
+                linked[full] = through_link
+                if not through_link:
+                    keep.append(d)
+                    continue
+                if above is None:
+                    above = _real_chain(dirpath, str(base))
                 if os.path.realpath(full) in above:
                     if notes is not None:
                         notes.append(

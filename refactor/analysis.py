@@ -6,6 +6,7 @@ files on disk or with patched sources held in memory.
 
 from __future__ import annotations
 
+import copy
 import gc
 import hashlib
 import marshal
@@ -34,6 +35,7 @@ from .snapshot import (
     drop_snapshot,
     file_stat,
     load_snapshot,
+    pack,
     save_snapshot,
     segments_stat,
 )
@@ -48,18 +50,34 @@ class Analysis:
     semantics: Semantics
     files: Mapping[str, FileFacts]
     modules: Mapping[str, ModuleInfo]  # project and dependency modules
-    module_file: dict[str, str]  # project modules only: module -> file
-    # (source file, sink file) -> the strongest label, edges in the order first seen
-    file_edges: dict[tuple[str, str], str]
+    module_file: Mapping[str, str]  # project modules only: module -> file
+    # project file -> [(sink file, the strongest label)], edges in the order first seen
+    out_edges: dict[str, list[tuple[str, str]]]
     notes: list[str] = field(default_factory=list)
     # what this run computed rather than took from the cache: {"indexed": [paths parsed
     # and indexed], "expanded": [project files expanded]}
     work: dict[str, list[str]] = field(default_factory=dict)
     errors: dict[str, list[ParseIssue]] = field(default_factory=dict)  # files with errors only
+    run: "_Run | None" = field(default=None, repr=False, compare=False)  # what derive() starts from
+
+    def derive(self, changes: dict[str, bytes]) -> "Analysis | None":
+        """The analysis of the project with ``changes`` (path -> new contents of existing
+        project files), as ``analyze`` with those sources would find it, computed from this
+        one: only the changed files and those whose expansion consulted one of their modules
+        are expanded again. None when that cannot be done (a module added, removed or moved,
+        a new file, a run without the cache's bookkeeping): then analyse from scratch."""
+        if self.run is None:
+            return None
+        return self.run.derive(self, changes)
 
     @property
     def version(self) -> str:
         return self.semantics.version
+
+    @cached_property
+    def file_edges(self) -> dict[tuple[str, str], str]:
+        """(source file, sink file) -> the strongest label, in file order."""
+        return {(path, sink): label for path in self.files for sink, label in self.out_edges[path]}
 
     @cached_property
     def file_graph(self) -> nx.DiGraph:
@@ -73,10 +91,7 @@ class Analysis:
 
     def edges(self) -> dict[str, dict[str, str]]:
         """``{source file: {sink file: label}}`` with every file present, as mix's JSON."""
-        out: dict[str, dict[str, str]] = {f: {} for f in self.files}
-        for (a, b), label in self.file_edges.items():
-            out[a][b] = label
-        return out
+        return {f: dict(self.out_edges[f]) for f in self.files}
 
     def direct_labels(self) -> dict[str, dict[str, frozenset[str]]]:
         """Every label under which a file lists another, as mix's manifest keeps them
@@ -99,27 +114,36 @@ class Analysis:
         return fanout(self.file_deps(), self.version, exports_changed, export_implies_runtime=False)
 
     def file_deps(self):
-        """Per file: modules defined and modules referenced per label, as mix's manifest has."""
+        """Per file: modules defined and modules referenced per label, as mix's manifest has
+        (computed once per file: an analysis derived from this one shares the unchanged)."""
+        known = self.__dict__.setdefault("_deps", {})
+        out = {}
+        for path in self.files:
+            deps = known.get(path)
+            if deps is None:
+                deps = known[path] = self._deps_of(path)
+            out[path] = deps
+        return out
+
+    def _deps_of(self, path: str):
         from .recompile import FileDeps
 
-        out = {}
-        for path, facts in self.files.items():
-            own = {m.name for m in facts.modules}
-            seen: dict[str, set[str]] = {"compile": set(), "export": set(), "runtime": set()}
-            for target, mode in _links(facts):
-                if target in own or target not in self.module_file:
-                    continue
-                seen[mode].add(target)
-            # like the lexical tracker: compile wins over runtime; exports are kept apart, so
-            # `%S{}` in a function is both an export and a runtime reference, and `use M`
-            # both an export (its require) and a compile reference
-            out[path] = FileDeps(
-                modules=own,
-                compile=seen["compile"],
-                export=seen["export"],
-                runtime=seen["runtime"] - seen["compile"],
-            )
-        return out
+        facts = self.files[path]
+        own = {m.name for m in facts.modules}
+        seen: dict[str, set[str]] = {"compile": set(), "export": set(), "runtime": set()}
+        for target, mode in _links(facts):
+            if target in own or target not in self.module_file:
+                continue
+            seen[mode].add(target)
+        # like the lexical tracker: compile wins over runtime; exports are kept apart, so
+        # `%S{}` in a function is both an export and a runtime reference, and `use M` both
+        # an export (its require) and a compile reference
+        return FileDeps(
+            modules=own,
+            compile=seen["compile"],
+            export=seen["export"],
+            runtime=seen["runtime"] - seen["compile"],
+        )
 
 
 # Set by the command line (--no-cache, --jobs); analyze()'s own arguments win over them.
@@ -191,7 +215,7 @@ class SourceFiles:
     """Reads, parses and indexes source files on demand, each once: what the expander and the
     index's lazily loaded definitions (``ModuleInfo.definitions``) read."""
 
-    def __init__(self, root: Path, sources: dict[str, bytes] | None):
+    def __init__(self, root: Path, sources: dict[str, bytes] | None, parent: "SourceFiles | None" = None):
         self.root = root
         self.base = str(root)
         self.sources = sources or {}
@@ -200,8 +224,15 @@ class SourceFiles:
         self.trees: dict[str, object] = {}
         # path -> (segments, indexing stopped too deep)
         self.indexed: dict[str, tuple] = {}
+        self.parent = parent  # an overlay's: what it reads, parses and indexes of other files
+
+    def overlay(self, changes: dict[str, bytes]) -> "SourceFiles":
+        """These files with new contents, the others as this one has them (shared)."""
+        return SourceFiles(self.root, changes, self)
 
     def read(self, path: str) -> bytes:
+        if self.parent is not None and path not in self.sources:
+            return self.parent.read(path)
         data = self.data.get(path)
         if data is not None:
             return data
@@ -212,12 +243,16 @@ class SourceFiles:
             return f.read()
 
     def tree(self, path: str):
+        if self.parent is not None and path not in self.sources:
+            return self.parent.tree(path)
         tree = self.trees.get(path)
         if tree is None:
             tree = self.trees[path] = parse(self.read(path))
         return tree
 
     def index(self, path: str) -> tuple:
+        if self.parent is not None and path not in self.sources:
+            return self.parent.index(path)
         got = self.indexed.get(path)
         if got is None:
             got = self.indexed[path] = index_tree(path, self.tree(path))
@@ -282,6 +317,9 @@ class _Run:
         self.consulted: dict[str, tuple] = {}  # project file -> modules its expansion consulted
         self.workers: _Workers | None = None
         self._recovered: Analysis | None = None
+        self.summary_of: dict[str, tuple] = {}  # path -> (too deep, summary), those at hand
+        self.snap: Snapshot | None = None  # the snapshot this run started from
+        self.connected: _Connected | None = None
 
     # ------------------------------------------------------------------ phases
 
@@ -307,11 +345,16 @@ class _Run:
             connected = self._connect(facts)
             new_snap = None
             if self.snapshots and all(p in self.loader.stats for p, _ in self.items):
-                modules = {p: tuple(m.name for m in facts[p].modules) for p in self.files}
                 stats = {p: self.loader.stats[p] + (self.shas[p],) for p, _ in self.items}
-                new_snap = self._snapshot(stats, connected, modules)
+                new_snap = self._snapshot(stats, connected, pack({
+                    "where": self.where,
+                    "module_file": connected.module_file,
+                    "consulted": self.consulted,
+                    "modules": {p: tuple(m.name for m in facts[p].modules) for p in self.files},
+                }))
         else:
             connected, new_snap = fast
+            self.snap = snap
             self.notes.extend(snap.dep_notes)
         if self.store is not None:
             if self.sources and self.store.new and self._patched():
@@ -339,7 +382,7 @@ class _Run:
 
     def _facts(self) -> dict[str, FileFacts]:
         facts: dict[str, FileFacts] = {path: FileFacts(path) for path in self.files}
-        summaries = self.index(self.items, facts)
+        summaries = self.summary_of = self.index(self.items, facts)
         merged = []
         for k, (path, in_project) in enumerate(self.items):
             got = summaries.get(path)
@@ -495,20 +538,23 @@ class _Run:
             if old is None or not _valid_summary(old) or _shape(old) != _shape(got):
                 return None
             summaries[path] = got[1]
+            self.summary_of[path] = got
         summary_keys = ["s" + self.shas[p] for p, _ in self.items]
         facts_keys = [self._facts_key(p) for p in self.files]
         # the entries it refers to are there while the segments it was written with are
         intact = not changed and segments_stat(store.dir, [s[0] for s in snap.segments]) == snap.segments
         if not intact and not all(store.has(k) for k in summary_keys):
             return None
-        self.where = snap.where
+        self.where = snap.section("where")
         self.too_deep = set(snap.too_deep)
         self.modules = _LazyModules(self, summaries)
         # expanded again: changed files, and files that consulted a module they define when
         # what was consulted changed (the fingerprints of no other module can have changed)
         affected = {segment[0] for path in changed for segment in summaries[path]}
         again = set(changed)
-        again.update(p for p, names in snap.consulted.items() if not affected.isdisjoint(names))
+        if affected:
+            consulted = snap.section("consulted")
+            again.update(p for p, names in consulted.items() if not affected.isdisjoint(names))
         if not intact:
             again.update(p for p, k in zip(self.files, facts_keys) if not store.has(k))
         fresh: dict[str, FileFacts] = {}
@@ -529,50 +575,51 @@ class _Run:
             for path in todo:
                 fresh[path], raw = self.expand_one(path)
                 store.put_raw(self._facts_key(path), raw)
-        modules = dict(snap.modules)
-        for path, ff in fresh.items():
-            modules[path] = tuple(m.name for m in ff.modules)
-            if modules[path] != tuple(snap.modules.get(path, ())):
-                return None  # where modules live has changed: every edge may have
+        if fresh:
+            modules = snap.section("modules")
+            for path, ff in fresh.items():
+                if tuple(m.name for m in ff.modules) != tuple(modules.get(path, ())):
+                    return None  # where modules live has changed: every edge may have
         store.keep(summary_keys)
         store.keep(facts_keys)
-        edges, notes = dict(snap.edges), dict(snap.notes)
+        edges, notes = snap.edges, snap.notes
         errors = {p: [ParseIssue(*e) for e in v] for p, v in snap.errors.items()}
+        module_file = _Section(snap, "module_file")
         for path, ff in fresh.items():
-            edges[path] = list(_file_links(path, ff, snap.module_file).items())
+            edges[path] = list(_file_links(path, ff, module_file).items())
             _set_or_drop(notes, path, list(ff.notes))
             _set_or_drop(errors, path, list(ff.errors))
-        connected = _Connected(_LazyFacts(self.files, fresh, self.cached_facts), snap.module_file, edges,
+        connected = _Connected(_LazyFacts(self.files, fresh, self.cached_facts), module_file, edges,
                                notes, errors)
         if not looked and not fresh:
             return connected, None
         self.dep_notes = snap.dep_notes
-        self.consulted = {**snap.consulted, **self.consulted}
-        return connected, self._snapshot(stats, connected, modules)
+        sections = dict(snap.sections)
+        if fresh:
+            consulted = snap.section("consulted")
+            if any(consulted.get(p) != self.consulted[p] for p in fresh):
+                sections["consulted"] = marshal.dumps({**consulted, **self.consulted})
+        return connected, self._snapshot(stats, connected, sections)
 
     def cached_facts(self, path: str) -> FileFacts:
         entry = self.store.get(self._facts_key(path))
         return decode_facts(path, entry) if entry is not None else self.recovered().files[path]
 
-    def _snapshot(self, stats: dict[str, tuple], c: _Connected, modules: dict[str, tuple]) -> Snapshot:
-        """``stats``: path -> (size, mtime_ns, inode, hash) of every file; ``modules``: the
-        modules each project file defines."""
+    def _snapshot(self, stats: dict[str, tuple], c: _Connected, sections: dict[str, bytes]) -> Snapshot:
+        """``stats``: path -> (size, mtime_ns, inode, hash) of every file."""
         return Snapshot(
             version=self.sem.version,
             begun=self.begun,
             files=self.files,
             deps=[p for p, in_project in self.items if not in_project],
             stats=stats,
-            where=self.where,
             too_deep=sorted(self.too_deep),
             dep_notes=self.dep_notes,
-            module_file=c.module_file,
-            consulted=self.consulted,
-            modules=modules,
             edges=c.edges,
             notes=c.notes,
             errors={p: [(e.line, e.message) for e in v] for p, v in c.errors.items()},
             segments=[],  # known once the cache is written
+            sections=sections,
         )
 
     # ------------------------------------------------------------------ cache validity
@@ -641,10 +688,91 @@ class _Run:
         return _Connected(facts, module_file, edges, notes, errors)
 
     def _assemble(self, c: _Connected) -> Analysis:
-        file_edges = {(path, sink): label for path in self.files for sink, label in c.edges[path]}
+        self.connected = c
         notes = self.notes + [n for path in self.files for n in c.notes.get(path, ())]
-        return Analysis(self.project, self.sem, c.facts, self.modules, c.module_file, file_edges,
-                        notes, self.work, c.errors)
+        return Analysis(self.project, self.sem, c.facts, self.modules, c.module_file, c.edges,
+                        notes, self.work, c.errors, run=self)
+
+    # ------------------------------------------------------------------ derived analyses
+
+    def derive(self, base: Analysis, changes: dict[str, bytes]) -> Analysis | None:
+        """See ``Analysis.derive``: the same bookkeeping as a run from a snapshot, with the
+        changed files' contents given."""
+        consulted = self._all_consulted()
+        if consulted is None or not changes or self.connected is None:
+            return None
+        if any(p not in self.shas or p not in consulted for p in changes):
+            return None  # a new file, or a dependency's
+        run = copy.copy(self)
+        run.loader = self.loader.overlay(changes)
+        run.shas = {**self.shas, **{p: content_hash(data) for p, data in changes.items()}}
+        run.work = {"indexed": sorted(changes), "expanded": []}
+        run.consulted = dict(consulted)
+        run.workers = None
+        summaries: dict[str, tuple] = {}
+        for path in changes:
+            got, old = run.summary(path), self._base_summary(path)
+            if old is None or _shape(old) != _shape(got):
+                return None
+            summaries[path] = got[1]
+        affected = {segment[0] for path in changes for segment in summaries[path]}
+        rebuilt: dict[str, ModuleInfo] = {}
+        for name in affected:
+            for k in self.where.get(name, ()):
+                path, in_project = self.items[k]
+                summary = summaries.get(path)
+                if summary is None:
+                    got = self._base_summary(path)
+                    if got is None:
+                        return None
+                    summary = got[1]
+                merge_file(rebuilt, path, in_project, summary, run.loader, only=name)
+        run.modules = _Overlay(self.modules, rebuilt)
+        run.fingerprints = {k: v for k, v in self.fingerprints.items() if k[0] not in affected}
+        again = set(changes)
+        again.update(p for p, names in consulted.items() if not affected.isdisjoint(names))
+        fresh: dict[str, FileFacts] = {}
+        with _deep_recursion():
+            for path in self.files:
+                if path not in again:
+                    continue
+                if path not in changes and self.store is not None:
+                    entry = self.store.get(self._facts_key(path))
+                    if entry is not None and run._still_valid(entry):
+                        continue
+                fresh[path] = run.expand_one(path, encode=False)[0]
+                run.work["expanded"].append(path)
+        for path, ff in fresh.items():
+            if [m.name for m in ff.modules] != [m.name for m in base.files[path].modules]:
+                return None
+        c = self.connected
+        edges, notes, errors = dict(c.edges), dict(c.notes), dict(c.errors)
+        for path, ff in fresh.items():
+            edges[path] = list(_file_links(path, ff, c.module_file).items())
+            _set_or_drop(notes, path, list(ff.notes))
+            _set_or_drop(errors, path, list(ff.errors))
+        facts = _LazyFacts(self.files, fresh, base.files.__getitem__)
+        all_notes = self.notes + [n for path in self.files for n in notes.get(path, ())]
+        derived = Analysis(self.project, self.sem, facts, run.modules, c.module_file, edges, all_notes,
+                           run.work, errors)
+        known = base.__dict__.get("_deps")
+        if known:
+            derived.__dict__["_deps"] = {p: d for p, d in known.items() if p not in fresh}
+        return derived
+
+    def _all_consulted(self) -> dict[str, tuple] | None:
+        """Every project file's consulted modules; None without the cache (not recorded)."""
+        if self.store is None:
+            return None
+        if self.snap is not None:
+            return {**self.snap.section("consulted"), **self.consulted}
+        return self.consulted
+
+    def _base_summary(self, path: str) -> tuple | None:
+        got = self.summary_of.get(path)
+        if got is None and self.store is not None:
+            got = self.store.get("s" + self.shas[path])
+        return got if got is not None and _valid_summary(got) else None
 
 
 def _file_links(path: str, ff: FileFacts, module_file: dict[str, str]) -> dict[str, str]:
@@ -738,6 +866,55 @@ class _LazyModules(Mapping):
 
     def __len__(self) -> int:
         return len(self.run.where)
+
+
+class _Overlay(Mapping):
+    """A derived analysis' index: the modules its changed files define rebuilt, the others
+    those of the analysis it was derived from."""
+
+    def __init__(self, base: Mapping[str, ModuleInfo], rebuilt: dict[str, ModuleInfo]):
+        self.base = base
+        self.rebuilt = rebuilt
+
+    def get(self, name: str, default=None):
+        info = self.rebuilt.get(name)
+        return info if info is not None else self.base.get(name, default)
+
+    def __getitem__(self, name: str) -> ModuleInfo:
+        info = self.rebuilt.get(name)
+        return info if info is not None else self.base[name]
+
+    def __contains__(self, name) -> bool:
+        return name in self.rebuilt or name in self.base
+
+    def __iter__(self):
+        return iter(self.base)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+
+class _Section(Mapping):
+    """A section of a snapshot as a mapping, decoded on first use."""
+
+    def __init__(self, snap: Snapshot, name: str):
+        self.snap = snap
+        self.name = name
+
+    def get(self, key, default=None):
+        return self.snap.section(self.name).get(key, default)
+
+    def __getitem__(self, key):
+        return self.snap.section(self.name)[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self.snap.section(self.name)
+
+    def __iter__(self):
+        return iter(self.snap.section(self.name))
+
+    def __len__(self) -> int:
+        return len(self.snap.section(self.name))
 
 
 class _LazyFacts(Mapping):

@@ -111,12 +111,35 @@ class Analysis:
         """For every file, how many other files mix recompiles when it changes."""
         from .recompile import fanout
 
-        return fanout(self.file_deps(), self.version, exports_changed, export_implies_runtime=False)
+        if exports_changed:
+            return fanout(self.file_deps(), self.version, True, export_implies_runtime=False)
+        origin = self.__dict__.get("_derived_from")
+        if origin is not None and "_fanout_model" not in self.__dict__:
+            base, fresh = origin  # only the changed files' entries differ from the base's
+            return base.fanout_model().changed({p: self._deps_of(p) for p in fresh})
+        return self.fanout_model().values
+
+    def fanout_model(self):
+        """``recompile.Fanout`` of this analysis (built once): the fan-out of every file, and
+        of the project with a few files' references changed."""
+        from .recompile import Fanout
+
+        model = self.__dict__.get("_fanout_model")
+        if model is None:
+            model = self.__dict__["_fanout_model"] = Fanout(self.file_deps(), self.version,
+                                                            export_implies_runtime=False)
+        return model
 
     def file_deps(self):
         """Per file: modules defined and modules referenced per label, as mix's manifest has
         (computed once per file: an analysis derived from this one shares the unchanged)."""
         known = self.__dict__.setdefault("_deps", {})
+        origin = self.__dict__.get("_derived_from")
+        if origin is not None and not known:
+            base, fresh = origin
+            known.update(base.file_deps())
+            for path in fresh:
+                known[path] = self._deps_of(path)
         out = {}
         for path in self.files:
             deps = known.get(path)
@@ -320,6 +343,11 @@ class _Run:
         self.summary_of: dict[str, tuple] = {}  # path -> (too deep, summary), those at hand
         self.snap: Snapshot | None = None  # the snapshot this run started from
         self.connected: _Connected | None = None
+        # a derived run's: its base's fingerprints, valid for modules not in ``affected``
+        self.base_fingerprints: dict[tuple[str, int], bytes] | None = None
+        self.affected: set[str] = set()
+        self._consulted_by: dict[str, list[str]] | None = None
+        self._file_set: frozenset[str] | None = None
 
     # ------------------------------------------------------------------ phases
 
@@ -646,6 +674,10 @@ class _Run:
         fp = self.fingerprints.get(key)
         if fp is not None:
             return fp
+        if self.base_fingerprints is not None and name not in self.affected:
+            fp = self.base_fingerprints.get(key)  # a derived run: unchanged since its base
+            if fp is not None:
+                return fp
         info = self.modules.get(name)
         if info is None or (level == MACROS and not info.macros):
             fp = b""
@@ -698,16 +730,17 @@ class _Run:
     def derive(self, base: Analysis, changes: dict[str, bytes]) -> Analysis | None:
         """See ``Analysis.derive``: the same bookkeeping as a run from a snapshot, with the
         changed files' contents given."""
-        consulted = self._all_consulted()
-        if consulted is None or not changes or self.connected is None:
+        consulted_by = self._consulters()
+        if consulted_by is None or not changes or self.connected is None:
             return None
-        if any(p not in self.shas or p not in consulted for p in changes):
+        if self._file_set is None:
+            self._file_set = frozenset(self.files)
+        if any(p not in self.shas or p not in self._file_set for p in changes):
             return None  # a new file, or a dependency's
         run = copy.copy(self)
         run.loader = self.loader.overlay(changes)
         run.shas = {**self.shas, **{p: content_hash(data) for p, data in changes.items()}}
         run.work = {"indexed": sorted(changes), "expanded": []}
-        run.consulted = dict(consulted)
         run.workers = None
         summaries: dict[str, tuple] = {}
         for path in changes:
@@ -728,9 +761,12 @@ class _Run:
                     summary = got[1]
                 merge_file(rebuilt, path, in_project, summary, run.loader, only=name)
         run.modules = _Overlay(self.modules, rebuilt)
-        run.fingerprints = {k: v for k, v in self.fingerprints.items() if k[0] not in affected}
+        run.fingerprints = {}
+        run.base_fingerprints = self.fingerprints
+        run.affected = affected
         again = set(changes)
-        again.update(p for p, names in consulted.items() if not affected.isdisjoint(names))
+        for name in affected:
+            again.update(consulted_by.get(name, ()))
         fresh: dict[str, FileFacts] = {}
         with _deep_recursion():
             for path in self.files:
@@ -751,22 +787,28 @@ class _Run:
             edges[path] = list(_file_links(path, ff, c.module_file).items())
             _set_or_drop(notes, path, list(ff.notes))
             _set_or_drop(errors, path, list(ff.errors))
-        facts = _LazyFacts(self.files, fresh, base.files.__getitem__)
+        facts = _LazyFacts(self.files, fresh, base.files.__getitem__, self._file_set)
         all_notes = self.notes + [n for path in self.files for n in notes.get(path, ())]
         derived = Analysis(self.project, self.sem, facts, run.modules, c.module_file, edges, all_notes,
                            run.work, errors)
-        known = base.__dict__.get("_deps")
-        if known:
-            derived.__dict__["_deps"] = {p: d for p, d in known.items() if p not in fresh}
+        derived.__dict__["_derived_from"] = (base, sorted(fresh))
         return derived
 
-    def _all_consulted(self) -> dict[str, tuple] | None:
-        """Every project file's consulted modules; None without the cache (not recorded)."""
+    def _consulters(self) -> dict[str, list[str]] | None:
+        """module -> the project files whose expansion consulted it; None without the cache
+        (then it is not recorded)."""
         if self.store is None:
             return None
-        if self.snap is not None:
-            return {**self.snap.section("consulted"), **self.consulted}
-        return self.consulted
+        if self._consulted_by is None:
+            consulted = self.consulted
+            if self.snap is not None:
+                consulted = {**self.snap.section("consulted"), **consulted}
+            by: dict[str, list[str]] = {}
+            for path, names in consulted.items():
+                for name in names:
+                    by.setdefault(name, []).append(path)
+            self._consulted_by = by
+        return self._consulted_by
 
     def _base_summary(self, path: str) -> tuple | None:
         got = self.summary_of.get(path)
@@ -921,9 +963,9 @@ class _LazyFacts(Mapping):
     """Every project file's facts, those not computed this run decoded from the cache on
     first use (the graphs need none of them: the snapshot holds the edges)."""
 
-    def __init__(self, files: list[str], got: dict[str, FileFacts], load):
+    def __init__(self, files: list[str], got: dict[str, FileFacts], load, known=None):
         self.files = files
-        self.known = set(files)
+        self.known = known if known is not None else set(files)
         self.got = got
         self.load = load
 

@@ -168,13 +168,26 @@ def compile_edges(analysis) -> set[tuple[str, str]]:
     return {(a, b) for a, links in analysis.out_edges.items() for b, label in links if label == COMPILE}
 
 
+def recomputed(before, after) -> list[str]:
+    """The files whose facts and edges ``after`` may have otherwise than ``before``: those it
+    expanded again when derived from ``before``, else every file."""
+    origin = getattr(after, "__dict__", {}).get("_derived_from")
+    if origin is not None and origin[0] is before:
+        return origin[1]
+    return sorted(after.files)
+
+
+def new_compile_edges(before, after, base_edges: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    return {(a, b) for a in recomputed(before, after) for b, label in after.out_edges.get(a, ())
+            if label == COMPILE and (a, b) not in base_edges}
+
+
 def grows(before, after) -> bool:
     """Whether ``after`` has an edge ``before`` lacks, or one with a stronger label: if not,
     every compile cycle of ``after`` lies within one of ``before``."""
-    for path, links in after.out_edges.items():
+    for path in recomputed(before, after):
+        links = after.out_edges.get(path, ())
         old = before.out_edges.get(path)
-        if old is links:
-            continue  # a derived analysis shares what it did not recompute
         if old is None:
             return True
         labels = dict(old)
@@ -219,19 +232,28 @@ def lost_aliases(before, after, changed: list[str]) -> list[str]:
     """References a patch adds to a module that does not exist but whose first segment is the
     last segment of one that does: the sign of an alias the patch removed while a file (or
     the code a ``__using__`` injects into its users) still needs it."""
-    known = set(after.modules)
-    short = {name.rsplit(".", 1)[-1] for name in known if "." in name}
+    derived = getattr(after, "__dict__", {}).get("_derived_from", (None,))[0] is before
+    # a derived analysis defines the modules its base does
+    known, short = _module_names(before if derived else after)
     out = []
-    for path, facts in sorted(after.files.items()):
+    for path in recomputed(before, after):
+        facts = after.files[path]
         old = before.files.get(path)
-        if facts is old:
-            continue  # shared with ``before``: a derived analysis did not expand it again
         had = {r.target for r in old.references} if old is not None else set()
         for target in sorted({r.target for r in facts.references} - had - known):
             if target.split(".")[0] in short:
                 where = "" if path in changed else " (through code it injects)"
                 out.append(f"{path} would refer to {target}, which names no module{where}: an alias it needs is gone")
     return out
+
+
+def _module_names(analysis) -> tuple[set[str], set[str]]:
+    """The modules an analysis knows, and the last segments of the dotted ones (kept)."""
+    got = analysis.__dict__.get("_module_names")
+    if got is None:
+        known = set(analysis.modules)
+        got = analysis.__dict__["_module_names"] = (known, {n.rsplit(".", 1)[-1] for n in known if "." in n})
+    return got
 
 
 def _modules(analysis, path: str) -> list[str]:
@@ -481,7 +503,7 @@ class _Runner:
                     f"{rel} would define {_modules(after, rel)} instead of {_modules(self.analysis, rel)}"
                 )
         reasons.extend(lost_aliases(self.analysis, after, changed))
-        for a, b in sorted(compile_edges(after) - self.base_edges):
+        for a, b in sorted(new_compile_edges(self.analysis, after, self.base_edges)):
             if b not in self.sources and after.file_graph.out_degree(b) == 0:
                 # a compile edge into a new leaf file (e.g. a guard helper the fix adds):
                 # no chain, no cycle; its cost shows in the fan-out before -> after

@@ -265,7 +265,13 @@ def fanout(
     *,
     export_implies_runtime: bool | None = None,
 ) -> dict[str, int]:
-    """For every file, ``len(recompiles(files, file, exports_changed, version))``.
+    """For every file, ``len(recompiles(files, file, exports_changed, version))``."""
+    return Fanout(files, version, exports_changed, export_implies_runtime=export_implies_runtime).values
+
+
+class Fanout:
+    """The fan-out of every file, kept so that the fan-out after a few files' references
+    change (``changed``) costs only the files whose recompile sets can change.
 
     Files that reach an edited file through compile/runtime references form the stale set,
     so strongly connected components of the "depends on" graph share it. Components are
@@ -273,39 +279,176 @@ def fanout(
     recompiled (files with a compile reference into the component or into anything that
     reaches it), built from its dependents' bitsets.
     """
-    _version_key(version)
-    graph = _Graph(files, export_implies_runtime)
-    n = len(graph.names)
-    # depends-on edges f -> g, for the SCC pass
-    depends: list[list[int]] = [[] for _ in range(n)]
-    for g, fs in graph.dependents.items():
-        for f in fs:
-            depends[f].append(g)
-    comp_of, comps = _sccs(n, depends)
-    # comps are in reverse topological order of "depends on": a component appears after
-    # every component it depends on. Dependents must be done first, so walk backwards.
-    ncomp = len(comps)
-    rc = [0] * ncomp  # bitset: files recompiled when a file of this component is edited
-    for c in range(ncomp - 1, -1, -1):
+
+    def __init__(self, files: dict[str, FileDeps], version: str | None, exports_changed: bool = False,
+                 *, export_implies_runtime: bool | None = None):
+        _version_key(version)
+        if export_implies_runtime is None:
+            export_implies_runtime = _looks_one_label(files)
+        self.files = files
+        self.version = version
+        self.exports_changed = exports_changed
+        self.export_implies_runtime = export_implies_runtime
+        graph = self.graph = _Graph(files, export_implies_runtime)
+        n = len(graph.names)
+        # depends-on edges f -> g, for the SCC pass
+        depends: list[list[int]] = [[] for _ in range(n)]
+        for g, fs in graph.dependents.items():
+            for f in fs:
+                depends[f].append(g)
+        self.depends = depends
+        self.comp_of, self.comps = _sccs(n, depends)
+        # comps are in reverse topological order of "depends on": a component appears after
+        # every component it depends on. Dependents must be done first, so walk backwards.
+        self.rc = [0] * len(self.comps)  # bitset: files recompiled when one of it is edited
+        for c in range(len(self.comps) - 1, -1, -1):
+            self.rc[c] = self._bits(c, self.comps, self.comp_of, graph.dependents, graph.compile_dependents,
+                                    self.rc)
+        self.values = {name: self._count(graph.index[name], self.comp_of, self.rc) for name in graph.names}
+
+    @staticmethod
+    def _bits(c: int, comps, comp_of, dependents, compile_dependents, rc) -> int:
         bits = 0
         seen_parents: set[int] = set()
         for g in comps[c]:
-            for f in graph.compile_dependents.get(g, ()):
+            for f in compile_dependents.get(g, ()):
                 bits |= 1 << f
-            for f in graph.dependents.get(g, ()):
+            for f in dependents.get(g, ()):
                 p = comp_of[f]
                 if p != c and p not in seen_parents:
                     seen_parents.add(p)
                     bits |= rc[p]
-        rc[c] = bits
+        return bits
 
-    out: dict[str, int] = {}
-    for name in graph.names:
-        f = graph.index[name]
+    def _count(self, f: int, comp_of, rc) -> int:
+        graph = self.graph
         bits = rc[comp_of[f]]
-        if exports_changed and graph.has_modules[f]:
+        if self.exports_changed and graph.has_modules[f]:
             for x in graph.export_dependents.get(f, ()):
                 bits |= rc[comp_of[x]] | (1 << x)
-        bits &= ~(1 << f)
-        out[name] = bits.bit_count()
-    return out
+        return (bits & ~(1 << f)).bit_count()
+
+    def _targets(self, f: int, deps: FileDeps) -> tuple[set[int], set[int]]:
+        """The files file ``f`` with these references depends on, and those it has a compile
+        reference to (as ``_Graph`` links them)."""
+        owners = self.graph.owners
+        depends: set[int] = set()
+        compiles: set[int] = set()
+        if not deps.modules:
+            return depends, compiles
+        kinds = [(deps.compile, True), (deps.runtime, False)]
+        if self.export_implies_runtime:
+            kinds.append((deps.export, False))
+        for mods, compile_ref in kinds:
+            for mod in mods:
+                if mod in deps.modules:
+                    continue
+                for g in owners.get(mod, ()):
+                    if g != f:
+                        depends.add(g)
+                        if compile_ref:
+                            compiles.add(g)
+        return depends, compiles
+
+    def changed(self, updates: dict[str, FileDeps]) -> dict[str, int]:
+        """The fan-out of every file once ``updates`` replace those files' entries, computed
+        for the files whose recompile sets can change: those of the components the update
+        touches and of every component they depend on. A component that loses an internal
+        dependency is split again. From scratch when a file gains a dependency (components
+        could merge), defines other modules, or with export propagation."""
+        graph = self.graph
+        index = graph.index
+        if self.exports_changed or any(
+            path not in index or deps.modules != self.files[path].modules for path, deps in updates.items()
+        ):
+            return self._scratch(updates)
+        dependents: dict[int, list[int]] = {}  # the tables' entries that change
+        compile_dependents: dict[int, list[int]] = {}
+        depends: dict[int, list[int]] = {}
+        touched: set[int] = set()  # files whose dependents or compile dependents change
+        to_split: set[int] = set()  # components that lost an internal dependency
+        for path, deps in updates.items():
+            f = index[path]
+            old_dep, old_comp = self._targets(f, self.files[path])
+            new_dep, new_comp = self._targets(f, deps)
+            if not new_dep <= old_dep:
+                return self._scratch(updates)
+            home = self.comp_of[f]
+            if any(self.comp_of[g] == home for g in old_dep - new_dep):
+                to_split.add(home)  # an edge inside a cycle is gone
+            for table, base, old, new in ((dependents, graph.dependents, old_dep, new_dep),
+                                          (compile_dependents, graph.compile_dependents, old_comp, new_comp)):
+                for g in old ^ new:
+                    lst = table.get(g)
+                    if lst is None:
+                        lst = table[g] = [x for x in base.get(g, ()) if x != f]
+                    else:
+                        lst[:] = [x for x in lst if x != f]
+                    if g in new:
+                        lst.append(f)
+                    touched.add(g)
+            depends[f] = [g for g in self.depends[f] if g in new_dep]
+        if not touched:
+            return self.values
+        comps = _Chain({}, self.comps)
+        comp_of = _Chain({}, self.comp_of)
+        order: dict[int, tuple[int, int]] = {}  # a new component's place: its old one's
+        todo: set[int] = set()
+        for c in to_split:
+            members = self.comps[c]
+            local = {x: i for i, x in enumerate(members)}
+            succ = [[local[g] for g in depends.get(x, self.depends[x]) if g in local] for x in members]
+            _, parts = _sccs(len(members), succ)  # dependencies first, as self.comps
+            for k, part in enumerate(parts):
+                new_c = len(self.comps) + len(order)
+                order[new_c] = (c, k)
+                comps.over[new_c] = [members[i] for i in part]
+                for i in part:
+                    comp_of.over[members[i]] = new_c
+                todo.add(new_c)
+        # the components whose bitsets change: those of touched files, and every component
+        # they depend on (its bitset holds theirs)
+        todo.update(comp_of[g] for g in touched)
+        stack = list(todo)
+        while stack:
+            c = stack.pop()
+            for f in comps[c]:
+                for g in depends.get(f, self.depends[f]):
+                    d = comp_of[g]
+                    if d not in todo:
+                        todo.add(d)
+                        stack.append(d)
+        rc = _Chain({}, self.rc)
+        dep_table = _Chain(dependents, graph.dependents)
+        comp_table = _Chain(compile_dependents, graph.compile_dependents)
+        for c in sorted(todo, key=lambda c: order.get(c, (c, 0)), reverse=True):  # dependents first
+            rc.over[c] = self._bits(c, comps, comp_of, dep_table, comp_table, rc)
+        values = dict(self.values)
+        for c in todo:
+            for f in comps[c]:
+                values[graph.names[f]] = self._count(f, comp_of, rc)
+        return values
+
+    def _scratch(self, updates: dict[str, FileDeps]) -> dict[str, int]:
+        return Fanout({**self.files, **updates}, self.version, self.exports_changed,
+                      export_implies_runtime=self.export_implies_runtime).values
+
+
+class _Chain:
+    """Entries of ``over``, else of ``base`` (a dict or a list)."""
+
+    def __init__(self, over: dict, base):
+        self.over = over
+        self.base = base
+
+    def get(self, key, default=None):
+        got = self.over.get(key)
+        if got is not None:
+            return got
+        if isinstance(self.base, list):
+            return self.base[key]
+        return self.base.get(key, default)
+
+    def __getitem__(self, key):
+        got = self.over.get(key)
+        return got if got is not None else self.base[key]

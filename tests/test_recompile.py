@@ -19,7 +19,7 @@ import re
 
 import pytest
 
-from refactor.recompile import FileDeps, fanout, recompiles
+from refactor.recompile import Fanout, FileDeps, fanout, recompiles
 
 V = "1.18"
 
@@ -258,6 +258,40 @@ def test_export_cascade_stops_after_the_export_pass_from_1_19():
     assert rec({"X", "J"}, "1.20") == ["j.ex"]
     # a module named but not recompiled has nothing to compare
     assert rec({"Q"}, "1.14") == []
+
+
+def _edit(d: FileDeps, rnd: random.Random, mods: list[str]) -> FileDeps:
+    """A file's references after a fix-like edit: a reference dropped, a compile one made
+    runtime, or (less often) one added."""
+    e = FileDeps(set(d.modules), set(d.compile), set(d.export), set(d.runtime))
+    kind = rnd.choice(["drop", "drop", "weaken", "add"])
+    refs = [(k, m) for k in ("compile", "export", "runtime") for m in sorted(getattr(e, k))]
+    if kind == "drop" and refs:
+        k, m = rnd.choice(refs)
+        getattr(e, k).discard(m)
+    elif kind == "weaken" and e.compile:
+        m = rnd.choice(sorted(e.compile))
+        e.compile.discard(m)
+        e.runtime.add(m)
+    else:
+        getattr(e, rnd.choice(["compile", "runtime"])).add(rnd.choice(mods))
+    return e
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_fanout_after_a_change_equals_it_computed_again(seed):
+    rnd = random.Random(seed)
+    files = random_graph(rnd.randint(2, 40), seed, refs_per_file=4)
+    mods = sorted({m for d in files.values() for m in d.modules})
+    for eir in (False, True):
+        model = Fanout(files, V, export_implies_runtime=eir)
+        assert model.values == fanout(files, V, export_implies_runtime=eir)
+        for _ in range(5):
+            changed = rnd.sample(sorted(files), rnd.choice([1, 1, 2]))
+            updates = {f: _edit(files[f], rnd, mods) for f in changed}
+            expected = fanout({**files, **updates}, V, export_implies_runtime=eir)
+            assert model.changed(updates) == expected, (seed, eir, changed)
+        assert model.values == fanout(files, V, export_implies_runtime=eir)  # left as it was
 
 
 def test_fanout_on_20k_files():

@@ -6,7 +6,7 @@ import re
 
 from refactor.breakable import _mean
 from refactor.parse import captures, load_query
-from refactor.recompile import FileDeps, fanout
+from refactor.recompile import FileDeps
 from refactor.rules._common import absorb_blank, line_span
 from refactor.rules._unused import _in_quote
 from refactor.rules.attribute_to_function import AttributeToFunction
@@ -17,11 +17,8 @@ RULE_ID = "module-concat"
 QUERY_NAME = "module_concat"
 
 
-def _without_runtime(deps: dict[str, FileDeps], file: str, module: str) -> dict[str, FileDeps]:
-    out = dict(deps)
-    d = deps[file]
-    out[file] = FileDeps(set(d.modules), set(d.compile), set(d.export), set(d.runtime) - {module})
-    return out
+def _without_runtime(d: FileDeps, module: str) -> FileDeps:
+    return FileDeps(set(d.modules), set(d.compile), set(d.export), set(d.runtime) - {module})
 
 
 class ModuleConcat(Rule):
@@ -88,7 +85,8 @@ class ModuleConcat(Rule):
             d.file for d in AttributeToFunction().check(ctx) if d.fix is not None
         }
         deps = a.file_deps()
-        base = _mean(fanout(deps, a.version, export_implies_runtime=False))
+        model = a.fanout_model()
+        base = _mean(model.values)
         out: list[Diagnostic] = []
         for sink in sinks:
             users = sorted(x for x, b, d in graph.in_edges(sink, data=True) if d.get("label") == "compile")
@@ -107,7 +105,7 @@ class ModuleConcat(Rule):
                 if not all(r.mode == "runtime" and r.kind in ("call", "alias") and r.context == "def"
                            and not r.via and not r.origin for r in refs):
                     continue
-                after = _mean(fanout(_without_runtime(deps, sink, target), a.version, export_implies_runtime=False))
+                after = _mean(model.changed({sink: _without_runtime(deps[sink], target)}))
                 if after >= base:
                     continue
                 diag = self.rewrite(ctx, sink, target, refs, users, base, after)

@@ -51,6 +51,7 @@ module in both ``export`` and ``runtime``, i.e. when the input looks like xref's
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -390,41 +391,53 @@ class Fanout:
             depends[f] = [g for g in self.depends[f] if g in new_dep]
         if not touched:
             return self.values
-        comps = _Chain({}, self.comps)
-        comp_of = _Chain({}, self.comp_of)
-        order: dict[int, tuple[int, int]] = {}  # a new component's place: its old one's
-        todo: set[int] = set()
-        for c in to_split:
-            members = self.comps[c]
-            local = {x: i for i, x in enumerate(members)}
-            succ = [[local[g] for g in depends.get(x, self.depends[x]) if g in local] for x in members]
-            _, parts = _sccs(len(members), succ)  # dependencies first, as self.comps
-            for k, part in enumerate(parts):
-                new_c = len(self.comps) + len(order)
-                order[new_c] = (c, k)
-                comps.over[new_c] = [members[i] for i in part]
-                for i in part:
-                    comp_of.over[members[i]] = new_c
-                todo.add(new_c)
-        # the components whose bitsets change: those of touched files, and every component
-        # they depend on (its bitset holds theirs)
-        todo.update(comp_of[g] for g in touched)
-        stack = list(todo)
-        while stack:
-            c = stack.pop()
+        comps, comp_of, rc = self.comps, self.comp_of, list(self.rc)
+        place: dict[int, tuple[int, int]] = {}  # a split component's parts: its old place
+        if to_split:
+            comps, comp_of = list(comps), list(comp_of)
+            for c in sorted(to_split):
+                members = self.comps[c]
+                local = {x: i for i, x in enumerate(members)}
+                succ = [[local[g] for g in depends.get(x, self.depends[x]) if g in local] for x in members]
+                _, parts = _sccs(len(members), succ)  # dependencies first, as self.comps
+                for k, part in enumerate(parts):
+                    place[len(comps)] = (c, k)
+                    comps.append([members[i] for i in part])
+                    rc.append(-1)  # computed below
+                    for i in part:
+                        comp_of[members[i]] = len(comps) - 1
+        dep_table = {**graph.dependents, **dependents}
+        comp_table = {**graph.compile_dependents, **compile_dependents}
+        # dependents first (a bitset holds those of the components depending on it); a
+        # component is computed again when its own references changed or when the bitset
+        # of a component depending on it did
+        heap = []
+        queued: set[int] = set()
+
+        def push(c: int) -> None:
+            if c not in queued:
+                queued.add(c)
+                c0, k = place.get(c, (c, 0))
+                heapq.heappush(heap, (-c0, -k, c))
+
+        for c in place:
+            push(c)
+        for g in touched:
+            push(comp_of[g])
+        redone: list[int] = []
+        while heap:
+            c = heapq.heappop(heap)[2]
+            bits = self._bits(c, comps, comp_of, dep_table, comp_table, rc)
+            if bits == rc[c]:
+                continue
+            rc[c] = bits
+            redone.append(c)
             for f in comps[c]:
                 for g in depends.get(f, self.depends[f]):
-                    d = comp_of[g]
-                    if d not in todo:
-                        todo.add(d)
-                        stack.append(d)
-        rc = _Chain({}, self.rc)
-        dep_table = _Chain(dependents, graph.dependents)
-        comp_table = _Chain(compile_dependents, graph.compile_dependents)
-        for c in sorted(todo, key=lambda c: order.get(c, (c, 0)), reverse=True):  # dependents first
-            rc.over[c] = self._bits(c, comps, comp_of, dep_table, comp_table, rc)
+                    if comp_of[g] != c:
+                        push(comp_of[g])
         values = dict(self.values)
-        for c in todo:
+        for c in redone:
             for f in comps[c]:
                 values[graph.names[f]] = self._count(f, comp_of, rc)
         return values
@@ -432,23 +445,3 @@ class Fanout:
     def _scratch(self, updates: dict[str, FileDeps]) -> dict[str, int]:
         return Fanout({**self.files, **updates}, self.version, self.exports_changed,
                       export_implies_runtime=self.export_implies_runtime).values
-
-
-class _Chain:
-    """Entries of ``over``, else of ``base`` (a dict or a list)."""
-
-    def __init__(self, over: dict, base):
-        self.over = over
-        self.base = base
-
-    def get(self, key, default=None):
-        got = self.over.get(key)
-        if got is not None:
-            return got
-        if isinstance(self.base, list):
-            return self.base[key]
-        return self.base.get(key, default)
-
-    def __getitem__(self, key):
-        got = self.over.get(key)
-        return got if got is not None else self.base[key]

@@ -788,7 +788,10 @@ class _Run:
             _set_or_drop(notes, path, list(ff.notes))
             _set_or_drop(errors, path, list(ff.errors))
         facts = _LazyFacts(self.files, fresh, base.files.__getitem__, self._file_set)
-        all_notes = self.notes + [n for path in self.files for n in notes.get(path, ())]
+        if all(notes.get(p) == c.notes.get(p) for p in fresh):
+            all_notes = list(base.notes)
+        else:
+            all_notes = self.notes + [n for path in self.files for n in notes.get(path, ())]
         derived = Analysis(self.project, self.sem, facts, run.modules, c.module_file, edges, all_notes,
                            run.work, errors)
         derived.__dict__["_derived_from"] = (base, sorted(fresh))

@@ -332,9 +332,12 @@ class _Runner:
         for sug in remaining:
             sug.line = map_line(disk.get(sug.file), analysed.get(sug.file), sug.line)
         self.result.suggestions = taken + remaining
+        rules_of: dict[str, set[str]] = {}  # file -> the rules whose fixes change or add it
+        for s in taken:
+            for rel in (s.file, *s.new_files):
+                rules_of.setdefault(rel, set()).add(s.rule)
         self.result.patches = [
-            FilePatch(rel, disk.get(rel), data,
-                      sorted({s.rule for s in taken if rel == s.file or rel in s.new_files}))
+            FilePatch(rel, disk.get(rel), data, sorted(rules_of.get(rel, ())))
             for rel, data in sorted(sources.items())
             if disk.get(rel) != data
         ]

@@ -247,10 +247,14 @@ def write_diff_report(results: list[ProjectResult], out: TextIO, cwd: str, colou
         patches = {p.file: p for p in result.patches}
         printed: set[str] = set()
         # each edited file: the headers of its suggestions, its diff, then the files they add
+        in_patch: dict[str, list] = {}
+        for s in result.suggestions:
+            if s.in_patch:
+                in_patch.setdefault(s.file, []).append(s)
         for patch in result.patches:
             if patch.before is None:
                 continue
-            sugs = [s for s in result.suggestions if s.in_patch and s.file == patch.file]
+            sugs = in_patch.get(patch.file, [])
             for sug in sugs:
                 for h in header_lines(result, sug, cwd):
                     emit(h, "bold yellow")

@@ -31,6 +31,10 @@ SUFFIX = ".snap"
 RACY_NS = 2_000_000_000  # 2 s: the coarsest timestamps in common use (FAT)
 
 
+# what a run needs only when a file changed: kept marshalled, decoded when first asked for
+SECTIONS = ("where", "module_file", "consulted", "modules")
+
+
 @dataclass
 class Snapshot:
     version: str  # the Elixir semantics
@@ -38,18 +42,33 @@ class Snapshot:
     files: list[str]  # project files, in the analysis' order
     deps: list[str]  # dependency files (absolute paths), in order
     stats: dict[str, tuple]  # path -> (size, mtime_ns, inode, content hash), every file read
-    where: dict[str, list[int]]  # module -> indexes in deps + files of the summaries naming it
     too_deep: list[str]  # project files whose indexing stopped too deep
     dep_notes: list[str]
-    module_file: dict[str, str]
     # per project file
-    consulted: dict[str, tuple]  # modules its expansion consulted
-    modules: dict[str, tuple]  # modules its facts define
     edges: dict[str, list]  # [(sink file, label)], first seen first
     notes: dict[str, list[str]]  # only files with notes
     errors: dict[str, list[tuple[int, str]]]  # only files with errors
     # the cache segments holding every entry it refers to: (name, size, mtime_ns, inode)
     segments: list[tuple]
+    # SECTIONS, marshalled:
+    #   where: module -> indexes in deps + files of the summaries naming it
+    #   module_file: module -> the project file defining it
+    #   consulted: project file -> the modules its expansion consulted
+    #   modules: project file -> the modules its facts define
+    sections: dict[str, bytes]
+
+    def __post_init__(self) -> None:
+        self._decoded: dict[str, object] = {}
+
+    def section(self, name: str):
+        got = self._decoded.get(name)
+        if got is None:
+            got = self._decoded[name] = marshal.loads(self.sections[name])
+        return got
+
+
+def pack(values: dict) -> dict[str, bytes]:
+    return {name: marshal.dumps(value) for name, value in values.items()}
 
 
 def snapshot_path(root: Path, version: str) -> Path:
@@ -90,7 +109,9 @@ def load_snapshot(root: Path, version: str) -> Snapshot | None:
     if type(values) is not tuple or len(values) != len(fields(Snapshot)):
         return None
     snap = Snapshot(*values)
-    return snap if snap.version == version else None
+    if snap.version != version or type(snap.sections) is not dict or set(snap.sections) != set(SECTIONS):
+        return None
+    return snap
 
 
 def drop_snapshot(root: Path, version: str) -> None:

@@ -52,7 +52,7 @@ class Analysis:
     modules: Mapping[str, ModuleInfo]  # project and dependency modules
     module_file: Mapping[str, str]  # project modules only: module -> file
     # project file -> [(sink file, the strongest label)], edges in the order first seen
-    out_edges: dict[str, list[tuple[str, str]]]
+    out_edges: Mapping[str, list[tuple[str, str]]]
     notes: list[str] = field(default_factory=list)
     # what this run computed rather than took from the cache: {"indexed": [paths parsed
     # and indexed], "expanded": [project files expanded]}
@@ -330,7 +330,7 @@ class _Run:
         self.loader = SourceFiles(project.root, sources)
         self.items: list[tuple[str, bool]] = []  # (path, in project), dependencies first
         self.modules: Mapping[str, ModuleInfo] = {}
-        self.shas: dict[str, str] = {}
+        self.shas: Mapping[str, str] = {}
         self.fingerprints: dict[tuple[str, int], bytes] = {}
         self.notes = list(project.notes)
         self.dep_notes: list[str] = []
@@ -739,7 +739,7 @@ class _Run:
             return None  # a new file, or a dependency's
         run = copy.copy(self)
         run.loader = self.loader.overlay(changes)
-        run.shas = {**self.shas, **{p: content_hash(data) for p, data in changes.items()}}
+        run.shas = _Layer(self.shas, {p: content_hash(data) for p, data in changes.items()})
         run.work = {"indexed": sorted(changes), "expanded": []}
         run.workers = None
         summaries: dict[str, tuple] = {}
@@ -782,9 +782,10 @@ class _Run:
             if [m.name for m in ff.modules] != [m.name for m in base.files[path].modules]:
                 return None
         c = self.connected
-        edges, notes, errors = dict(c.edges), dict(c.notes), dict(c.errors)
+        edges = _Layer(c.edges, {})
+        notes, errors = dict(c.notes), dict(c.errors)
         for path, ff in fresh.items():
-            edges[path] = list(_file_links(path, ff, c.module_file).items())
+            edges.over[path] = list(_file_links(path, ff, c.module_file).items())
             _set_or_drop(notes, path, list(ff.notes))
             _set_or_drop(errors, path, list(ff.errors))
         facts = _LazyFacts(self.files, fresh, base.files.__getitem__, self._file_set)
@@ -931,6 +932,32 @@ class _Overlay(Mapping):
 
     def __contains__(self, name) -> bool:
         return name in self.rebuilt or name in self.base
+
+    def __iter__(self):
+        return iter(self.base)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+
+class _Layer(Mapping):
+    """``base`` with the entries of ``over`` put over it (the same keys): what a derived
+    analysis changed, without copying what it did not."""
+
+    def __init__(self, base: Mapping, over: dict):
+        self.base = base
+        self.over = over
+
+    def get(self, key, default=None):
+        got = self.over.get(key)
+        return got if got is not None else self.base.get(key, default)
+
+    def __getitem__(self, key):
+        got = self.over.get(key)
+        return got if got is not None else self.base[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self.over or key in self.base
 
     def __iter__(self):
         return iter(self.base)

@@ -301,24 +301,34 @@ class Fanout:
         self.comp_of, self.comps = _sccs(n, depends)
         # comps are in reverse topological order of "depends on": a component appears after
         # every component it depends on. Dependents must be done first, so walk backwards.
+        # per component: the bitset of the files with a compile reference into it, and the
+        # components of the files that depend on it
+        links = [self._links(c, self.comps, self.comp_of, graph.dependents, graph.compile_dependents)
+                 for c in range(len(self.comps))]
+        self.own = [own for own, _ in links]
+        self.parents = [parents for _, parents in links]
         self.rc = [0] * len(self.comps)  # bitset: files recompiled when one of it is edited
         for c in range(len(self.comps) - 1, -1, -1):
-            self.rc[c] = self._bits(c, self.comps, self.comp_of, graph.dependents, graph.compile_dependents,
-                                    self.rc)
+            self.rc[c] = self._bits(c, self.own, self.parents, self.rc)
         self.values = {name: self._count(graph.index[name], self.comp_of, self.rc) for name in graph.names}
 
     @staticmethod
-    def _bits(c: int, comps, comp_of, dependents, compile_dependents, rc) -> int:
-        bits = 0
-        seen_parents: set[int] = set()
+    def _links(c: int, comps, comp_of, dependents, compile_dependents) -> tuple[int, tuple]:
+        own = 0
+        parents: set[int] = set()
         for g in comps[c]:
             for f in compile_dependents.get(g, ()):
-                bits |= 1 << f
+                own |= 1 << f
             for f in dependents.get(g, ()):
-                p = comp_of[f]
-                if p != c and p not in seen_parents:
-                    seen_parents.add(p)
-                    bits |= rc[p]
+                parents.add(comp_of[f])
+        parents.discard(c)
+        return own, tuple(parents)
+
+    @staticmethod
+    def _bits(c: int, own, parents, rc) -> int:
+        bits = own[c]
+        for p in parents[c]:
+            bits |= rc[p]
         return bits
 
     def _count(self, f: int, comp_of, rc) -> int:
@@ -392,9 +402,12 @@ class Fanout:
         if not touched:
             return self.values
         comps, comp_of, rc = self.comps, self.comp_of, list(self.rc)
+        own, parents = self.own, self.parents
         place: dict[int, tuple[int, int]] = {}  # a split component's parts: its old place
+        relink = {comp_of[g] for g in touched}  # components whose own links change
         if to_split:
             comps, comp_of = list(comps), list(comp_of)
+            own, parents = list(own), list(parents)
             for c in sorted(to_split):
                 members = self.comps[c]
                 local = {x: i for i, x in enumerate(members)}
@@ -404,10 +417,21 @@ class Fanout:
                     place[len(comps)] = (c, k)
                     comps.append([members[i] for i in part])
                     rc.append(-1)  # computed below
+                    own.append(0)
+                    parents.append(())
                     for i in part:
                         comp_of[members[i]] = len(comps) - 1
-        dep_table = {**graph.dependents, **dependents}
-        comp_table = {**graph.compile_dependents, **compile_dependents}
+                # the components it depends on name it among their parents
+                relink.update(comp_of[g] for x in members for g in depends.get(x, self.depends[x]))
+            relink.update(place)
+            relink.difference_update(to_split)
+        dep_table = _Over(graph.dependents, dependents)
+        comp_table = _Over(graph.compile_dependents, compile_dependents)
+        if relink:
+            if own is self.own:
+                own, parents = list(own), list(parents)
+            for c in relink:
+                own[c], parents[c] = self._links(c, comps, comp_of, dep_table, comp_table)
         # dependents first (a bitset holds those of the components depending on it); a
         # component is computed again when its own references changed or when the bitset
         # of a component depending on it did
@@ -427,7 +451,7 @@ class Fanout:
         redone: list[int] = []
         while heap:
             c = heapq.heappop(heap)[2]
-            bits = self._bits(c, comps, comp_of, dep_table, comp_table, rc)
+            bits = self._bits(c, own, parents, rc)
             if bits == rc[c]:
                 continue
             rc[c] = bits
@@ -445,3 +469,15 @@ class Fanout:
     def _scratch(self, updates: dict[str, FileDeps]) -> dict[str, int]:
         return Fanout({**self.files, **updates}, self.version, self.exports_changed,
                       export_implies_runtime=self.export_implies_runtime).values
+
+
+class _Over:
+    """``base`` with some of its entries replaced (a few files' lists, without a copy)."""
+
+    def __init__(self, base: dict, over: dict):
+        self.base = base
+        self.over = over
+
+    def get(self, key, default=None):
+        got = self.over.get(key)
+        return got if got is not None else self.base.get(key, default)

@@ -348,6 +348,7 @@ class _Run:
         self.affected: set[str] = set()
         self._consulted_by: dict[str, list[str]] | None = None
         self._file_set: frozenset[str] | None = None
+        self._file_index: dict[str, int] | None = None
 
     # ------------------------------------------------------------------ phases
 
@@ -768,10 +769,10 @@ class _Run:
         for name in affected:
             again.update(consulted_by.get(name, ()))
         fresh: dict[str, FileFacts] = {}
+        if self._file_index is None:
+            self._file_index = {path: i for i, path in enumerate(self.files)}
         with _deep_recursion():
-            for path in self.files:
-                if path not in again:
-                    continue
+            for path in sorted(again, key=self._file_index.__getitem__):
                 if path not in changes and self.store is not None:
                     entry = self.store.get(self._facts_key(path))
                     if entry is not None and run._still_valid(entry):

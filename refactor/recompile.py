@@ -405,6 +405,7 @@ class Fanout:
         own, parents = self.own, self.parents
         place: dict[int, tuple[int, int]] = {}  # a split component's parts: its old place
         relink = {comp_of[g] for g in touched}  # components whose own links change
+        reparent: set[int] = set()  # components only whose parents' numbers change
         if to_split:
             comps, comp_of = list(comps), list(comp_of)
             own, parents = list(own), list(parents)
@@ -422,16 +423,19 @@ class Fanout:
                     for i in part:
                         comp_of[members[i]] = len(comps) - 1
                 # the components it depends on name it among their parents
-                relink.update(comp_of[g] for x in members for g in depends.get(x, self.depends[x]))
+                reparent.update(comp_of[g] for x in members for g in depends.get(x, self.depends[x]))
             relink.update(place)
             relink.difference_update(to_split)
+            reparent.difference_update(relink)
         dep_table = _Over(graph.dependents, dependents)
         comp_table = _Over(graph.compile_dependents, compile_dependents)
-        if relink:
+        if relink or reparent:
             if own is self.own:
                 own, parents = list(own), list(parents)
             for c in relink:
                 own[c], parents[c] = self._links(c, comps, comp_of, dep_table, comp_table)
+            for c in reparent:
+                parents[c] = tuple({comp_of[f] for g in comps[c] for f in dep_table.get(g, ())} - {c})
         # dependents first (a bitset holds those of the components depending on it); a
         # component is computed again when its own references changed or when the bitset
         # of a component depending on it did

@@ -761,7 +761,7 @@ class _Run:
                         return None
                     summary = got[1]
                 merge_file(rebuilt, path, in_project, summary, run.loader, only=name)
-        run.modules = _Overlay(self.modules, rebuilt)
+        run.modules = _Layer(self.modules, rebuilt)
         run.fingerprints = {}
         run.base_fingerprints = self.fingerprints
         run.affected = affected
@@ -915,35 +915,10 @@ class _LazyModules(Mapping):
         return len(self.run.where)
 
 
-class _Overlay(Mapping):
-    """A derived analysis' index: the modules its changed files define rebuilt, the others
-    those of the analysis it was derived from."""
-
-    def __init__(self, base: Mapping[str, ModuleInfo], rebuilt: dict[str, ModuleInfo]):
-        self.base = base
-        self.rebuilt = rebuilt
-
-    def get(self, name: str, default=None):
-        info = self.rebuilt.get(name)
-        return info if info is not None else self.base.get(name, default)
-
-    def __getitem__(self, name: str) -> ModuleInfo:
-        info = self.rebuilt.get(name)
-        return info if info is not None else self.base[name]
-
-    def __contains__(self, name) -> bool:
-        return name in self.rebuilt or name in self.base
-
-    def __iter__(self):
-        return iter(self.base)
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-
 class _Layer(Mapping):
-    """``base`` with the entries of ``over`` put over it (the same keys): what a derived
-    analysis changed, without copying what it did not."""
+    """``base`` with the entries of ``over`` put over it (keys of ``base``): what a derived
+    analysis changed (hashes, edge lists, the modules its changed files define), without
+    copying what it did not."""
 
     def __init__(self, base: Mapping, over: dict):
         self.base = base

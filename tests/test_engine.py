@@ -359,3 +359,33 @@ def test_apply_is_verified_and_idempotent_on_generated_modules(tmp_path_factory,
         assert sug.in_patch, sug.reasons  # dropping an unused require always verifies
     second = run(root, R.DropUnusedRequire)
     assert second.patches == [] and second.suggestions == []
+
+
+def test_fixes_are_verified_on_derived_analyses(tmp_path, monkeypatch):
+    """Each pass analyses the project once; every fix is verified on an analysis derived
+    from it (only what the fix touches is expanded again), with the same answers as a
+    project analysed from scratch would give (tests/test_derive.py)."""
+    import refactor.analysis as analysis_mod
+
+    root = tmp_path / "example"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "fixtures" / "example", root)
+    full, derived = [], []
+    real_analyze, real_derive = analysis_mod.analyze, analysis_mod.Analysis.derive
+
+    def analyze(*args, **kw):
+        full.append(1)
+        return real_analyze(*args, **kw)
+
+    def derive(self, changes):
+        got = real_derive(self, changes)
+        derived.append(got is not None)
+        return got
+
+    monkeypatch.setattr(analysis_mod, "analyze", analyze)
+    monkeypatch.setattr(analysis_mod.Analysis, "derive", derive)
+    opts = Options(rules=get_rules(), version="1.18", cwd=str(root))
+    result = run_project(root, opts)
+    verified = [s for s in result.suggestions if s.verified]
+    assert verified and all(derived)
+    assert len(derived) >= len(verified)
+    assert len(full) <= opts.passes  # one analysis per pass, none per fix

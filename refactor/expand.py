@@ -1170,9 +1170,18 @@ class Expander:
         return None
 
     def quote_body(self, quote: Node, bindings: dict, env: Env, definition: Definition):
+        """(body nodes, bindings) of a quote a macro returns. With ``bind_quoted`` (unless
+        ``unquote: true``) or ``unquote: false`` the body's ``unquote(...)`` calls are left
+        in the code: the bindings are then None, so that in a def they are fragments run in
+        the caller's module body, as the compiler runs them."""
         args = call_arguments(quote)
         bind_quoted = keyword_get(args, "bind_quoted")
-        if keyword_get(args, "unquote") is not None and text(keyword_get(args, "unquote")) == "false":
+        unquote_opt = keyword_get(args, "unquote")
+        if unquote_opt is not None:
+            unquoting = text(unquote_opt) != "false"
+        else:
+            unquoting = bind_quoted is None
+        if unquote_opt is not None and not unquoting:
             bindings = {}
         body = do_body(quote)
         if not body:
@@ -1191,7 +1200,7 @@ class Expander:
         for node, benv in prelude:
             if node is not None:
                 self.walk(node, replace(benv, via=env.via, line=None, function=env.function))
-        return body, new_bindings
+        return body, (new_bindings if unquoting else None)
 
     def unquoted(self, node: Node, env: Env) -> Binding | None:
         args = call_arguments(node)
@@ -1504,9 +1513,9 @@ class Expander:
         if bind_quoted is not None:
             for _key, value in keyword_pairs(bind_quoted):
                 self.walk(value, env)
-        unquote_off = keyword_get(args, "unquote")
-        if unquote_off is not None and text(unquote_off) == "false":
-            return env
+        unquote_opt = keyword_get(args, "unquote")
+        if (text(unquote_opt) == "false") if unquote_opt is not None else bind_quoted is not None:
+            return env  # its unquote(...) calls are code it quotes, run where it lands
         for body in do_body(node):
             self.find_unquotes(body, env)
         return env

@@ -10,19 +10,18 @@ Two kinds of compile edge make recompiles fan out (the seed talk explains both):
 
 For each such edge, ``rank`` lists the references that create it (file, line, construct,
 module) and scores the edge by how much the project's mean recompile fan-out would drop if
-its compile references to one target module went away: the manifest-like ``FileDeps`` of
-the analysis is copied with that module moved from ``compile`` to ``runtime`` in the
-source file (what a rewrite such as ``attribute-to-function`` or ``import-to-alias``
-leaves behind: the module is still called, at run time), and ``recompile.fanout`` (one
-pass over the condensation of the dependency graph, with bitsets) is computed again.
+its compile references to one target module went away: the source file's manifest-like
+``FileDeps`` is copied with that module moved from ``compile`` to ``runtime`` (what a
+rewrite such as ``attribute-to-function`` or ``import-to-alias`` leaves behind: the module
+is still called, at run time), and the fan-out is computed again with
+``recompile.Fanout.changed`` (only the components whose recompile sets can change).
 
 A single reference scores the drop only when every compile reference of the file to that
 module is on its line (one expression, such as the alias and the call of ``Mod.f()``);
 otherwise removing it alone changes nothing and its score is 0 (the edge's ``gain`` says
 what removing all of them gains).
 
-``rank`` takes well under a second on a 400-file project: each candidate costs one
-``fanout`` pass, and candidates with the same (file, module) share it.
+Candidates with the same (file, module) share one computation.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from .recompile import FileDeps, fanout
+from .recompile import FileDeps
 
 COMPILE = "compile"
 
@@ -96,14 +95,12 @@ def construct_of(ref) -> str:
     return " ".join(parts)
 
 
-def without_compile(deps: dict[str, FileDeps], file: str, module: str) -> dict[str, FileDeps]:
-    """A copy of ``deps`` where ``file`` references ``module`` at run time, not compile time."""
-    out = dict(deps)
-    d = copy.copy(deps[file])
+def without_compile(d: FileDeps, module: str) -> FileDeps:
+    """A copy of a file's ``d`` where it references ``module`` at run time, not compile time."""
+    d = copy.copy(d)
     d.compile = set(d.compile) - {module}
     d.runtime = set(d.runtime) | {module}
-    out[file] = d
-    return out
+    return d
 
 
 def candidate_edges(analysis) -> list[tuple[str, str, str]]:
@@ -126,9 +123,9 @@ def candidate_edges(analysis) -> list[tuple[str, str, str]]:
 
 def rank(analysis, limit: int | None = None) -> list[BreakableEdge]:
     """Breakable compile edges, best first (largest drop of the mean fan-out)."""
-    version = getattr(analysis, "version", None)
     deps = analysis.file_deps()
-    base = _mean(fanout(deps, version, export_implies_runtime=False))
+    model = analysis.fanout_model()  # the one Analysis.fanout() reads: computed once
+    base = _mean(model.values)
     out: list[BreakableEdge] = []
     cache: dict[tuple[str, str], float] = {}
     for source, sink, why in candidate_edges(analysis):
@@ -141,8 +138,7 @@ def rank(analysis, limit: int | None = None) -> list[BreakableEdge]:
         for target in sorted({r.target for r in refs}):
             key = (source, target)
             if key not in cache:
-                after = fanout(without_compile(deps, source, target), version, export_implies_runtime=False)
-                cache[key] = _mean(after)
+                cache[key] = _mean(model.changed({source: without_compile(deps[source], target)}))
             edge = BreakableEdge(source, sink, target, why, fanout_before=base, fanout_after=cache[key])
             mine = sorted((r for r in refs if r.target == target), key=lambda r: (r.line, r.kind))
             alone = len({r.line for r in mine}) == 1  # one expression: alias + call of `Mod.f()`

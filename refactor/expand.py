@@ -68,6 +68,15 @@ class Import:
     kind: str = "all"  # all | functions | macros | sigils
 
 
+def _is_enum_map(node: Node) -> bool:
+    target = node.child_by_field_name("target")
+    if target is None or target.type != "dot":
+        return False
+    left, right = target.child_by_field_name("left"), target.child_by_field_name("right")
+    return (left is not None and right is not None and text(left) == "Enum" and text(right) == "map"
+            and len(call_arguments(node)) == 2)
+
+
 @dataclass(frozen=True)
 class Binding:
     """A macro parameter bound to the caller's argument (walked in the caller's scope)."""
@@ -78,6 +87,9 @@ class Binding:
     # a fragment the macro quoted into a variable (`def_x = quote do ... end`): its body is
     # walked with the macro's hygiene wherever it is unquoted
     quoted: tuple = ()
+    # a list of such fragments (`Enum.map(opts, fn {k, v} -> quote ... end)`), each with
+    # its own bindings
+    items: tuple = ()
 
 
 class Env:
@@ -1050,6 +1062,10 @@ class Expander:
             if len(body) == 1 and body[0].type == "do_block":
                 body = named_children(body[0])
             return Binding(None, Env(hygiene=definition.aliases, bindings=dict(bindings)), quoted=tuple(body))
+        if definition is not None and node.type == "call" and call_name(node) == "case":
+            return self.macro_time_case(node, bindings, definition)
+        if definition is not None and node.type == "call" and _is_enum_map(node):
+            return self.macro_time_map(node, bindings, definition)
         if definition is not None and node.type == "call" and call_name(node) in ("if", "unless"):
             # `x = if opts[:k] do quote ... else quote ... end`: follow the branch taken
             args = call_arguments(node)
@@ -1088,6 +1104,62 @@ class Expander:
                 if src is not None and kval is not None:
                     return self.keyword_lookup(src, kval)
         return None
+
+    def macro_time_case(self, node: Node, bindings: dict, definition: Definition) -> Binding | None:
+        """``case x do :a -> ...; _ -> ... end`` on an atom known at macro time: the value of
+        the first clause whose pattern is that atom, ``_`` or a variable (bound to it)."""
+        args = call_arguments(node)
+        subject = self.macro_time_value(args[0], bindings) if len(args) == 1 else None
+        block = do_block(node)
+        if subject is None or subject.atom is None or block is None:
+            return None
+        for clause in named_children(block):
+            if clause.type != "stab_clause":
+                return None
+            left, right = clause.child_by_field_name("left"), clause.child_by_field_name("right")
+            patterns = named_children(left) if left is not None else []
+            if len(patterns) != 1 or right is None:
+                return None
+            pattern = patterns[0]
+            local = bindings
+            if pattern.type == "identifier":
+                if not text(pattern).startswith("_"):
+                    local = {**bindings, text(pattern): subject}
+            elif atom_value(pattern) != subject.atom:
+                if pattern.type not in ("atom", "quoted_atom"):
+                    return None  # a pattern exfix does not match at macro time
+                continue
+            body = named_children(right)
+            return self.macro_time_value(body[-1], local, definition) if body else None
+        return None
+
+    def macro_time_map(self, node: Node, bindings: dict, definition: Definition) -> Binding | None:
+        """``Enum.map(list, fn {k, v} -> quote ... end)`` over a keyword list the caller
+        passed: the quoted fragments, each with ``k`` bound to the key and ``v`` to the
+        caller's value."""
+        src_node, fun = call_arguments(node)
+        src = self.macro_time_value(src_node, bindings)
+        if src is None or src.node is None or fun.type != "anonymous_function":
+            return None
+        clauses = [c for c in named_children(fun) if c.type == "stab_clause"]
+        if len(clauses) != 1:
+            return None
+        left, right = clauses[0].child_by_field_name("left"), clauses[0].child_by_field_name("right")
+        params = named_children(left) if left is not None else []
+        names = [text(c) for c in named_children(params[0])] if len(params) == 1 and params[0].type == "tuple" else []
+        body = named_children(right) if right is not None else []
+        if len(names) != 2 or not all(n.isidentifier() for n in names) or not body:
+            return None
+        items = []
+        for key, value in keyword_pairs(src.node):
+            local = {**bindings,
+                     names[0]: Binding(None, Env(), key),
+                     names[1]: Binding(value, src.env, atom_value(value))}
+            got = self.macro_time_value(body[-1], local, definition)
+            if got is None or got.node is not None:
+                return None  # an item exfix cannot follow, or not a quote
+            items.append(got)
+        return Binding(None, Env(), items=tuple(items))
 
     def evaluate_call(self, dot: Node, args: list[Node], bindings: dict) -> Binding | None:
         """Macro-time call of a project function whose matching clause returns a literal.
@@ -1227,6 +1299,8 @@ class Expander:
 
     def walk_binding(self, binding: Binding, env: Env) -> None:
         """Walk the caller's code bound to a macro parameter where the macro placed it."""
+        for item in binding.items:
+            self.walk_binding(item, env)
         if binding.quoted:
             self.seq(list(binding.quoted), replace(env, hygiene=binding.env.hygiene, bindings=binding.env.bindings))
             return

@@ -330,7 +330,7 @@ class _Runner:
         # what apply does (every pass), then what is left once it is done
         remaining = [s for s in self.result.suggestions if not s.in_patch]
         for sug in remaining:
-            sug.line = map_line(disk.get(sug.file), analysed.get(sug.file), sug.line)
+            to_disk(sug, disk.get(sug.file), analysed.get(sug.file))
         self.result.suggestions = taken + remaining
         rules_of: dict[str, set[str]] = {}  # file -> the rules whose fixes change or add it
         for s in taken:
@@ -395,7 +395,7 @@ class _Runner:
         sug.found_in_pass = number
         if number == 1:
             return
-        sug.line = map_line(disk.get(sug.file), analysed.get(sug.file), sug.line)
+        to_disk(sug, disk.get(sug.file), analysed.get(sug.file))
         # this fix's diff starts from the file on disk, so it carries the earlier fixes too
         sug.before = disk.get(sug.file)
 
@@ -604,6 +604,25 @@ class _Runner:
 
     def _fixes(self, sugs: list[Suggestion]):
         return [self.origin[id(s)] for s in sugs]
+
+
+LINE_IN_TEXT = re.compile(r"\bline (\d+)\b")
+
+
+def to_disk(sug: Suggestion, disk: bytes | None, analysed: bytes | None) -> None:
+    """A suggestion found on text earlier fixes changed: its line, and the lines its words
+    name in its own file ("read in a guard (line 12)"), are those of the file on disk."""
+    if disk is None or analysed is None or disk == analysed:
+        return
+    sug.line = map_line(disk, analysed, sug.line)
+
+    def lines(text: str) -> str:
+        return LINE_IN_TEXT.sub(lambda m: f"line {map_line(disk, analysed, int(m.group(1)))}", text)
+
+    sug.message = lines(sug.message)
+    if sug.detail:
+        sug.detail = lines(sug.detail)
+    sug.reasons = [lines(r) for r in sug.reasons]
 
 
 def map_line(old: bytes | None, new: bytes | None, line: int) -> int:

@@ -210,3 +210,19 @@ class Crashing(Rule):
 
 ALL_TEST_RULES = [DropUnusedRequire, BreakSyntax, RenameModule, AddCompileEdge, Vetoed, NoFix,
                   Unsafe, TwoInOneFile, Overlapping, NewFile, Crashing]
+
+
+class FirstDefLine(Rule):
+    """Advice without a fix naming the line of each file's first def in its words."""
+
+    id = "first-def-line"
+
+    def check(self, ctx):
+        out = []
+        for path, data in sorted(ctx.sources.items()):
+            i = data.find(b"  def ")
+            if i >= 0:
+                line = data.count(b"\n", 0, i) + 1
+                out.append(Diagnostic(self.id, path, line, "info", f"the first def is on line {line}",
+                                      detail=f"see line {line}; line 1 opens the module"))
+        return out

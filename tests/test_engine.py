@@ -389,3 +389,16 @@ def test_fixes_are_verified_on_derived_analyses(tmp_path, monkeypatch):
     assert verified and all(derived)
     assert len(derived) >= len(verified)
     assert len(full) <= opts.passes  # one analysis per pass, none per fix
+
+
+def test_advice_found_on_patched_text_names_the_lines_on_disk(billing):
+    """Once a fix removes a line above it, later passes see the text shifted; what they
+    report points at the file on disk, in its words too."""
+    r = run(billing, R.DropUnusedRequire, R.FirstDefLine)
+    disk = (billing / "lib/billing/invoice.ex").read_bytes()
+    line = disk[: disk.find(b"  def ")].count(b"\n") + 1
+    [advice] = [s for s in r.suggestions if s.rule == "first-def-line" and s.file == "lib/billing/invoice.ex"]
+    assert any(s.in_patch and s.file == "lib/billing/invoice.ex" for s in r.suggestions)
+    assert advice.line == line
+    assert advice.message == f"the first def is on line {line}"
+    assert advice.detail == f"see line {line}; line 1 opens the module"

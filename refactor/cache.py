@@ -94,16 +94,7 @@ def _read_segment(path: Path) -> dict[str, bytes] | None:
         return _GONE
     except OSError:
         return None
-    head = len(MAGIC) + 1 + DIGEST
-    if len(data) < head or not data.startswith(MAGIC) or data[len(MAGIC)] != FORMAT:
-        return None
-    payload = data[head:]
-    if hashlib.blake2b(payload, digest_size=DIGEST).digest() != data[len(MAGIC) + 1 : head]:
-        return None
-    try:
-        entries = marshal.loads(payload)
-    except (EOFError, ValueError, TypeError):
-        return None
+    entries = unframe(data, MAGIC, FORMAT)
     if type(entries) is not dict:
         return None
     if len(_SEGMENTS) >= 16:
@@ -112,9 +103,40 @@ def _read_segment(path: Path) -> dict[str, bytes] | None:
     return entries
 
 
-def _encode_segment(entries: dict[str, bytes]) -> bytes:
-    payload = marshal.dumps(entries)
-    return MAGIC + bytes([FORMAT]) + hashlib.blake2b(payload, digest_size=DIGEST).digest() + payload
+def frame(value, magic: bytes, fmt: int) -> bytes:
+    """``value`` marshalled behind a header: magic, format byte, checksum of the payload."""
+    payload = marshal.dumps(value)
+    return magic + bytes([fmt]) + hashlib.blake2b(payload, digest_size=DIGEST).digest() + payload
+
+
+def unframe(data: bytes, magic: bytes, fmt: int):
+    """What ``frame`` wrapped, or None when the header, the checksum or the payload is off."""
+    head = len(magic) + 1 + DIGEST
+    if len(data) < head or not data.startswith(magic) or data[len(magic)] != fmt:
+        return None
+    payload = data[head:]
+    if hashlib.blake2b(payload, digest_size=DIGEST).digest() != data[len(magic) + 1 : head]:
+        return None
+    try:
+        return marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):
+        return None
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write through a ``.tmp-`` file in the same folder renamed over ``target``: a reader sees
+    the old file or the new one, never half of one. Raises OSError."""
+    tmp = target.parent / f".tmp-{target.name}-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
 
 
 class Store:
@@ -261,20 +283,9 @@ class Store:
 
     def _write(self, entries: dict[str, bytes]) -> str:
         self.dir.mkdir(parents=True, exist_ok=True)
-        data = _encode_segment(entries)
+        # the name is unique to this run: the rename cannot replace another segment
         name = f"{code_version()}-{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
-        tmp = self.dir / f".tmp-{name}"
-        try:
-            with open(tmp, "xb") as f:
-                f.write(data)
-            # the name is unique to this run: a rename cannot replace another segment
-            os.rename(tmp, self.dir / name)
-        except OSError:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            raise
+        write_atomically(self.dir / name, frame(entries, MAGIC, FORMAT))
         return name
 
 

@@ -15,15 +15,12 @@ describes the files as they were read, and stat tells the next run what changed 
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
-import secrets
-import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .cache import DIGEST, cache_dir, code_version
+from .cache import cache_dir, code_version, frame, unframe, write_atomically
 
 MAGIC = b"EXFIXS"
 FORMAT = 1
@@ -96,16 +93,7 @@ def load_snapshot(root: Path, version: str) -> Snapshot | None:
         data = snapshot_path(root, version).read_bytes()
     except OSError:
         return None
-    head = len(MAGIC) + 1 + DIGEST
-    if len(data) < head or not data.startswith(MAGIC) or data[len(MAGIC)] != FORMAT:
-        return None
-    payload = data[head:]
-    if hashlib.blake2b(payload, digest_size=DIGEST).digest() != data[len(MAGIC) + 1 : head]:
-        return None
-    try:
-        values = marshal.loads(payload)
-    except (EOFError, ValueError, TypeError):
-        return None
+    values = unframe(data, MAGIC, FORMAT)
     if type(values) is not tuple or len(values) != len(fields(Snapshot)):
         return None
     snap = Snapshot(*values)
@@ -124,20 +112,8 @@ def drop_snapshot(root: Path, version: str) -> None:
 def save_snapshot(root: Path, snap: Snapshot) -> None:
     """Write ``snap`` atomically, and remove snapshots of other exfix versions. Raises OSError."""
     target = snapshot_path(root, snap.version)
-    payload = marshal.dumps(tuple(getattr(snap, f.name) for f in fields(Snapshot)))
-    data = MAGIC + bytes([FORMAT]) + hashlib.blake2b(payload, digest_size=DIGEST).digest() + payload
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".tmp-{time.time_ns()}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except OSError:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
+    write_atomically(target, frame(tuple(getattr(snap, f.name) for f in fields(Snapshot)), MAGIC, FORMAT))
     prefix = code_version() + "-"
     for other in target.parent.iterdir():
         if other.suffix == SUFFIX and not other.name.startswith((prefix, ".tmp-")):

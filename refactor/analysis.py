@@ -28,6 +28,7 @@ from .facts import STRENGTH, FileFacts, ModuleDef, ParseIssue, Reference
 from .index import Indexer, ModuleInfo, merge_file, summarize
 from .parse import first_error, parse
 from .project import Project, load_project, source_files
+from .recompile import Fanout, FileDeps, Layer, fanout
 from .semantics import Semantics, default_version, semantics
 from .snapshot import (
     RACY_NS,
@@ -59,6 +60,9 @@ class Analysis:
     work: dict[str, list[str]] = field(default_factory=dict)
     errors: dict[str, list[ParseIssue]] = field(default_factory=dict)  # files with errors only
     run: "_Run | None" = field(default=None, repr=False, compare=False)  # what derive() starts from
+    # a derived analysis': the analysis it came from, and the files it expanded again (the
+    # others' facts, edges and manifest entries are the base's)
+    derived: "tuple[Analysis, list[str]] | None" = field(default=None, repr=False, compare=False)
 
     def derive(self, changes: dict[str, bytes]) -> "Analysis | None":
         """The analysis of the project with ``changes`` (path -> new contents of existing
@@ -73,6 +77,25 @@ class Analysis:
     @property
     def version(self) -> str:
         return self.semantics.version
+
+    @cached_property
+    def module_names(self) -> frozenset[str]:
+        return frozenset(self.modules)
+
+    @cached_property
+    def short_names(self) -> frozenset[str]:
+        """The last segment of every dotted module name."""
+        return frozenset(n.rsplit(".", 1)[-1] for n in self.module_names if "." in n)
+
+    @cached_property
+    def project_tails(self) -> frozenset[str]:
+        """Every project module's name and each of its dotted tails (``B.C`` and ``C`` of
+        ``A.B.C``): what an alias of it may be written as."""
+        out = set()
+        for module in self.module_file:
+            parts = module.split(".")
+            out.update(".".join(parts[i:]) for i in range(len(parts)))
+        return frozenset(out)
 
     @cached_property
     def file_edges(self) -> dict[tuple[str, str], str]:
@@ -109,34 +132,25 @@ class Analysis:
 
     def fanout(self, exports_changed: bool = False) -> dict[str, int]:
         """For every file, how many other files mix recompiles when it changes."""
-        from .recompile import fanout
-
         if exports_changed:
             return fanout(self.file_deps(), self.version, True, export_implies_runtime=False)
-        origin = self.__dict__.get("_derived_from")
-        if origin is not None and "_fanout_model" not in self.__dict__:
-            base, fresh = origin  # only the changed files' entries differ from the base's
-            return base.fanout_model().changed({p: self._deps_of(p) for p in fresh})
-        return self.fanout_model().values
+        if self.derived is not None and "fanout_model" not in self.__dict__:
+            base, fresh = self.derived  # only the changed files' entries differ from the base's
+            return base.fanout_model.changed({p: self._deps_of(p) for p in fresh})
+        return self.fanout_model.values
 
-    def fanout_model(self):
-        """``recompile.Fanout`` of this analysis (built once): the fan-out of every file, and
-        of the project with a few files' references changed."""
-        from .recompile import Fanout
-
-        model = self.__dict__.get("_fanout_model")
-        if model is None:
-            model = self.__dict__["_fanout_model"] = Fanout(self.file_deps(), self.version,
-                                                            export_implies_runtime=False)
-        return model
+    @cached_property
+    def fanout_model(self) -> Fanout:
+        """The fan-out of every file, and of the project with a few files' references
+        changed (``Fanout.changed``)."""
+        return Fanout(self.file_deps(), self.version, export_implies_runtime=False)
 
     def file_deps(self):
         """Per file: modules defined and modules referenced per label, as mix's manifest has
         (computed once per file: an analysis derived from this one shares the unchanged)."""
-        known = self.__dict__.setdefault("_deps", {})
-        origin = self.__dict__.get("_derived_from")
-        if origin is not None and not known:
-            base, fresh = origin
+        known = self._deps
+        if self.derived is not None and not known:
+            base, fresh = self.derived
             known.update(base.file_deps())
             for path in fresh:
                 known[path] = self._deps_of(path)
@@ -148,9 +162,11 @@ class Analysis:
             out[path] = deps
         return out
 
-    def _deps_of(self, path: str):
-        from .recompile import FileDeps
+    @cached_property
+    def _deps(self) -> dict:
+        return {}
 
+    def _deps_of(self, path: str) -> FileDeps:
         facts = self.files[path]
         own = {m.name for m in facts.modules}
         seen: dict[str, set[str]] = {"compile": set(), "export": set(), "runtime": set()}
@@ -576,7 +592,7 @@ class _Run:
             return None
         self.where = snap.section("where")
         self.too_deep = set(snap.too_deep)
-        self.modules = _LazyModules(self, summaries)
+        self.modules = _LazyModules(self)
         # expanded again: changed files, and files that consulted a module they define when
         # what was consulted changed (the fingerprints of no other module can have changed)
         affected = {segment[0] for path in changed for segment in summaries[path]}
@@ -615,9 +631,7 @@ class _Run:
         errors = {p: [ParseIssue(*e) for e in v] for p, v in snap.errors.items()}
         module_file = _Section(snap, "module_file")
         for path, ff in fresh.items():
-            edges[path] = list(_file_links(path, ff, module_file).items())
-            _set_or_drop(notes, path, list(ff.notes))
-            _set_or_drop(errors, path, list(ff.errors))
+            _record(path, ff, module_file, edges, notes, errors)
         connected = _Connected(_LazyFacts(self.files, fresh, self.cached_facts), module_file, edges,
                                notes, errors)
         if not looked and not fresh:
@@ -714,10 +728,7 @@ class _Run:
         notes: dict[str, list[str]] = {}
         errors: dict[str, list[ParseIssue]] = {}
         for path in self.files:
-            ff = facts[path]
-            edges[path] = list(_file_links(path, ff, module_file).items())
-            _set_or_drop(notes, path, list(ff.notes))
-            _set_or_drop(errors, path, list(ff.errors))
+            _record(path, facts[path], module_file, edges, notes, errors)
         return _Connected(facts, module_file, edges, notes, errors)
 
     def _assemble(self, c: _Connected) -> Analysis:
@@ -740,7 +751,7 @@ class _Run:
             return None  # a new file, or a dependency's
         run = copy.copy(self)
         run.loader = self.loader.overlay(changes)
-        run.shas = _Layer(self.shas, {p: content_hash(data) for p, data in changes.items()})
+        run.shas = Layer(self.shas, {p: content_hash(data) for p, data in changes.items()})
         run.work = {"indexed": sorted(changes), "expanded": []}
         run.workers = None
         summaries: dict[str, tuple] = {}
@@ -761,7 +772,7 @@ class _Run:
                         return None
                     summary = got[1]
                 merge_file(rebuilt, path, in_project, summary, run.loader, only=name)
-        run.modules = _Layer(self.modules, rebuilt)
+        run.modules = Layer(self.modules, rebuilt)
         run.fingerprints = {}
         run.base_fingerprints = self.fingerprints
         run.affected = affected
@@ -783,21 +794,17 @@ class _Run:
             if [m.name for m in ff.modules] != [m.name for m in base.files[path].modules]:
                 return None
         c = self.connected
-        edges = _Layer(c.edges, {})
+        edges = Layer(c.edges, {})
         notes, errors = dict(c.notes), dict(c.errors)
         for path, ff in fresh.items():
-            edges.over[path] = list(_file_links(path, ff, c.module_file).items())
-            _set_or_drop(notes, path, list(ff.notes))
-            _set_or_drop(errors, path, list(ff.errors))
+            _record(path, ff, c.module_file, edges.over, notes, errors)
         facts = _LazyFacts(self.files, fresh, base.files.__getitem__, self._file_set)
         if all(notes.get(p) == c.notes.get(p) for p in fresh):
             all_notes = list(base.notes)
         else:
             all_notes = self.notes + [n for path in self.files for n in notes.get(path, ())]
-        derived = Analysis(self.project, self.sem, facts, run.modules, c.module_file, edges, all_notes,
-                           run.work, errors)
-        derived.__dict__["_derived_from"] = (base, sorted(fresh))
-        return derived
+        return Analysis(self.project, self.sem, facts, run.modules, c.module_file, edges, all_notes,
+                        run.work, errors, derived=(base, sorted(fresh)))
 
     def _consulters(self) -> dict[str, list[str]] | None:
         """module -> the project files whose expansion consulted it; None without the cache
@@ -816,10 +823,14 @@ class _Run:
         return self._consulted_by
 
     def _base_summary(self, path: str) -> tuple | None:
+        """(too deep, summary) of a file as this run has it: at hand, or from the cache."""
         got = self.summary_of.get(path)
         if got is None and self.store is not None:
             got = self.store.get("s" + self.shas[path])
-        return got if got is not None and _valid_summary(got) else None
+            if got is None or not _valid_summary(got):
+                return None
+            self.summary_of[path] = got
+        return got
 
 
 def _file_links(path: str, ff: FileFacts, module_file: dict[str, str]) -> dict[str, str]:
@@ -846,11 +857,16 @@ def _add_file_edges(edges: dict[tuple[str, str], str], path: str, ff: FileFacts,
             edges[key] = mode
 
 
-def _set_or_drop(table: dict, key: str, values: list) -> None:
-    if values:
-        table[key] = values
-    else:
-        table.pop(key, None)
+def _record(path: str, ff: FileFacts, module_file: Mapping[str, str], edges: dict, notes: dict,
+            errors: dict) -> None:
+    """Put one file's edge list, notes and errors in the per-file tables (a file without
+    notes or errors has no entry there)."""
+    edges[path] = list(_file_links(path, ff, module_file).items())
+    for table, values in ((notes, ff.notes), (errors, ff.errors)):
+        if values:
+            table[path] = list(values)
+        else:
+            table.pop(path, None)
 
 
 def _shape(got: tuple) -> tuple:
@@ -868,9 +884,8 @@ class _LazyModules(Mapping):
     use, from the summaries of the files that name it (``run.where``), as the full merge
     would have made it."""
 
-    def __init__(self, run: _Run, summaries: dict[str, tuple]):
+    def __init__(self, run: _Run):
         self.run = run
-        self.summaries = summaries  # path -> summary: changed files', and those loaded
         self.got: dict[str, ModuleInfo] = {}
 
     def get(self, name: str, default=None):
@@ -882,22 +897,13 @@ class _LazyModules(Mapping):
             merged: dict[str, ModuleInfo] = {}
             for k in places:
                 path, in_project = self.run.items[k]
-                summary = self._summary(path)
-                if summary is None:
+                got = self.run._base_summary(path)
+                if got is None:
                     merged = self.run.recovered().modules
                     break
-                merge_file(merged, path, in_project, summary, self.run.loader, only=name)
+                merge_file(merged, path, in_project, got[1], self.run.loader, only=name)
             info = self.got[name] = merged[name]
         return info
-
-    def _summary(self, path: str) -> tuple | None:
-        summary = self.summaries.get(path)
-        if summary is None:
-            got = self.run.store.get("s" + self.run.shas[path])
-            if got is None or not _valid_summary(got):
-                return None
-            summary = self.summaries[path] = got[1]
-        return summary
 
     def __getitem__(self, name: str) -> ModuleInfo:
         info = self.get(name)
@@ -913,33 +919,6 @@ class _LazyModules(Mapping):
 
     def __len__(self) -> int:
         return len(self.run.where)
-
-
-class _Layer(Mapping):
-    """``base`` with the entries of ``over`` put over it (keys of ``base``): what a derived
-    analysis changed (hashes, edge lists, the modules its changed files define), without
-    copying what it did not."""
-
-    def __init__(self, base: Mapping, over: dict):
-        self.base = base
-        self.over = over
-
-    def get(self, key, default=None):
-        got = self.over.get(key)
-        return got if got is not None else self.base.get(key, default)
-
-    def __getitem__(self, key):
-        got = self.over.get(key)
-        return got if got is not None else self.base[key]
-
-    def __contains__(self, key) -> bool:
-        return key in self.over or key in self.base
-
-    def __iter__(self):
-        return iter(self.base)
-
-    def __len__(self) -> int:
-        return len(self.base)
 
 
 class _Section(Mapping):

@@ -124,7 +124,7 @@ def candidate_edges(analysis) -> list[tuple[str, str, str]]:
 def rank(analysis, limit: int | None = None) -> list[BreakableEdge]:
     """Breakable compile edges, best first (largest drop of the mean fan-out)."""
     deps = analysis.file_deps()
-    model = analysis.fanout_model()  # the one Analysis.fanout() reads: computed once
+    model = analysis.fanout_model  # the one Analysis.fanout() reads: computed once
     base = _mean(model.values)
     out: list[BreakableEdge] = []
     cache: dict[tuple[str, str], float] = {}

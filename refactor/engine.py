@@ -171,10 +171,14 @@ def compile_edges(analysis) -> set[tuple[str, str]]:
 def recomputed(before, after) -> list[str]:
     """The files whose facts and edges ``after`` may have otherwise than ``before``: those it
     expanded again when derived from ``before``, else every file."""
-    origin = getattr(after, "__dict__", {}).get("_derived_from")
-    if origin is not None and origin[0] is before:
-        return origin[1]
+    if _derived_from(before, after):
+        return after.derived[1]
     return sorted(after.files)
+
+
+def _derived_from(before, after) -> bool:
+    derived = getattr(after, "derived", None)
+    return derived is not None and derived[0] is before
 
 
 def new_compile_edges(before, after, base_edges: set[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -232,9 +236,9 @@ def lost_aliases(before, after, changed: list[str]) -> list[str]:
     """References a patch adds to a module that does not exist but whose first segment is the
     last segment of one that does: the sign of an alias the patch removed while a file (or
     the code a ``__using__`` injects into its users) still needs it."""
-    derived = getattr(after, "__dict__", {}).get("_derived_from", (None,))[0] is before
     # a derived analysis defines the modules its base does
-    known, short = _module_names(before if derived else after)
+    names = before if _derived_from(before, after) else after
+    known, short = names.module_names, names.short_names
     out = []
     for path in recomputed(before, after):
         facts = after.files[path]
@@ -245,15 +249,6 @@ def lost_aliases(before, after, changed: list[str]) -> list[str]:
                 where = "" if path in changed else " (through code it injects)"
                 out.append(f"{path} would refer to {target}, which names no module{where}: an alias it needs is gone")
     return out
-
-
-def _module_names(analysis) -> tuple[set[str], set[str]]:
-    """The modules an analysis knows, and the last segments of the dotted ones (kept)."""
-    got = analysis.__dict__.get("_module_names")
-    if got is None:
-        known = set(analysis.modules)
-        got = analysis.__dict__["_module_names"] = (known, {n.rsplit(".", 1)[-1] for n in known if "." in n})
-    return got
 
 
 def _modules(analysis, path: str) -> list[str]:

@@ -54,6 +54,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -427,8 +428,8 @@ class Fanout:
             relink.update(place)
             relink.difference_update(to_split)
             reparent.difference_update(relink)
-        dep_table = _Over(graph.dependents, dependents)
-        comp_table = _Over(graph.compile_dependents, compile_dependents)
+        dep_table = Layer(graph.dependents, dependents)
+        comp_table = Layer(graph.compile_dependents, compile_dependents)
         if relink or reparent:
             if own is self.own:
                 own, parents = list(own), list(parents)
@@ -475,13 +476,27 @@ class Fanout:
                       export_implies_runtime=self.export_implies_runtime).values
 
 
-class _Over:
-    """``base`` with some of its entries replaced (a few files' lists, without a copy)."""
+class Layer(Mapping):
+    """``base`` with the entries of ``over`` put over it (keys of ``base``): a few entries
+    changed without copying the others."""
 
-    def __init__(self, base: dict, over: dict):
+    def __init__(self, base: Mapping, over: dict):
         self.base = base
         self.over = over
 
     def get(self, key, default=None):
         got = self.over.get(key)
         return got if got is not None else self.base.get(key, default)
+
+    def __getitem__(self, key):
+        got = self.over.get(key)
+        return got if got is not None else self.base[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self.over or key in self.base
+
+    def __iter__(self):
+        return iter(self.base)
+
+    def __len__(self) -> int:
+        return len(self.base)

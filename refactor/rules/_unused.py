@@ -193,22 +193,9 @@ def opaque_uses(ctx, scope: Node) -> list[str]:
         if stmt.type == "call" and call_name(stmt) == "use":
             args = call_arguments(stmt)
             name = text(args[0]) if args else ""
-            if name not in _project_names(ctx.analysis):
+            if name not in ctx.analysis.project_tails:
                 out.append(name)
     return out
-
-
-def _project_names(analysis) -> set[str]:
-    """Every project module's name and each of its dotted tails (``B.C`` and ``C`` of
-    ``A.B.C``): what a ``use`` may name, with an alias, for it to be the project's (kept)."""
-    got = analysis.__dict__.get("_project_names")
-    if got is None:
-        got = set()
-        for module in analysis.module_file:
-            parts = module.split(".")
-            got.update(".".join(parts[i:]) for i in range(len(parts)))
-        analysis.__dict__["_project_names"] = got
-    return got
 
 
 def local_uses(text_: bytes, names: set[str]) -> set[str]:

@@ -85,7 +85,7 @@ class ModuleConcat(Rule):
             d.file for d in AttributeToFunction().check(ctx) if d.fix is not None
         }
         deps = a.file_deps()
-        model = a.fanout_model()
+        model = a.fanout_model
         base = _mean(model.values)
         out: list[Diagnostic] = []
         for sink in sinks:

@@ -584,11 +584,9 @@ class _Run:
                 return None
             summaries[path] = got[1]
             self.summary_of[path] = got
-        summary_keys = ["s" + self.shas[p] for p, _ in self.items]
-        facts_keys = [self._facts_key(p) for p in self.files]
         # the entries it refers to are there while the segments it was written with are
         intact = not changed and segments_stat(store.dir, [s[0] for s in snap.segments]) == snap.segments
-        if not intact and not all(store.has(k) for k in summary_keys):
+        if not intact and not all(store.has("s" + self.shas[p]) for p, _ in self.items):
             return None
         self.where = snap.section("where")
         self.too_deep = set(snap.too_deep)
@@ -601,7 +599,7 @@ class _Run:
             consulted = snap.section("consulted")
             again.update(p for p, names in consulted.items() if not affected.isdisjoint(names))
         if not intact:
-            again.update(p for p, k in zip(self.files, facts_keys) if not store.has(k))
+            again.update(p for p in self.files if not store.has(self._facts_key(p)))
         fresh: dict[str, FileFacts] = {}
         todo: list[str] = []
         for path in self.files:
@@ -625,8 +623,9 @@ class _Run:
             for path, ff in fresh.items():
                 if tuple(m.name for m in ff.modules) != tuple(modules.get(path, ())):
                     return None  # where modules live has changed: every edge may have
-        store.keep(summary_keys)
-        store.keep(facts_keys)
+        if store.loaded:  # a compaction at the end of the run keeps what the snapshot needs
+            store.keep("s" + self.shas[p] for p, _ in self.items)
+            store.keep(self._facts_key(p) for p in self.files)
         edges, notes = snap.edges, snap.notes
         errors = {p: [ParseIssue(*e) for e in v] for p, v in snap.errors.items()}
         module_file = _Section(snap, "module_file")

@@ -271,8 +271,12 @@ def test_apply_killed_mid_run_leaves_every_file_old_or_new(tmp_path, attempt):
         def slow_write(fd, data):
             time.sleep(0.005)
             return real_write(fd, bytes(data[:4096]))
-        writer.os.replace = announce
-        writer.os.write = slow_write
+        # the writer's own os, not the process' (the cache writes files atomically too)
+        import types
+        writer_os = types.ModuleType("os")
+        writer_os.__dict__.update(os.__dict__)
+        writer_os.replace, writer_os.write = announce, slow_write
+        writer.os = writer_os
         cmd.apply.main(sys.argv[2:])
         """
     )

@@ -10,7 +10,6 @@ import copy
 import gc
 import hashlib
 import marshal
-import multiprocessing
 import os
 import sys
 import threading
@@ -240,7 +239,8 @@ def _jobs_wanted(jobs: int | None) -> int:
     jobs = jobs or DEFAULTS.get("jobs")
     if jobs:
         return max(1, int(jobs))
-    if multiprocessing.parent_process() is not None:
+    mp = sys.modules.get("multiprocessing")  # a worker has it; a plain run need not load it
+    if mp is not None and mp.parent_process() is not None:
         return 1  # already a worker (batch mode runs projects in parallel)
     if threading.active_count() > 1:
         return 1  # workers are forked: not while another thread (a progress bar) runs
@@ -585,7 +585,7 @@ class _Run:
             summaries[path] = got[1]
             self.summary_of[path] = got
         # the entries it refers to are there while the segments it was written with are
-        intact = not changed and segments_stat(store.dir, [s[0] for s in snap.segments]) == snap.segments
+        intact = segments_stat(store.dir, [s[0] for s in snap.segments]) == snap.segments
         if not intact and not all(store.has("s" + self.shas[p]) for p, _ in self.items):
             return None
         self.where = snap.section("where")
@@ -594,6 +594,7 @@ class _Run:
         # expanded again: changed files, and files that consulted a module they define when
         # what was consulted changed (the fingerprints of no other module can have changed)
         affected = {segment[0] for path in changed for segment in summaries[path]}
+        edited = set(changed)
         again = set(changed)
         if affected:
             consulted = snap.section("consulted")
@@ -602,10 +603,14 @@ class _Run:
             again.update(p for p in self.files if not store.has(self._facts_key(p)))
         fresh: dict[str, FileFacts] = {}
         todo: list[str] = []
+        # the facts of a changed file are seldom cached (its content is new, unless an edit was
+        # undone): when only a few changed, expanding them costs less than reading the facts
+        # segments (about one file's expansion in a hundred per project file)
+        look = len(again) > len(changed) or 100 * len(changed) > len(self.files)
         for path in self.files:
             if path not in again:
                 continue
-            entry = store.get(self._facts_key(path))
+            entry = store.get(self._facts_key(path)) if look or path not in edited else None
             if entry is not None and self._still_valid(entry):
                 fresh[path] = decode_facts(path, entry)
                 self.consulted[path] = _consulted_names(entry)
@@ -1062,6 +1067,8 @@ _FORKED: dict = {}
 
 
 def _can_fork() -> bool:
+    import multiprocessing
+
     # a daemonic process (a multiprocessing.Pool worker) may not have children
     return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
 
@@ -1073,6 +1080,8 @@ class _Workers:
 
     def __init__(self, run: "_Run", jobs: int):
         self.run = run
+        import multiprocessing
+
         self.owner: dict[str, int] = {}  # file -> worker that parsed it
         ctx = multiprocessing.get_context("fork")
         self.conns = []

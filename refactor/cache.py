@@ -5,15 +5,16 @@ bytes, the summary the index needs (modules, functions, macros; no syntax trees)
 project file, keyed by its bytes, its path and the Elixir semantics, the facts the expander
 found, with the fingerprints of the modules it consulted (valid only while those match).
 
-Entries live in segment files, ``<code>-<time>-<pid>-<random>.seg``: a run that computed
-new entries writes one new segment (through a temporary file renamed into place, so a reader
-never sees half of one), and from time to time one compacted segment holding only the
-entries it used, deleting the segments it read. ``<code>`` is a hash of exfix's analysing
-code, the parser and the format: a segment of another version is never read. Concurrent runs
-are safe: each writes its own segments, and every entry is either a pure function of its key
-or checked against fingerprints before use, so any copy of an entry is a right one. A
+Entries live in segment files, ``<code>-<time>-<pid>-<random>-<kind>.seg``, each holding
+entries of one kind (summaries or facts): a run that computed new entries writes one new
+segment per kind (through a temporary file renamed into place, so a reader never sees half
+of one), and from time to time one compacted segment holding only the entries it used,
+deleting the segments it read. ``<code>`` is a hash of exfix's analysing code, the parser
+and the format: a segment of another version is never read. Concurrent runs are safe: each
+writes its own segments, and every entry is either a pure function of its key or checked
+against fingerprints before use, so any copy of an entry is a right one. A
 segment that cannot be read (truncated, garbage, vanished) is ignored and its entries are
-computed again; a folder that cannot be written is left alone. One segment file per run
+computed again; a folder that cannot be written is left alone. A few segment files per run
 instead of one file per entry: creating thousands of small files costs more than the
 analysis they save.
 """
@@ -23,13 +24,12 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-import secrets
 import sys
 import time
 from functools import lru_cache
 from pathlib import Path
 
-FORMAT = 2
+FORMAT = 3
 MAGIC = b"EXFIXC"
 DIGEST = 16
 SUFFIX = ".seg"
@@ -114,7 +114,7 @@ def unframe(data: bytes, magic: bytes, fmt: int):
     head = len(magic) + 1 + DIGEST
     if len(data) < head or not data.startswith(magic) or data[len(magic)] != fmt:
         return None
-    payload = data[head:]
+    payload = memoryview(data)[head:]  # not a copy of a segment's megabytes
     if hashlib.blake2b(payload, digest_size=DIGEST).digest() != data[len(magic) + 1 : head]:
         return None
     try:
@@ -126,7 +126,7 @@ def unframe(data: bytes, magic: bytes, fmt: int):
 def write_atomically(target: Path, data: bytes) -> None:
     """Write through a ``.tmp-`` file in the same folder renamed over ``target``: a reader sees
     the old file or the new one, never half of one. Raises OSError."""
-    tmp = target.parent / f".tmp-{target.name}-{os.getpid()}-{secrets.token_hex(4)}"
+    tmp = target.parent / f".tmp-{target.name}-{os.getpid()}-{os.urandom(4).hex()}"
     try:
         with open(tmp, "xb") as f:
             f.write(data)
@@ -142,7 +142,11 @@ def write_atomically(target: Path, data: bytes) -> None:
 class Store:
     """The cache of one project for one run: listed at start, its segments read when an entry
     is first asked for (a run answered from a snapshot may need none), written once at the
-    end."""
+    end.
+
+    Each segment holds entries of one kind, the first letter of their keys ("s" summaries,
+    "f" expansion facts), named in the segment's last part: a run that needs only summaries
+    (one file edited) reads the small summary segments and leaves the facts unread."""
 
     def __init__(self, root: Path):
         self.dir = cache_dir(root)
@@ -150,16 +154,20 @@ class Store:
         self.entries: dict[str, bytes] = {}
         self.new: dict[str, bytes] = {}
         self.used: set[str] = set()
-        self.read_segments: list[Path] = []
+        self.read_segments: dict[str, list[Path]] = {}  # kind -> segments read; loaded kinds
         self.other_versions: list[Path] = []
         self.bad_segments: list[Path] = []
         self.temporary: list[Path] = []  # .tmp- files: a run writing, or one that was killed
         self.note: str | None = None
-        self.segments: list[str] = []  # this version's segment names, oldest first
+        self.segments: dict[str, list[str]] = {}  # kind -> this version's segments, oldest first
         # after flush(): the segments holding every entry of this run (None: some not written)
         self.live: list[str] | None = None
-        self.loaded = False
         self._list()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether a segment was read (a compaction may then drop entries not kept)."""
+        return bool(self.read_segments)
 
     def _list(self) -> None:
         try:
@@ -167,7 +175,7 @@ class Store:
         except OSError:
             return
         prefix = code_version() + "-"
-        mine = []
+        mine: dict[str, list[str]] = {}
         for name in names:
             if name.startswith(".tmp-"):
                 self.temporary.append(self.dir / name)
@@ -175,15 +183,15 @@ class Store:
             if not name.endswith(SUFFIX):
                 continue
             if name.startswith(prefix):
-                mine.append(name)
+                mine.setdefault(_segment_kind(name), []).append(name)
             else:
                 self.other_versions.append(self.dir / name)
         # oldest first, so a later segment's copy of an entry is the one kept
-        self.segments = sorted(mine, key=_segment_order)
+        self.segments = {kind: sorted(names, key=_segment_order) for kind, names in mine.items()}
 
-    def _load(self) -> None:
-        self.loaded = True
-        for name in self.segments:
+    def _load(self, kind: str) -> None:
+        read = self.read_segments[kind] = []
+        for name in self.segments.get(kind, ()):
             path = self.dir / name
             entries = _read_segment(path)
             if entries is _GONE:
@@ -191,15 +199,15 @@ class Store:
             if entries is None:
                 self.bad_segments.append(path)
                 continue
-            self.read_segments.append(path)
+            read.append(path)
             self.entries.update(entries)
 
     # ------------------------------------------------------------------ entries
 
     def get(self, key: str):
         """The value stored under key, or None (absent or undecodable)."""
-        if not self.loaded:
-            self._load()
+        if key[:1] not in self.read_segments:
+            self._load(key[:1])
         raw = self.new.get(key)
         if raw is None:
             raw = self.entries.get(key)
@@ -214,8 +222,8 @@ class Store:
         return value
 
     def has(self, key: str) -> bool:
-        if not self.loaded:
-            self._load()
+        if key[:1] not in self.read_segments:
+            self._load(key[:1])
         return key in self.new or key in self.entries
 
     def keep(self, keys) -> None:
@@ -233,41 +241,49 @@ class Store:
     # ------------------------------------------------------------------ writing
 
     def flush(self) -> None:
-        """Write what this run computed; compact when segments pile up. Never raises."""
+        """Write what this run computed; compact the kinds whose segments pile up. Never
+        raises."""
         if not self.write_enabled:
             return
-        if self.loaded:
-            self.live = [p.name for p in self.read_segments]
-        else:
-            self.live = list(self.segments)
-        compact = len(self.read_segments) >= MAX_SEGMENTS or (
-            len(self.read_segments) > 1 and len(self.entries) > 2 * len(self.used) + 256
-        ) or bool(self.bad_segments)
-        if not self.new and not compact and not self.other_versions:
+        live: list[str] = []
+        stale = list(self.other_versions) + list(self.bad_segments)
+        damaged = {_segment_kind(p.name) for p in self.bad_segments}
+        payloads: list[tuple[str, dict[str, bytes]]] = []
+        for kind in sorted(set(self.segments) | {key[:1] for key in self.new}):
+            new = {k: v for k, v in self.new.items() if k[:1] == kind}
+            read = self.read_segments.get(kind)
+            if read is None:  # never read: its segments stay as they are
+                live += self.segments.get(kind, ())
+                payloads.append((kind, new))
+                continue
+            held = sum(1 for k in self.entries if k[:1] == kind)
+            used = sum(1 for k in self.used if k[:1] == kind)
+            if len(read) >= MAX_SEGMENTS or (len(read) > 1 and held > 2 * used + 256) or kind in damaged:
+                kept = {}
+                for key in self.used:
+                    if key[:1] == kind:
+                        raw = self.new.get(key)
+                        if raw is None:
+                            raw = self.entries.get(key)
+                        if raw is not None:
+                            kept[key] = raw
+                payloads.append((kind, kept))
+                stale += read
+            else:
+                live += [p.name for p in read]
+                payloads.append((kind, new))
+        if not any(payload for _, payload in payloads) and not stale:
+            self.live = live
             return
-        if compact:
-            live = {}
-            for key in self.used:
-                raw = self.new.get(key)
-                if raw is None:
-                    raw = self.entries.get(key)
-                if raw is not None:
-                    live[key] = raw
-            payload = live
-        else:
-            payload = self.new
         try:
-            written = self._write(payload) if payload else None
+            for kind, payload in payloads:
+                if payload:
+                    live.append(self._write(kind, payload))
         except OSError as exc:
             self.note = f"{self.dir}: cache not written ({exc.strerror or exc})"
             self.live = None
             return
-        stale = list(self.other_versions) + list(self.bad_segments)
-        if compact:
-            stale += self.read_segments
-            self.live = []
-        if written is not None:
-            self.live.append(written)
+        self.live = live
         now = time.time()
         for path in self.temporary:  # left by a run killed while writing (an hour is plenty)
             try:
@@ -281,12 +297,17 @@ class Store:
             except OSError:
                 pass
 
-    def _write(self, entries: dict[str, bytes]) -> str:
+    def _write(self, kind: str, entries: dict[str, bytes]) -> str:
         self.dir.mkdir(parents=True, exist_ok=True)
         # the name is unique to this run: the rename cannot replace another segment
-        name = f"{code_version()}-{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
+        name = f"{code_version()}-{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}-{kind}{SUFFIX}"
         write_atomically(self.dir / name, frame(entries, MAGIC, FORMAT))
         return name
+
+
+def _segment_kind(name: str) -> str:
+    """The kind of entries a segment holds: the last part of its name."""
+    return name[: -len(SUFFIX)].rsplit("-", 1)[-1]
 
 
 def _segment_order(name: str):

@@ -284,10 +284,32 @@ def test_the_graph_of_an_unchanged_project_reads_no_cache_segment(tmp_path, read
     assert len(segment_reads) == 1 and reads == []
 
 
-def test_a_segment_damaged_behind_an_unchanged_stat_costs_one_full_analysis(tmp_path, segment_reads):
+def test_an_edit_nobody_consulted_reads_the_summaries_not_the_facts(tmp_path, segment_reads):
+    root = project(tmp_path)
+    for i in range(120):  # a project where one file is under 1 % of them
+        (root / f"lib/gen_{i}.ex").write_text(f"defmodule P.Gen{i} do\n  def g, do: P.Leaf.leaf()\nend\n")
+    age(root)
+    cached(root)
+    segment_reads.clear()
+    edit(root / "lib/other.ex", "defmodule P.Other do\n  def o, do: P.Leaf.leaf()\nend\n")
+    warm = cached(root)
+    assert warm.work["expanded"] == ["lib/other.ex"]
+    assert [name[-6:] for name in segment_reads] == ["-s.seg"]  # the facts segment is not read
+    assert warm.edges() == fresh(root).edges()
+    # the files that consulted an edited module are checked against their cached facts
+    segment_reads.clear()
+    edit(root / "lib/leaf.ex", "defmodule P.Leaf do\n  def leaf, do: 2\n  def more, do: 3\nend\n")
+    warm = cached(root)
+    assert {name[-6:] for name in segment_reads} == {"-f.seg", "-s.seg"}
+    assert warm.work["expanded"] == ["lib/leaf.ex"]  # the others' facts still hold
+    assert warm.edges() == fresh(root).edges()
+
+
+@pytest.mark.parametrize("kind", ["s", "f"])
+def test_a_segment_damaged_behind_an_unchanged_stat_costs_one_full_analysis(tmp_path, segment_reads, kind):
     root = project(tmp_path)
     cached(root)
-    [seg] = cache_dir(root).glob("*.seg")
+    [seg] = cache_dir(root).glob(f"*-{kind}.seg")
     st = seg.stat()
     data = seg.read_bytes()
     seg.write_bytes(data[:-10] + bytes([data[-10] ^ 0xFF]) + data[-9:])
@@ -298,7 +320,11 @@ def test_a_segment_damaged_behind_an_unchanged_stat_costs_one_full_analysis(tmp_
     assert definitions_of(warm) == definitions_of(fresh(root))
     assert load_snapshot(root, "1.18") is None  # so the next run reads the cache again
     again = cached(root)
-    assert len(again.work["expanded"]) == 8 and not seg.exists()  # and replaces the segment
+    assert not seg.exists()  # and replaces the segment
+    if kind == "f":
+        assert len(again.work["expanded"]) == 8
+    else:  # summaries made again; the facts, checked against them, still hold
+        assert len(again.work["indexed"]) == 8 and again.work["expanded"] == []
     assert facts_of(again) == facts_of(fresh(root))
     assert cached(root).work == {"indexed": [], "expanded": []}
 
@@ -307,7 +333,8 @@ def test_a_segment_compacted_away_by_another_run_is_noticed(tmp_path, reads):
     root = project(tmp_path)
     cached(root)
     for seg in cache_dir(root).glob("*.seg"):
-        seg.rename(seg.with_name(seg.name.replace(".seg", "0.seg")))  # another name, same entries
+        head, kind = seg.name.rsplit("-", 1)
+        seg.rename(seg.with_name(f"{head}0-{kind}"))  # another name, same entries
     reads.clear()
     warm = cached(root)
     assert reads == [] and warm.work == {"indexed": [], "expanded": []}

@@ -144,12 +144,15 @@ class ModuleConcat(Rule):
                     return None
                 edits.append(Edit(span[0], absorb_blank(source, span), b"", tidy=True))
         users_text = ", ".join(users)
+        many = len(users) > 1
         warning = (
             f"Module.concat hides {target} from the compiler: {path} no longer depends on it, so "
-            f"{users_text}, which use {path} at compile time, are no longer recompiled when "
-            f"{target} changes. If their compile-time work reaches these calls, they keep what "
-            f"they computed from the old {target} (code built against a stale .beam) until a "
-            f"clean build; and a renamed or removed {target} function fails only at run time."
+            f"{users_text}, which {'use' if many else 'uses'} {path} at compile time, "
+            f"{'are' if many else 'is'} no longer recompiled when {target} changes. If "
+            f"{'their' if many else 'its'} compile-time work reaches these calls, "
+            f"{'they keep what they' if many else 'it keeps what it'} computed from the old "
+            f"{target} (code built against a stale .beam) until a clean build; and a renamed or "
+            f"removed {target} function fails only at run time."
         )
         message = (
             f"{path} is used at compile time by {users_text} and calls {target} at run time, "

@@ -8,6 +8,8 @@ For each project, in one run on the same files:
 
 - parse: raw tree-sitter parse of every source file mix compiles, single-threaded, files
   already read into memory (the floor);
+- visit: one Python walk over every named node of those trees, doing nothing else (the least
+  any analysis written in Python that looks at every node costs on top of the parse);
 - analyze: ``refactor.analysis.analyze()`` without cache in a fresh process, in one process
   (``jobs=1``) and with every core, and its peak memory (max RSS of that process, and the
   tracemalloc peak of a second, traced analysis);
@@ -68,10 +70,15 @@ def worker(path: str, version: str, trace_memory: bool) -> dict:
 
     parser = Parser(LANGUAGE)
     t0 = time.perf_counter()
-    for d in data:
-        parser.parse(d)
+    trees = [parser.parse(d) for d in data]
     parse_s = time.perf_counter() - t0
-    del data
+    t0 = time.perf_counter()
+    for tree in trees:
+        stack = [tree.root_node]
+        while stack:
+            stack.extend(stack.pop().named_children)
+    visit_s = time.perf_counter() - t0
+    del data, trees
     parse(b"")  # queries and language loaded before timing analyze
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -100,6 +107,7 @@ def worker(path: str, version: str, trace_memory: bool) -> dict:
         "max_fanout": max(fan.values(), default=0),
         "load_s": load_s,
         "parse_s": parse_s,
+        "visit_s": visit_s,
         "analyze_s": analyze_s,
         "analyze_all_s": analyze_all_s,
         "cpus": _cpus(),
@@ -240,7 +248,7 @@ def bench_one(path: Path, args) -> dict:
     runs = [run_worker(str(path), args.elixir, args.tracemalloc and i == 0)
             for i in range(args.repeat)]
     row.update(runs[0])
-    for key in ("parse_s", "analyze_s", "analyze_all_s", "fanout_s"):  # best of --repeat
+    for key in ("parse_s", "visit_s", "analyze_s", "analyze_all_s", "fanout_s"):  # best of --repeat
         row[key] = min(r[key] for r in runs)
     graph = [*exfix_argv(), "graph", str(path), "--format", "dot", "--output", "-",
              "--elixir", args.elixir]
@@ -296,6 +304,7 @@ def fmt_table(rows: list[dict]) -> str:
         ("MiB src", lambda r: f"{r['bytes'] / 2**20:.1f}", ">"),
         ("edges c/e/r", lambda r: "/".join(str(r["edges"].get(k, 0)) for k in ("compile", "export", "runtime")), ">"),
         ("parse s", secs("parse_s"), ">"),
+        ("visit s", secs("visit_s"), ">"),
         ("analyze 1 s", secs("analyze_s"), ">"),
         ("analyze/parse", ratio("analyze_s", "parse_s"), ">"),
         ("analyze all s", secs("analyze_all_s"), ">"),
@@ -313,7 +322,7 @@ def fmt_table(rows: list[dict]) -> str:
         ("mix/graph", lambda r: f"{r['mix_s'] / r['graph_cold_s']:.1f}x" if "mix_s" in r else "-", ">"),
     ]
     if any("suggest_s" in r for r in rows):
-        cols.insert(15, ("suggest s", lambda r: f"{r['suggest_s']:.2f}" if "suggest_s" in r else "-", ">"))
+        cols.insert(16, ("suggest s", lambda r: f"{r['suggest_s']:.2f}" if "suggest_s" in r else "-", ">"))
     cells = [[c[0] for c in cols]] + [[c[1](r) for c in cols] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     lines = []

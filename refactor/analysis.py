@@ -595,7 +595,7 @@ class _Run:
         # what was consulted changed (the fingerprints of no other module can have changed)
         affected = {segment[0] for path in changed for segment in summaries[path]}
         edited = set(changed)
-        again = set(changed)
+        again = set(edited)
         if affected:
             consulted = snap.section("consulted")
             again.update(p for p, names in consulted.items() if not affected.isdisjoint(names))
@@ -851,16 +851,6 @@ def _file_links(path: str, ff: FileFacts, module_file: dict[str, str]) -> dict[s
     return out
 
 
-def _add_file_edges(edges: dict[tuple[str, str], str], path: str, ff: FileFacts,
-                    module_file: dict[str, str]) -> None:
-    """Add the edges of file ``path`` to other files, keeping the strongest label per edge."""
-    for sink, mode in _file_links(path, ff, module_file).items():
-        key = (path, sink)
-        current = edges.get(key)
-        if current is None or STRENGTH[mode] > STRENGTH[current]:
-            edges[key] = mode
-
-
 def _record(path: str, ff: FileFacts, module_file: Mapping[str, str], edges: dict, notes: dict,
             errors: dict) -> None:
     """Put one file's edge list, notes and errors in the per-file tables (a file without
@@ -1079,9 +1069,9 @@ class _Workers:
     merge itself. A worker forked after the merge inherits the index as it is."""
 
     def __init__(self, run: "_Run", jobs: int):
-        self.run = run
         import multiprocessing
 
+        self.run = run
         self.owner: dict[str, int] = {}  # file -> worker that parsed it
         ctx = multiprocessing.get_context("fork")
         self.conns = []
@@ -1253,11 +1243,11 @@ def umbrella_graph(children: list[Analysis]) -> tuple[list[str], dict[str, dict[
         for module, path in child.module_file.items():
             module_file.setdefault(module, path)
     edges: dict[str, dict[str, str]] = {}
-    file_edges: dict[tuple[str, str], str] = {}
     for child in children:
         for path, facts in child.files.items():
-            edges.setdefault(path, {})
-            _add_file_edges(file_edges, path, facts, module_file)
-    for (a, b), label in file_edges.items():
-        edges[a][b] = label
+            out = edges.setdefault(path, {})
+            for sink, mode in _file_links(path, facts, module_file).items():
+                current = out.get(sink)
+                if current is None or STRENGTH[mode] > STRENGTH[current]:
+                    out[sink] = mode
     return sorted(edges), edges

@@ -204,10 +204,14 @@ class Store:
 
     # ------------------------------------------------------------------ entries
 
-    def get(self, key: str):
-        """The value stored under key, or None (absent or undecodable)."""
+    def _ensure(self, key: str) -> None:
+        """The segments of the key's kind read, once."""
         if key[:1] not in self.read_segments:
             self._load(key[:1])
+
+    def get(self, key: str):
+        """The value stored under key, or None (absent or undecodable)."""
+        self._ensure(key)
         raw = self.new.get(key)
         if raw is None:
             raw = self.entries.get(key)
@@ -222,8 +226,7 @@ class Store:
         return value
 
     def has(self, key: str) -> bool:
-        if key[:1] not in self.read_segments:
-            self._load(key[:1])
+        self._ensure(key)
         return key in self.new or key in self.entries
 
     def keep(self, keys) -> None:

@@ -77,6 +77,13 @@ def _is_enum_map(node: Node) -> bool:
             and len(call_arguments(node)) == 2)
 
 
+def _unquotes(args: list[Node], bind_quoted: Node | None) -> bool:
+    """Whether a ``quote`` with these options expands its ``unquote(...)`` calls: not with
+    ``unquote: false``, nor with ``bind_quoted`` unless ``unquote: true``."""
+    option = keyword_get(args, "unquote")
+    return text(option) != "false" if option is not None else bind_quoted is None
+
+
 @dataclass(frozen=True)
 class Binding:
     """A macro parameter bound to the caller's argument (walked in the caller's scope)."""
@@ -1248,12 +1255,8 @@ class Expander:
         the caller's module body, as the compiler runs them."""
         args = call_arguments(quote)
         bind_quoted = keyword_get(args, "bind_quoted")
-        unquote_opt = keyword_get(args, "unquote")
-        if unquote_opt is not None:
-            unquoting = text(unquote_opt) != "false"
-        else:
-            unquoting = bind_quoted is None
-        if unquote_opt is not None and not unquoting:
+        unquoting = _unquotes(args, bind_quoted)
+        if not unquoting and keyword_get(args, "unquote") is not None:
             bindings = {}
         body = do_body(quote)
         if not body:
@@ -1587,8 +1590,7 @@ class Expander:
         if bind_quoted is not None:
             for _key, value in keyword_pairs(bind_quoted):
                 self.walk(value, env)
-        unquote_opt = keyword_get(args, "unquote")
-        if (text(unquote_opt) == "false") if unquote_opt is not None else bind_quoted is not None:
+        if not _unquotes(args, bind_quoted):
             return env  # its unquote(...) calls are code it quotes, run where it lands
         for body in do_body(node):
             self.find_unquotes(body, env)

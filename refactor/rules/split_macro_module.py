@@ -87,8 +87,7 @@ class SplitMacroModule(Rule):
             if not macros or len(funcs) < MIN_FUNCTIONS or not deps:
                 continue
             line = info.line or 1
-            chain = (f"its file depends on {', '.join(deps[:3])}{', ...' if len(deps) > 3 else ''}, so those "
-                     f"users recompile whenever any of it changes")
+            chain = f"its file depends on {listing(deps)}, so those users recompile whenever any of it changes"
             if macros == ["__using__/1"]:
                 message = (f"{module} is used (`use {module}`) at compile time by {len(files)} file(s) "
                            f"({listing(files)}) and also holds {len(funcs)} run-time functions; {chain}")
@@ -109,7 +108,8 @@ class SplitMacroModule(Rule):
         return out
 
 
-def listing(files: set[str]) -> str:
+def listing(files) -> str:
+    """The first three of ``files`` in order, and ``...`` when there are more."""
     return ", ".join(sorted(files)[:3]) + (", ..." if len(files) > 3 else "")
 
 

@@ -24,6 +24,7 @@ from dataclasses import replace as dataclass_replace
 
 from tree_sitter import Node
 
+from . import clauses
 from .facts import FileFacts, ModuleDef, Reference
 from .index import (
     DEF_KINDS,
@@ -454,8 +455,7 @@ class Expander:
             arity = len(args) + extra_arity + (1 if block else 0)
         if name in ("unquote", "unquote_splicing") and not capture:
             if env.bindings is not None:
-                self.unquote(node, env)
-                return env
+                return self.unquote(node, env)
             if env.fragment_env is not None:
                 # an unquote fragment of a def: evaluated in the module body when the def is
                 # defined, with the module body's aliases, imports and variables
@@ -839,7 +839,7 @@ class Expander:
         args = self.call_args_with_block(node)
         if extra_arity:
             args = [None] + args  # the piped value: walked by the caller
-        definition = self.pick_clause(defs, args, env)
+        definition = self.pick_clause(defs, args)
         bindings = self.bind(definition, args, env)
         via = env.via or f"{module}.{name}/{arity}"
         quoted = self.returned_quote(definition, bindings, info, env)
@@ -899,46 +899,39 @@ class Expander:
             args.append(block)
         return args
 
-    def pick_clause(self, defs: list[Definition], args, env) -> Definition:
-        # prefer a clause whose literal-atom parameter matches a literal-atom argument
-        for d in defs:
-            ok = True
-            for param, arg in zip(d.params, args):
-                pval = atom_value(param) if param is not None else None
-                if pval is None:
-                    continue
-                aval = atom_value(arg) if arg is not None else None
-                if aval != pval:
-                    ok = False
-                    break
-            if ok:
-                return d
-        return defs[0]
+    @staticmethod
+    def pick_clause(defs: list[Definition], args) -> Definition:
+        """The clause the compiler runs for these quoted arguments (see clauses.py)."""
+        return clauses.pick(defs, args)
 
     def bind(self, definition: Definition, args: list, env: Env) -> dict:
+        """The clause's parameters bound to the caller's arguments (code walked in ``env``)."""
+        values = [Binding(a, env, atom_value(a) if a is not None else None) for a in args]
+        return self.bind_values(definition, values, env)
+
+    def bind_values(self, definition: Definition, values: list[Binding], env: Env) -> dict:
         bindings: dict[str, Binding] = {}
-        params = definition.params
-        given = len(args)
-        optional = sum(1 for p in params if is_default(p))
-        fill_defaults = len(params) - given  # number of defaults used
-        ai = 0
-        for param in params:
+        defaults = len(definition.params) - len(values)  # how many defaults are used
+        given = iter(values)
+        for param in definition.params:
             if is_default(param):
-                if fill_defaults > 0 and optional > 0:
-                    fill_defaults -= 1
-                    name_node = param.child_by_field_name("left")
-                    default = param.child_by_field_name("right")
-                    if name_node is not None and name_node.type == "identifier":
-                        bindings[text(name_node)] = Binding(
+                name = param.child_by_field_name("left")
+                if defaults > 0:
+                    defaults -= 1
+                    if name is not None and name.type == "identifier":
+                        default = param.child_by_field_name("right")
+                        bindings[text(name)] = Binding(
                             default, replace(env, hygiene=definition.aliases, bindings={})
                         )
                     continue
-                param = param.child_by_field_name("left")
-            if ai >= len(args):
+                param = name
+            value = next(given, None)
+            if value is None:
                 break
-            arg = args[ai]
-            ai += 1
-            self.bind_pattern(param, arg, env, bindings)
+            if param is not None and param.type == "identifier":
+                bindings[text(param)] = value
+            else:
+                self.bind_pattern(param, value.node, value.env, bindings)
         return bindings
 
     def bind_pattern(self, param: Node | None, arg: Node | None, env: Env, out: dict) -> None:
@@ -950,6 +943,13 @@ class Expander:
         if param.type == "binary_operator" and text(param.child_by_field_name("operator")) == "=":
             self.bind_pattern(param.child_by_field_name("left"), arg, env, out)
             self.bind_pattern(param.child_by_field_name("right"), arg, env, out)
+            return
+        if param.type == "tuple" and arg is not None and unwrap_block(arg).type == "tuple":
+            # use MyAppWeb, {:live_view, opts} against __using__({which, opts})
+            params, values = named_children(param), named_children(unwrap_block(arg))
+            if len(params) == len(values):
+                for sub, value in zip(params, values):
+                    self.bind_pattern(sub, value, env, out)
             return
         if param.type in ("list", "keywords") and arg is not None:
             # [do: block] against a do-block or keyword list
@@ -996,10 +996,10 @@ class Expander:
                 if fname is None:
                     return None
                 call_args = named_children(args[2]) if args[2].type == "list" else []
-                return self.local_quote(info, fname, call_args, local_bindings, env, depth, definition)
+                return self.local_quote(info, fname, call_args, local_bindings, env, depth, definition.aliases)
         if last.type == "call" and call_name(last) and info is not None and call_name(last) in self.definitions(info):
             return self.local_quote(
-                info, call_name(last), call_arguments(last), local_bindings, env, depth, definition
+                info, call_name(last), call_arguments(last), local_bindings, env, depth, definition.aliases
             )
         return None
 
@@ -1022,29 +1022,39 @@ class Expander:
                                 break
             stack.extend(named_children(n))
 
-    def local_quote(self, info, fname, call_args, bindings, env, depth, definition):
-        defs = [d for d in self.definitions(info).get(fname, []) if d.kind in ("def", "defp")]
-        defs = [d for d in defs if len(call_args) in d.arities]
+    def local_quote(self, info, fname, call_args, bindings, env, depth, hygiene):
+        """What the local helper ``fname(call_args)`` returns when it is a quote; the call is
+        made at macro time, in code whose aliases are ``hygiene``."""
+        defs = [d for d in self.definitions(info).get(fname, [])
+                if d.kind in ("def", "defp") and len(call_args) in d.arities]
         if not defs:
             return None
-        # arguments of the local call are macro-time values: resolve the bound ones
-        args = []
-        arg_bindings = {}
-        for i, a in enumerate(call_args):
-            if a.type == "identifier" and text(a) in bindings:
-                arg_bindings[i] = bindings[text(a)]
-            args.append(a)
-        target = defs[0]
-        new_bindings = {}
-        for i, param in enumerate(target.params):
-            if param.type == "identifier":
-                if i in arg_bindings:
-                    new_bindings[text(param)] = arg_bindings[i]
-                elif i < len(args):
-                    new_bindings[text(param)] = Binding(
-                        args[i], replace(env, hygiene=definition.aliases, bindings=bindings)
-                    )
-        return self.returned_quote(target, new_bindings, info, env, depth + 1)
+        macro_env = replace(env, hygiene=hygiene, bindings=bindings)
+        # an argument is the caller's code a macro parameter holds, or the helper's own value
+        values = []
+        for arg in call_args:
+            value = bindings.get(text(arg)) if arg.type == "identifier" else None
+            values.append(value if value is not None else Binding(arg, macro_env, atom_value(arg)))
+        target = self.pick_clause(defs, [v.node for v in values])
+        return self.returned_quote(target, self.bind_values(target, values, env), info, env, depth + 1)
+
+    def helper_quote(self, call: Node, env: Env) -> Binding | None:
+        """``unquote(html_helpers())`` in a macro's quote: the quote the macro module's local
+        helper returns, as a fragment walked where the unquote stands."""
+        name = call_name(call)
+        module = env.bindings.get("__MODULE__") if env.bindings else None
+        if name is None or name in SPECIAL or module is None or module.atom is None:
+            return None
+        info = self.lookup(module.atom.removeprefix("Elixir."), DEFINITIONS)
+        if info is None:
+            return None
+        quoted = self.local_quote(info, name, call_arguments(call), env.bindings, env, 1, env.hygiene or {})
+        if quoted is None:
+            return None
+        if quoted[0] == "binding":
+            return quoted[1]
+        _kind, body, qbindings, qdef = quoted
+        return Binding(None, Env(hygiene=qdef.aliases, bindings=qbindings), quoted=tuple(body))
 
     def bind_assignment(self, expr: Node, bindings: dict, definition: Definition) -> None:
         """Follow `x = Keyword.get(opts, :k)`-like assignments before a quote."""
@@ -1281,7 +1291,10 @@ class Expander:
         args = call_arguments(node)
         if len(args) != 1 or env.bindings is None:
             return None
-        return self.macro_time_value(args[0], env.bindings)
+        value = self.macro_time_value(args[0], env.bindings)
+        if value is None and args[0].type == "call":
+            value = self.helper_quote(args[0], env)
+        return value
 
     def unquoted_node(self, node: Node, env: Env) -> Node:
         """The caller's code behind ``unquote(param)``, or the node itself."""
@@ -1291,24 +1304,28 @@ class Expander:
                 return binding.node
         return node
 
-    def unquote(self, node: Node, env: Env) -> None:
+    def unquote(self, node: Node, env: Env) -> Env:
         binding = self.unquoted(node, env)
         if binding is None:
             args = call_arguments(node)
             if args and args[0].type != "identifier":
                 self.note(f"{self.path}: unquote of a macro-time expression is not followed")
-            return
-        self.walk_binding(binding, env)
+            return env
+        return self.walk_binding(binding, env)
 
-    def walk_binding(self, binding: Binding, env: Env) -> None:
-        """Walk the caller's code bound to a macro parameter where the macro placed it."""
+    def walk_binding(self, binding: Binding, env: Env) -> Env:
+        """Walk the caller's code bound to a macro parameter where the macro placed it. A
+        quoted fragment's aliases, imports and requires reach the code after it (a helper's
+        `import`s spliced into a `use`), as the quote's own would."""
         for item in binding.items:
-            self.walk_binding(item, env)
+            env = self.walk_binding(item, env)
         if binding.quoted:
-            self.seq(list(binding.quoted), replace(env, hygiene=binding.env.hygiene, bindings=binding.env.bindings))
-            return
+            after = self.seq(list(binding.quoted),
+                             replace(env, hygiene=binding.env.hygiene, bindings=binding.env.bindings))
+            return replace(env, aliases=after.aliases, imports=after.imports,
+                           macro_aliases={**env.macro_aliases, **after.macro_aliases})
         if binding.node is None:
-            return
+            return env
         benv = replace(
             binding.env,
             module=env.module,
@@ -1325,6 +1342,7 @@ class Expander:
             self.block(binding.node, benv)
         else:
             self.walk(binding.node, benv)
+        return env
 
     # ------------------------------------------------------------------ special forms
 
@@ -1550,7 +1568,7 @@ class Expander:
             defs = [d for d in self.definitions(info).get("__using__", []) if d.kind == "defmacro"]
             if not defs:
                 continue
-            definition = self.pick_clause(defs, [opts], env)
+            definition = self.pick_clause(defs, [opts])
             bindings: dict[str, Binding] = {}
             if definition.params:
                 param = definition.params[0]

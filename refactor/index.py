@@ -52,6 +52,14 @@ class Definition:
             self._body = do_body(self._node) if self._node is not None else []
         return self._body
 
+    @property
+    def guard(self) -> Node | None:
+        """The clause's ``when`` guard (None for a defguard, whose guard is its body)."""
+        if self._node is None or self.kind in ("defguard", "defguardp"):
+            return None
+        args = call_arguments(self._node)
+        return head_parts(args[0])[2] if args else None
+
     def __repr__(self) -> str:
         return f"Definition({self.module}.{self.kind} {self.name}/{self.arities} in {self.file})"
 

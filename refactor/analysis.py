@@ -97,6 +97,13 @@ class Analysis:
         return frozenset(out)
 
     @cached_property
+    def tracked_files(self) -> list[str]:
+        """The files mix's graph lists: those that define a module (a file whose modules
+        are all behind `if Mix.env() == :dev` defines none in prod, and is not listed)."""
+        defining = set(self.module_file.values())
+        return [f for f in self.files if f in defining]
+
+    @cached_property
     def file_edges(self) -> dict[tuple[str, str], str]:
         """(source file, sink file) -> the strongest label, in file order."""
         return {(path, sink): label for path in self.files for sink, label in self.out_edges[path]}
@@ -112,8 +119,8 @@ class Analysis:
         return graph
 
     def edges(self) -> dict[str, dict[str, str]]:
-        """``{source file: {sink file: label}}`` with every file present, as mix's JSON."""
-        return {f: dict(self.out_edges[f]) for f in self.files}
+        """``{source file: {sink file: label}}`` with every tracked file present, as mix's JSON."""
+        return {f: dict(self.out_edges[f]) for f in self.tracked_files}
 
     def direct_labels(self) -> dict[str, dict[str, frozenset[str]]]:
         """Every label under which a file lists another, as mix's manifest keeps them
@@ -366,12 +373,17 @@ class _Run:
         self._file_set: frozenset[str] | None = None
         self._file_index: dict[str, int] | None = None
 
+    @property
+    def snapshot_key(self) -> str:
+        """One snapshot per Elixir version, environment and configuration."""
+        return f"{self.sem.version}-{self.project.build.key}"
+
     # ------------------------------------------------------------------ phases
 
     def analysis(self) -> Analysis:
         dep_files = [f for d in self.project.dependency_source_dirs() for f in _dependency_files(d)]
         self.items = [(p, False) for p in dep_files] + [(p, True) for p in self.files]
-        snap = load_snapshot(self.project.root, self.sem.version) if self.snapshots else None
+        snap = load_snapshot(self.project.root, self.snapshot_key) if self.snapshots else None
         fast = None
         try:
             if snap is not None:
@@ -421,7 +433,7 @@ class _Run:
         falls back on when the cache lost it after the snapshot was taken (a segment
         compacted away by a concurrent run, or damaged)."""
         if self._recovered is None:
-            drop_snapshot(self.project.root, self.sem.version)  # the next run reads the cache again
+            drop_snapshot(self.project.root, self.snapshot_key)  # the next run reads the cache again
             self._recovered = _Run(self.project, self.sem, None, False, self.jobs).analysis()
         return self._recovered
 
@@ -527,7 +539,7 @@ class _Run:
             _too_deep(ff, tree)
         consulted: dict[str, int] | None = {} if encode else None
         try:
-            Expander(path, self.modules, self.sem, ff, consulted).run(tree.root_node)
+            Expander(path, self.modules, self.sem, ff, consulted, self.project.build).run(tree.root_node)
         except RecursionError:
             _too_deep(ff, tree)
         if not encode:
@@ -655,7 +667,7 @@ class _Run:
     def _snapshot(self, stats: dict[str, tuple], c: _Connected, sections: dict[str, bytes]) -> Snapshot:
         """``stats``: path -> (size, mtime_ns, inode, hash) of every file."""
         return Snapshot(
-            version=self.sem.version,
+            version=self.snapshot_key,
             begun=self.begun,
             files=self.files,
             deps=[p for p, in_project in self.items if not in_project],
@@ -672,7 +684,7 @@ class _Run:
     # ------------------------------------------------------------------ cache validity
 
     def _facts_key(self, path: str) -> str:
-        return f"f{self.sem.version}:{self.shas[path]}:{path}"
+        return f"f{self.sem.version}:{self.project.build.key}:{self.shas[path]}:{path}"
 
     def _still_valid(self, entry) -> bool:
         if type(entry) is not tuple or len(entry) != 6:

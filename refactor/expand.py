@@ -26,6 +26,7 @@ from tree_sitter import Node
 
 from . import clauses
 from .facts import FileFacts, ModuleDef, Reference
+from .mixconfig import BuildEnv, env_condition
 from .index import (
     DEF_KINDS,
     Definition,
@@ -120,6 +121,9 @@ class Env:
     # inside a def written outside any quote: the module body's environment at the def,
     # where the def's `unquote(...)` fragments are evaluated (at compile time)
     fragment_env: "Env | None" = None
+    # in a module body's branch that the environment never takes (`if Mix.env() == :dev`
+    # analysed for prod): still expanded, but the modules and functions it defines never exist
+    dead: bool = False
 
     def __init__(self, **fields):
         self.__dict__.update(fields)
@@ -144,8 +148,10 @@ class Expander:
         semantics: Semantics,
         facts: FileFacts | None = None,
         consulted: dict[str, int] | None = None,
+        build: BuildEnv | None = None,
     ):
         self.path = path
+        self.build = build or BuildEnv()
         self.modules = modules
         # module -> the most the expansion read of it (MACROS, SUMMARY or DEFINITIONS);
         # a module looked up and not found is recorded too
@@ -1347,6 +1353,8 @@ class Expander:
     # ------------------------------------------------------------------ special forms
 
     def sf_defmodule(self, node: Node, env: Env) -> Env:
+        if env.dead:
+            return env
         args = call_arguments(node)
         if not args:
             return env
@@ -1382,6 +1390,8 @@ class Expander:
                 self.walk(value, env)
 
     def sf_defprotocol(self, node, env):
+        if env.dead:
+            return env
         first = len(self.facts.modules)
         out = self.sf_defmodule(node, env)
         if len(self.facts.modules) == first:
@@ -1409,6 +1419,8 @@ class Expander:
         return False
 
     def sf_defimpl(self, node: Node, env: Env) -> Env:
+        if env.dead:
+            return env
         args = call_arguments(node)
         if not args:
             return env
@@ -1429,6 +1441,8 @@ class Expander:
         return env
 
     def sf_def(self, node: Node, env: Env) -> Env:
+        if env.dead:
+            return env
         kind = call_name(node)
         args = call_arguments(node)
         if not args or env.module is None:
@@ -1658,6 +1672,45 @@ class Expander:
             self.block(block, env, match_clauses=False)
         return env
 
+    def sf_if(self, node: Node, env: Env) -> Env:
+        """``if Mix.env() == :dev do ... end`` outside a function, where the environment
+        analysed decides the condition. Both branches are expanded, as the compiler expands
+        them before the module body runs; what the branch not taken defines never exists."""
+        args = call_arguments(node)
+        truth = self.build_condition(args[0], env) if args and env.function is None else None
+        if truth is None:
+            self.args_and_block(node, env)
+            return env
+        if call_name(node) == "unless":
+            truth = not truth
+        self.walk(args[0], env)
+        block = do_block(node)
+        if block is not None:
+            then = [c for c in named_children(block) if not c.type.endswith("_block")]
+            other = next((c for c in named_children(block) if c.type == "else_block"), None)
+            branches = (then, named_children(other) if other is not None else [])
+        else:
+            branches = tuple([v] if v is not None else [] for v in
+                             (keyword_get(args[1:], "do"), keyword_get(args[1:], "else")))
+        self.seq(branches[0], env if truth else replace(env, dead=True))
+        self.seq(branches[1], replace(env, dead=True) if truth else env)
+        return env
+
+    def build_condition(self, node: Node, env: Env) -> bool | None:
+        """A condition the build decides: the environment (``Mix.env() == :dev``), or
+        ``Code.ensure_loaded?(Mod)`` of a module the project or its fetched deps define (true)
+        or that none of them nor Elixir defines (false: an optional dependency not fetched)."""
+        node = unwrap_block(node)
+        if node.type == "call" and text(node.child_by_field_name("target") or node).replace(" ", "") == "Code.ensure_loaded?":
+            args = call_arguments(node)
+            module = self.resolve(args[0], env) if len(args) == 1 and args[0].type in ("alias", "dot") else None
+            if module is None:
+                return None
+            if self.lookup(module) is not None:
+                return True
+            return False if self.build.absent(module) else None
+        return env_condition(node, self.build.env)
+
     def sf_ignore(self, node: Node, env: Env) -> Env:
         return env
 
@@ -1695,6 +1748,8 @@ SPECIAL = {
     "for": Expander.sf_clauses,
     "with": Expander.sf_clauses,
     "defoverridable": Expander.sf_ignore,
+    "if": Expander.sf_if,
+    "unless": Expander.sf_if,
 }
 for _kind in DEF_KINDS:
     SPECIAL[_kind] = Expander.sf_def

@@ -2,7 +2,8 @@
 
 ``mix.exs`` is read with tree-sitter, never evaluated. ``elixirc_paths`` is taken from the
 project keyword list when it is a plain list of strings, or from a local function
-``elixirc_paths(env)`` whose clause for ``:dev`` (or the catch-all) returns such a list;
+``elixirc_paths(env)`` whose clause for the environment analysed (``--env``, else ``MIX_ENV``,
+else ``dev``; or the catch-all) returns such a list;
 anything else falls back to mix's default ``["lib"]`` with a note saying so.
 """
 
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from pathlib import Path
 
+from .mixconfig import BuildEnv, mix_env, read_config
 from .parse import first_error, parse
 from .syntax import (
     atom_value,
@@ -61,6 +64,11 @@ class Project:
     deps: dict[str, Dep] = field(default_factory=dict)
     apps_path: str | None = None  # set for an umbrella root
     notes: list[str] = field(default_factory=list)
+    build: BuildEnv = field(default_factory=BuildEnv)  # MIX_ENV and the config it reads
+
+    @property
+    def env(self) -> str:
+        return self.build.env
 
     @property
     def is_umbrella(self) -> bool:
@@ -81,7 +89,7 @@ class Project:
         out = []
         for entry in sorted(base.iterdir()) if base.is_dir() else []:
             if (entry / "mix.exs").is_file():
-                out.append(load_project(entry))
+                out.append(load_project(entry, self.env))
         return out
 
     def dependency_source_dirs(self) -> list[Path]:
@@ -106,8 +114,10 @@ class Project:
         return dirs
 
 
-def load_project(path: str | os.PathLike) -> Project:
+def load_project(path: str | os.PathLike, env: str | None = None) -> Project:
+    """The project at ``path``, for the environment ``env`` (default: ``mixconfig.mix_env``)."""
     root = Path(path)
+    env = mix_env(env)
     mix_exs = root / "mix.exs"
     if not mix_exs.is_file():
         raise ProjectError("no mix.exs here: not a mix project", str(root))
@@ -134,7 +144,7 @@ def load_project(path: str | os.PathLike) -> Project:
             elif key == "apps_path" and value.type == "string":
                 apps_path = _string(value)
             elif key == "elixirc_paths":
-                found = _string_list(value, functions)
+                found = _string_list(value, functions, env)
                 if found is None:
                     notes.append(
                         f"mix.exs:{value.start_point[0] + 1}: elixirc_paths is computed in a way "
@@ -148,7 +158,21 @@ def load_project(path: str | os.PathLike) -> Project:
         files: list[str] = []
     else:
         files = source_files(root, paths, notes)
-    return Project(root, name, paths, files, deps, apps_path, notes)
+    build = read_config(_config_root(root), env)
+    if (root / "deps").is_dir():
+        build = dataclass_replace(build, deps_fetched=True)
+    notes.extend(build.notes)
+    return Project(root, name, paths, files, deps, apps_path, notes, build)
+
+
+def _config_root(root: Path) -> Path:
+    """Where config/config.exs is: the project's own, else its umbrella's (apps/NAME)."""
+    if (root / "config" / "config.exs").is_file():
+        return root
+    umbrella = root.parent.parent
+    if (umbrella / "config" / "config.exs").is_file() and (umbrella / "mix.exs").is_file():
+        return umbrella
+    return root
 
 
 def source_files(root: Path, paths: list[str], notes: list[str] | None = None) -> list[str]:
@@ -260,7 +284,7 @@ def _string(node) -> str | None:
     return "".join(text(c) for c in node.named_children if c.type == "quoted_content")
 
 
-def _string_list(node, functions) -> list[str] | None:
+def _string_list(node, functions, env: str = "dev") -> list[str] | None:
     node = unwrap_block(node)
     if node.type == "list":
         out = []
@@ -271,11 +295,11 @@ def _string_list(node, functions) -> list[str] | None:
             out.append(s)
         return out
     if node.type == "call" and call_name(node) in functions:
-        # elixirc_paths(Mix.env()): take the clause for :dev, else the catch-all
+        # elixirc_paths(Mix.env()): take the clause for the environment, else the catch-all
         clauses = functions[call_name(node)]
         chosen = None
         for params, body in clauses:
-            if len(params) == 1 and atom_value(params[0]) == "dev":
+            if len(params) == 1 and atom_value(params[0]) == env:
                 chosen = body
                 break
         if chosen is None:
@@ -284,7 +308,7 @@ def _string_list(node, functions) -> list[str] | None:
                     chosen = body
                     break
         if chosen:
-            return _string_list(chosen[-1], {})
+            return _string_list(chosen[-1], {}, env)
     return None
 
 

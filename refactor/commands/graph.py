@@ -73,10 +73,28 @@ def jobs_option(f):
     )(f)
 
 
+def _set_env(ctx, param, value):
+    from .. import mixconfig
+
+    if value is not None and not value.isidentifier():
+        raise click.BadParameter(f"not an environment name: {value!r}")
+    mixconfig.DEFAULTS["env"] = value
+    return value
+
+
+def env_option(f):
+    """``--env NAME``: the MIX_ENV analysed (sets load_project's default)."""
+    return click.option(
+        "--env", metavar="dev|test|prod", expose_value=False, callback=_set_env,
+        help="Analyse the project as mix compiles it in this environment (default: $MIX_ENV, "
+             "else dev): its elixirc_paths, config/*.exs and Mix.env() conditions.",
+    )(f)
+
+
 def analysis_options(f):
-    """The options of every command that analyses a project: --elixir, --verbose,
+    """The options of every command that analyses a project: --elixir, --env, --verbose,
     --no-cache and --jobs, in that order."""
-    for option in (jobs_option, cache_option, verbose_option, elixir_option):
+    for option in (jobs_option, cache_option, verbose_option, env_option, elixir_option):
         f = option(f)
     return f
 
@@ -179,12 +197,12 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
         analysis = report_analysis(analyze(project, version), verbose)
         # every label of every direct reference: only --only-direct reads them
         direct = analysis.direct_labels() if only_direct else None
-        graphs = [(None, FileGraph(files=list(analysis.files), edges=analysis.edges(), direct=direct))]
+        graphs = [(None, FileGraph(files=analysis.tracked_files, edges=analysis.edges(), direct=direct))]
     else:
         children = [report_analysis(analyze(child, version), verbose) for child in project.children()]
         if version == "1.14":
             # 1.14 runs the task in each app: one graph per app under a "==> app" header
-            graphs = [(c.project.name, FileGraph(list(c.files), c.edges())) for c in children]
+            graphs = [(c.project.name, FileGraph(c.tracked_files, c.edges())) for c in children]
         else:
             graphs = [(None, FileGraph(*umbrella_graph(children)))]
     code = 0

@@ -21,7 +21,7 @@ from ..discover import find_projects
 from ..engine import Options, Problem, ProjectResult, display_path, run_many, units_of
 from ..rules import get_rules
 from ..writer import FileChange, Refused, take_back, write_changes
-from .graph import cache_option
+from .graph import cache_option, env_option
 
 FORMATS = ["diff", "json", "sarif"]
 STRATEGIES = ["auto", "hoist", "guard"]
@@ -56,6 +56,7 @@ def _options(f):
                      help="Also use the last-resort rewrite (Module.concat); see its warnings."),
         click.option("--elixir", "elixir", metavar="VERSION",
                      help="Label edges as this Elixir version does (default: the installed elixir)."),
+        env_option,
         cache_option,
     ]
     for deco in reversed(decorators):

@@ -1,0 +1,238 @@
+"""The build environment of a project: ``MIX_ENV`` and what ``config/*.exs`` sets for it.
+
+Mix compiles a project for one environment (``dev`` unless ``MIX_ENV`` says otherwise), and
+some of what the compiler records depends on it: ``elixirc_paths(:test)`` adds
+``test/support``, ``if Mix.env() == :dev do ... end`` in a module body defines what it holds
+in one environment only, and Phoenix reads ``config :phoenix, :plug_init_mode, :runtime``
+(set by every ``mix phx.new`` app in dev and test) to initialise plugs at run time instead
+of at compile time.
+
+``config/config.exs`` is read with tree-sitter, never evaluated: ``config :app, :key,
+value``, ``config :app, key: value`` and ``config :app, Module, opts`` are recorded, an
+``import_config "#{config_env()}.exs"`` is followed for the environment, and ``if
+config_env() == :prod do ... end`` takes the branch the environment takes. A condition or a
+file name exfix cannot evaluate is reported in the notes, and what it guards is not read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tree_sitter import Node
+
+from .parse import parse
+from .syntax import atom_value, call_arguments, call_name, do_block, keyword_pairs, named_children, text, unwrap_block
+
+ENVS = ("dev", "test", "prod")
+# set by the command line's --env (see commands/graph.py), read by load_project
+DEFAULTS: dict[str, str | None] = {"env": None}
+MAX_IMPORTS = 32
+
+
+def mix_env(value: str | None = None) -> str:
+    """The environment to analyse for: the one asked for, else ``MIX_ENV``, else ``dev``."""
+    return value or DEFAULTS.get("env") or os.environ.get("MIX_ENV") or "dev"
+
+
+# Elixir's own applications and the top-level names of their modules: always loadable
+STDLIB = frozenset("""
+Access Agent Application Atom Base Behaviour Bitwise Calendar Code Collectable Config Date
+DateTime Dict Duration DynamicSupervisor EEx Enum Enumerable Exception ExUnit File Float Function
+GenEvent GenServer HashDict HashSet IEx IO Inspect Integer JSON Kernel Keyword List Logger Macro
+Map MapSet Mix Module NaiveDateTime Node OptionParser PartitionSupervisor Path Port Process
+Protocol Range Record Regex Registry Set Stream String StringIO Supervisor System Task Time
+Tuple URI Version""".split())
+
+
+@dataclass(frozen=True)
+class BuildEnv:
+    env: str = "dev"
+    # (app, key) -> the value's source text, as the last `config` call for it wrote it
+    settings: dict = field(default_factory=dict, hash=False, compare=False)
+    notes: tuple = ()
+    # deps/ is there (after `mix deps.get`): a module found neither in the project nor in
+    # deps/ nor in Elixir is absent from the build, as an optional dependency not fetched
+    deps_fetched: bool = False
+
+    def absent(self, module: str) -> bool:
+        """Whether ``Code.ensure_loaded?(module)`` is false in this build, for a module that
+        is neither in the project nor in its dependencies' sources."""
+        top = module.split(".", 1)[0]
+        return self.deps_fetched and top not in STDLIB and not top.endswith(("Error", "Exception"))
+
+    def get(self, app: str, key: str) -> str | None:
+        return self.settings.get((app, key))
+
+    @property
+    def key(self) -> str:
+        """What an analysis depends on: the environment and the settings (cache keys)."""
+        digest = hashlib.blake2b(repr(sorted(self.settings.items())).encode(), digest_size=6).hexdigest()
+        return f"{self.env}-{int(self.deps_fetched)}-{digest}"
+
+
+def env_condition(node: Node, env: str) -> bool | None:
+    """Whether a condition on the environment holds (``Mix.env() == :dev``, ``config_env()
+    in [:dev, :test]``, ``!=``, ``not in``, ``and``, ``or``, ``not``); None for any other."""
+    node = unwrap_block(node)
+    if node.type == "unary_operator" and text(node.child_by_field_name("operator")) in ("not", "!"):
+        inner = [c for c in node.children_by_field_name("operand") if c.is_named]
+        got = env_condition(inner[0], env) if inner else None
+        return None if got is None else not got
+    if node.type != "binary_operator":
+        return None
+    op = text(node.child_by_field_name("operator"))
+    left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+    if op in ("and", "&&", "or", "||"):
+        a, b = env_condition(left, env), env_condition(right, env)
+        if op in ("and", "&&"):
+            return False if False in (a, b) else (None if None in (a, b) else True)
+        return True if True in (a, b) else (None if None in (a, b) else False)
+    if not _is_env_call(left):
+        left, right = right, left
+        if not _is_env_call(left) or op not in ("==", "!=", "===", "!=="):
+            return None
+    if op in ("==", "==="):
+        value = atom_value(unwrap_block(right))
+        return None if value is None else env == value
+    if op in ("!=", "!=="):
+        value = atom_value(unwrap_block(right))
+        return None if value is None else env != value
+    if op in ("in", "not in") and unwrap_block(right).type == "list":
+        values = [atom_value(v) for v in named_children(unwrap_block(right))]
+        if None in values:
+            return None
+        return (env in values) == (op == "in")
+    return None
+
+
+def _is_env_call(node: Node | None) -> bool:
+    """``Mix.env()``, ``Mix.env`` or ``config_env()``."""
+    if node is None:
+        return False
+    node = unwrap_block(node)
+    if node.type == "call" and call_name(node) == "config_env" and not call_arguments(node):
+        return True
+    source = text(node).replace(" ", "")
+    return source in ("Mix.env()", "Mix.env")
+
+
+def read_config(root: Path, env: str) -> BuildEnv:
+    """The settings ``config/config.exs`` (and what it imports) makes for ``env``."""
+    config = root / "config" / "config.exs"
+    if not config.is_file():
+        return BuildEnv(env)
+    reader = _Reader(root, env)
+    reader.read(config)
+    return BuildEnv(env, reader.settings, tuple(reader.notes))
+
+
+class _Reader:
+    def __init__(self, root: Path, env: str):
+        self.root = root
+        self.env = env
+        self.settings: dict[tuple[str, str], str] = {}
+        self.notes: list[str] = []
+        self.imports = 0
+
+    def where(self, path: Path, node: Node) -> str:
+        try:
+            rel = path.relative_to(self.root)
+        except ValueError:
+            rel = path
+        return f"{rel}:{node.start_point[0] + 1}"
+
+    def read(self, path: Path) -> None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            self.notes.append(f"{path}: cannot read: {exc.strerror}")
+            return
+        self.statements(named_children(parse(data).root_node), path)
+
+    def statements(self, nodes: list[Node], path: Path) -> None:
+        for node in nodes:
+            if node.type != "call":
+                continue
+            name = call_name(node)
+            args = call_arguments(node)
+            if name == "config" and len(args) >= 2:
+                self.config(args, path, node)
+            elif name == "import_config" and len(args) == 1:
+                self.import_config(args[0], path, node)
+            elif name in ("if", "unless") and args:
+                truth = env_condition(args[0], self.env)
+                if truth is None:
+                    if _mentions_config(node):
+                        self.notes.append(f"{self.where(path, node)}: a condition exfix cannot evaluate; "
+                                          "the configuration under it is not read")
+                    continue
+                self.statements(_branch(node, truth if name == "if" else not truth), path)
+
+    def config(self, args: list[Node], path: Path, node: Node) -> None:
+        app = atom_value(args[0])
+        if app is None:
+            self.notes.append(f"{self.where(path, node)}: config of a computed application; not read")
+            return
+        if len(args) == 2:
+            for key, value in keyword_pairs(args[1]):
+                self.settings[(app, key)] = text(value)
+            return
+        key = atom_value(args[1]) or text(args[1])
+        self.settings[(app, key)] = text(args[2])
+
+    def import_config(self, arg: Node, path: Path, node: Node) -> None:
+        name = _file_name(arg, self.env)
+        if name is None:
+            self.notes.append(f"{self.where(path, node)}: import_config of a file name exfix cannot "
+                              "evaluate; not read")
+            return
+        self.imports += 1
+        if self.imports > MAX_IMPORTS:
+            self.notes.append(f"{self.where(path, node)}: more than {MAX_IMPORTS} import_config; stopped")
+            return
+        target = path.parent / name
+        if target.is_file():
+            self.read(target)
+        else:
+            self.notes.append(f"{self.where(path, node)}: import_config {name}: no such file")
+
+
+def _file_name(node: Node, env: str) -> str | None:
+    """The file of ``import_config "#{config_env()}.exs"`` and the like."""
+    if node.type != "string":
+        return None
+    out = []
+    for part in named_children(node):
+        if part.type == "quoted_content":
+            out.append(text(part))
+        elif part.type == "interpolation" and _is_env_call(named_children(part)[0] if named_children(part) else None):
+            out.append(env)
+        else:
+            return None
+    return "".join(out)
+
+
+def _branch(node: Node, truth: bool) -> list[Node]:
+    block = do_block(node)
+    if block is not None:
+        if truth:
+            return [c for c in named_children(block) if not c.type.endswith("_block")]
+        other = next((c for c in named_children(block) if c.type == "else_block"), None)
+        return named_children(other) if other is not None else []
+    for key, value in keyword_pairs(call_arguments(node)[-1]) if len(call_arguments(node)) > 1 else []:
+        if key == ("do" if truth else "else"):
+            return [value]
+    return []
+
+
+def _mentions_config(node: Node) -> bool:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.type == "call" and call_name(n) in ("config", "import_config"):
+            return True
+        stack.extend(n.named_children)
+    return False

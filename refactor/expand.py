@@ -24,7 +24,8 @@ from dataclasses import replace as dataclass_replace
 
 from tree_sitter import Node
 
-from . import clauses
+from . import clauses, frameworks
+from .frameworks import effects
 from .facts import FileFacts, ModuleDef, Reference
 from .mixconfig import BuildEnv, env_condition
 from .index import (
@@ -152,6 +153,7 @@ class Expander:
     ):
         self.path = path
         self.build = build or BuildEnv()
+        self.models = frameworks.registry()
         self.modules = modules
         # module -> the most the expansion read of it (MACROS, SUMMARY or DEFINITIONS);
         # a module looked up and not found is recorded too
@@ -168,6 +170,9 @@ class Expander:
         self.attr_traces: dict[tuple[str, str], list[tuple[str, int]]] = {}
         # module -> protocols given to @derive, derived when defstruct runs
         self.derives: dict[str, list[str]] = {}
+        # frameworks/: module -> its module plugs, in order, and how they are initialised
+        self.plugs: dict[str, list[str]] = {}
+        self.plug_init: dict[str, str] = {}
 
     # ------------------------------------------------------------------ entry points
 
@@ -493,6 +498,12 @@ class Expander:
                 return True
             return False
         for imp in env.imports:
+            model = self.models.macro(imp.module, name, arity)
+            if model is not None and self.import_allows(imp, name, arity):
+                self.emit(env, node, imp.module, "import", "compile", f"{name}/{arity}")
+                if expand:
+                    effects.apply_macro(self, model, node, env)
+                return expand
             info = self.lookup(imp.module)
             if info is None or not self.import_allows(imp, name, arity):
                 continue
@@ -698,6 +709,9 @@ class Expander:
         """At the end of a module body mix invokes each @before_compile macro, at the defmodule line."""
         for hook, target, fname in self.before_compile.pop(module, []):
             cb_env = replace(env, line=line)
+            if hook == effects.PLUGS:
+                effects.compile_plugs(self, module, cb_env)
+                continue
             if hook == "after_compile":
                 # called with (env, bytecode) once the module is compiled (traced on 1.18+)
                 if self.sem.after_compile_traced:
@@ -1573,6 +1587,10 @@ class Expander:
         for module in modules:
             self.emit(env, node, module, "require", "export")
             self.emit(env, node, module, "call", "compile", "__using__/1")
+            model = self.models.using.get(module)
+            if model is not None:
+                env = effects.apply_using(self, model, args[1] if len(args) > 1 else None, env)
+                continue
             info = self.lookup(module, MACROS)
             if info is None:
                 continue

@@ -1,0 +1,99 @@
+"""What frameworks' macros do to the graph, as data: one TOML file per framework.
+
+Some macros are too deep to follow from their source (Plug.Builder compiles its pipeline
+in a @before_compile callback from values computed at macro time), and their source is not
+there before ``mix deps.get``. For the modules a file here names, the expander applies the
+file's description instead of expanding the source, so the graph is the same with or
+without ``deps/``. Each file says which versions it was checked against.
+
+A file holds:
+
+* ``[[using]]`` entries: what ``use MODULE, opts`` does in the caller: ``imports``, each
+  ``"Mod"`` or ``"Mod: name/arity name/arity"`` (an ``only:`` list), and ``init_mode``, how
+  the module's plugs are initialised: ``"option"`` (the ``init_mode:`` option, else at
+  compile time) or ``"config APP KEY"`` (that configuration value, else at compile time);
+* ``[[macro]]`` entries: a macro (``module``, ``names`` as ``name/arity``) and the
+  ``effect`` that stands for its expansion (see ``effects.py``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class Using:
+    module: str
+    imports: tuple  # (module, frozenset of (name, arity) or None)
+    init_mode: str | None
+    source: str  # the file it comes from
+
+
+@dataclass(frozen=True)
+class Macro:
+    module: str
+    name: str
+    arity: int
+    effect: str
+    options: tuple  # (key, value) pairs of the entry's other fields
+    source: str
+
+    def option(self, key: str, default=None):
+        return dict(self.options).get(key, default)
+
+
+@dataclass(frozen=True)
+class Registry:
+    using: dict
+    macros: dict  # (module, name, arity) -> Macro
+    by_module: dict  # module -> {(name, arity)}
+
+    def macro(self, module: str, name: str, arity: int) -> Macro | None:
+        return self.macros.get((module, name, arity))
+
+    def macros_of(self, module: str) -> frozenset:
+        return self.by_module.get(module, frozenset())
+
+
+def _name_arity(spec: str) -> tuple[str, int]:
+    name, _, arity = spec.partition("/")
+    return name.strip(), int(arity)
+
+
+def _import(spec: str) -> tuple[str, frozenset | None]:
+    module, _, only = spec.partition(":")
+    names = frozenset(_name_arity(s) for s in only.split()) if only.strip() else None
+    return module.strip(), names
+
+
+def parse(name: str, data: dict) -> tuple[list[Using], list[Macro]]:
+    usings = [Using(u["module"], tuple(_import(s) for s in u.get("imports", [])), u.get("init_mode"), name)
+              for u in data.get("using", [])]
+    macros = []
+    for m in data.get("macro", []):
+        extra = tuple(sorted((k, v if not isinstance(v, list) else tuple(v)) for k, v in m.items()
+                             if k not in ("module", "names", "effect")))
+        for spec in m["names"]:
+            fname, arity = _name_arity(spec)
+            macros.append(Macro(m["module"], fname, arity, m["effect"], extra, name))
+    return usings, macros
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    using: dict[str, Using] = {}
+    macros: dict[tuple, Macro] = {}
+    by_module: dict[str, set] = {}
+    for entry in sorted(resources.files(__package__).iterdir(), key=lambda p: p.name):
+        if not entry.name.endswith(".toml"):
+            continue
+        usings, found = parse(entry.name, tomllib.loads(entry.read_text(encoding="utf-8")))
+        for u in usings:
+            using[u.module] = u
+        for m in found:
+            macros[(m.module, m.name, m.arity)] = m
+            by_module.setdefault(m.module, set()).add((m.name, m.arity))
+    return Registry(using, macros, {k: frozenset(v) for k, v in by_module.items()})

@@ -539,7 +539,8 @@ class _Run:
             _too_deep(ff, tree)
         consulted: dict[str, int] | None = {} if encode else None
         try:
-            Expander(path, self.modules, self.sem, ff, consulted, self.project.build).run(tree.root_node)
+            Expander(path, self.modules, self.sem, ff, consulted, self.project.build,
+                     self.project.read).run(tree.root_node)
         except RecursionError:
             _too_deep(ff, tree)
         if not encode:
@@ -611,6 +612,9 @@ class _Run:
         if affected:
             consulted = snap.section("consulted")
             again.update(p for p, names in consulted.items() if not affected.isdisjoint(names))
+        # files that read templates: their cache entries say whether the templates changed
+        consulted = snap.section("consulted")
+        again.update(p for p, names in consulted.items() if any(n.startswith("file:") for n in names))
         if not intact:
             again.update(p for p in self.files if not store.has(self._facts_key(p)))
         fresh: dict[str, FileFacts] = {}
@@ -709,6 +713,14 @@ class _Run:
             fp = self.base_fingerprints.get(key)  # a derived run: unchanged since its base
             if fp is not None:
                 return fp
+        if name.startswith("file:"):  # a template the expansion read
+            try:
+                data = self.project.read(name[5:])
+            except (OSError, ValueError):
+                data = b""
+            fp = hashlib.blake2b(data, digest_size=8).digest()
+            self.fingerprints[key] = fp
+            return fp
         info = self.modules.get(name)
         if info is None or (level == MACROS and not info.macros):
             fp = b""

@@ -40,7 +40,11 @@ from .index import (
     module_name,
 )
 from .semantics import Semantics
+from .parse import parse
+from .templates import eex_code
 from .syntax import (
+    string_content,
+    string_value,
     atom_value,
     operand as unary_operand,
     call_arguments,
@@ -125,6 +129,10 @@ class Env:
     # in a module body's branch that the environment never takes (`if Mix.env() == :dev`
     # analysed for prod): still expanded, but the modules and functions it defines never exist
     dead: bool = False
+    # in a template's code: the file mix names in traces (a template file; "" for this file)
+    # and what is added to the template's lines (a template in a string of this file)
+    origin: str = ""
+    line_offset: int = 0
 
     def __init__(self, **fields):
         self.__dict__.update(fields)
@@ -150,10 +158,13 @@ class Expander:
         facts: FileFacts | None = None,
         consulted: dict[str, int] | None = None,
         build: BuildEnv | None = None,
+        read_file=None,
     ):
         self.path = path
         self.build = build or BuildEnv()
         self.models = frameworks.registry()
+        # reads a project file (a template) by its path relative to the project root
+        self.read_file = read_file
         self.modules = modules
         # module -> the most the expansion read of it (MACROS, SUMMARY or DEFINITIONS);
         # a module looked up and not found is recorded too
@@ -190,7 +201,7 @@ class Expander:
              origin: str = ""):
         if target is None:
             return
-        line = env.line if env.line is not None else (node.start_point[0] + 1 if node else 0)
+        line = env.line if env.line is not None else (node.start_point[0] + 1 + env.line_offset if node else 0)
         # Reference(...) without the frozen dataclass's __init__ (one setattr per field):
         # the walk makes tens of thousands
         ref = _new(Reference)
@@ -203,7 +214,7 @@ class Expander:
             module=env.module or "",
             context=self.context_name(env),
             via=env.via,
-            origin=origin,
+            origin=origin or env.origin,
         )
         self.facts.references.append(ref)
 
@@ -584,6 +595,10 @@ class Expander:
                 self.walk_all(args[2:], replace(env, function=("__info__", 1)))
             else:
                 self.walk_all(args, env)
+            return
+        if module == "EEx" and fname in ("function_from_file", "function_from_string") and env.function is None:
+            self.emit(env, node, module, "call", "compile", f"{fname}/{arity}")
+            self.eex_function(fname, args, node, env)
             return
         if module == "Module" and fname == "get_attribute" and env.function is None and env.module:
             name_node = args[-1] if extra_arity else (args[1] if len(args) > 1 else None)
@@ -1728,6 +1743,46 @@ class Expander:
                 return True
             return False if self.build.absent(module) else None
         return env_condition(node, self.build.env)
+
+    # ------------------------------------------------------------------ templates
+
+    def template_file(self, path: str) -> bytes | None:
+        """A template's bytes, read relative to the project root; the expansion depends on
+        them (recorded as consulted, ``file:PATH``, so that the cache sees an edit)."""
+        if self.consulted is not None:
+            self.consulted["file:" + path] = DEFINITIONS
+        if self.read_file is None:
+            return None
+        try:
+            return self.read_file(path)
+        except (OSError, ValueError):
+            self.note(f"{self.path}: template {path} cannot be read; its references are not followed")
+            return None
+
+    def walk_template(self, code: bytes, env: Env) -> None:
+        """The masked code of a template (templates.py), walked where it is compiled."""
+        self.seq(named_children(parse(code).root_node), env)
+
+    def eex_function(self, fname: str, args: list[Node], node: Node, env: Env) -> None:
+        """``EEx.function_from_file(:def, :name, "path", [args])`` and ``function_from_string``:
+        the template's code is the body of the function it defines."""
+        if len(args) < 3:
+            return
+        name = atom_value(args[1]) or "?"
+        params = named_children(args[3]) if len(args) > 3 and args[3].type == "list" else []
+        fenv = replace(env, function=(name, len(params)), context=None, line=None)
+        if fname == "function_from_file":
+            path = string_value(args[2])
+            data = self.template_file(path) if path is not None else None
+            if data is not None:
+                self.walk_template(eex_code(data), replace(fenv, origin=path))
+            return
+        content = string_content(args[2])
+        if content is None:
+            self.walk(args[2], env)
+            return
+        # EEx numbers the string's lines from the line of the call
+        self.walk_template(eex_code(content[0]), replace(fenv, line_offset=(env.line or node.start_point[0] + 1) - 1))
 
     def sf_ignore(self, node: Node, env: Env) -> Env:
         return env

@@ -130,3 +130,27 @@ def operand(node: Node) -> Node | None:
         if child.is_named and child.type not in SKIP:
             return child
     return None
+
+
+def string_value(node: Node) -> str | None:
+    """The value of a plain string literal (no interpolation, no escapes), or None."""
+    if node.type != "string" or any(c.type != "quoted_content" for c in node.named_children):
+        return None
+    return "".join(text(c) for c in node.named_children)
+
+
+def string_content(node: Node) -> tuple[bytes, int] | None:
+    """The source between a string's (or heredoc's) delimiters, and the line it starts on;
+    None for anything but a string. A heredoc's content starts on the line after its
+    opening quotes."""
+    if node.type != "string":
+        return None
+    kids = node.children
+    if len(kids) < 2:
+        return None
+    start, end = kids[0].end_byte, kids[-1].start_byte
+    data = node.text[start - node.start_byte:end - node.start_byte]
+    line = kids[0].end_point[0] + 1
+    if data.startswith(b"\n"):
+        data, line = data[1:], line + 1
+    return data, line

@@ -540,7 +540,7 @@ class _Run:
         consulted: dict[str, int] | None = {} if encode else None
         try:
             Expander(path, self.modules, self.sem, ff, consulted, self.project.build,
-                     self.project.read).run(tree.root_node)
+                     self.project.read, self.project.glob).run(tree.root_node)
         except RecursionError:
             _too_deep(ff, tree)
         if not encode:
@@ -614,7 +614,7 @@ class _Run:
             again.update(p for p, names in consulted.items() if not affected.isdisjoint(names))
         # files that read templates: their cache entries say whether the templates changed
         consulted = snap.section("consulted")
-        again.update(p for p, names in consulted.items() if any(n.startswith("file:") for n in names))
+        again.update(p for p, names in consulted.items() if any(n.startswith(("file:", "glob:")) for n in names))
         if not intact:
             again.update(p for p in self.files if not store.has(self._facts_key(p)))
         fresh: dict[str, FileFacts] = {}
@@ -713,9 +713,10 @@ class _Run:
             fp = self.base_fingerprints.get(key)  # a derived run: unchanged since its base
             if fp is not None:
                 return fp
-        if name.startswith("file:"):  # a template the expansion read
+        if name.startswith(("file:", "glob:")):  # a template the expansion read, or listed
             try:
-                data = self.project.read(name[5:])
+                data = (self.project.read(name[5:]) if name.startswith("file:")
+                        else "\n".join(self.project.glob(name[5:])).encode())
             except (OSError, ValueError):
                 data = b""
             fp = hashlib.blake2b(data, digest_size=8).digest()

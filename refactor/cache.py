@@ -38,7 +38,8 @@ MAX_SEGMENTS = 8
 CACHE_SUBDIR = ("_build", "exfix", "cache")
 
 # the modules whose code decides what is cached: a change to any of them is a new cache
-_CODE_MODULES = ("analysis", "cache", "expand", "facts", "index", "parse", "semantics", "snapshot", "syntax")
+_CODE_MODULES = ("analysis", "cache", "clauses", "expand", "facts", "index", "mixconfig", "parse", "semantics",
+                 "snapshot", "syntax", "templates")
 
 
 @lru_cache(maxsize=None)
@@ -53,6 +54,10 @@ def code_version() -> str:
             h.update((here / f"{name}.py").read_bytes())
         except OSError:
             h.update(f"missing {name}".encode())
+    # the framework models and the code that applies them
+    for p in sorted((here / "frameworks").iterdir()):
+        if p.suffix in (".py", ".toml"):
+            h.update(p.name.encode() + p.read_bytes())
     # the parser: tree-sitter's version and the grammar's compiled binding
     import tree_sitter
     import tree_sitter_elixir

@@ -41,8 +41,9 @@ from .index import (
 )
 from .semantics import Semantics
 from .parse import parse
-from .templates import eex_code
+from .templates import eex_code, heex_code
 from .syntax import (
+    sigil_content,
     string_content,
     string_value,
     atom_value,
@@ -62,6 +63,8 @@ TYPESPEC_ATTRS = {"type", "typep", "opaque", "spec", "callback", "macrocallback"
 CALLBACK_ATTRS = {"before_compile", "after_compile", "after_verify", "on_definition"}
 DOC_ATTRS = {"moduledoc", "doc", "typedoc"}
 MAX_MACRO_DEPTH = 8
+# sigils that compile a template in place: ~H (HEEx), ~L (LEEx) and ~E (EEx)
+TEMPLATE_SIGILS = {"H": heex_code, "L": eex_code, "E": eex_code}
 
 # How much of a module the expander read: what a cached expansion depends on (analysis.py)
 MACROS, SUMMARY, DEFINITIONS = 1, 2, 3
@@ -159,12 +162,15 @@ class Expander:
         consulted: dict[str, int] | None = None,
         build: BuildEnv | None = None,
         read_file=None,
+        list_files=None,
     ):
         self.path = path
         self.build = build or BuildEnv()
         self.models = frameworks.registry()
         # reads a project file (a template) by its path relative to the project root
         self.read_file = read_file
+        # the project files a glob (relative to the project root) matches, sorted
+        self._list_files = list_files
         self.modules = modules
         # module -> the most the expansion read of it (MACROS, SUMMARY or DEFINITIONS);
         # a module looked up and not found is recorded too
@@ -184,6 +190,8 @@ class Expander:
         # frameworks/: module -> its module plugs, in order, and how they are initialised
         self.plugs: dict[str, list[str]] = {}
         self.plug_init: dict[str, str] = {}
+        self.pipelines: dict[str, set[str]] = {}  # a router's pipeline names
+        self.scopes: list[str | None] = []  # the alias prefixes of the router scopes around
 
     # ------------------------------------------------------------------ entry points
 
@@ -326,6 +334,12 @@ class Expander:
         name_node = next((c for c in node.named_children if c.type == "sigil_name"), None)
         if name_node is not None:
             self.resolve_local(f"sigil_{text(name_node)}", 2, node, env, expand=False)
+            engine = TEMPLATE_SIGILS.get(text(name_node))
+            content = sigil_content(node) if engine is not None else None
+            if content is not None:
+                # ~H"..." compiles its template where it stands, numbered from its first line
+                self.walk_template(engine(content[0]), replace(env, line=None, line_offset=content[1] - 1))
+                return
         self.walk_all([c for c in named_children(node) if c.type == "interpolation"], env)
 
     def unary(self, node: Node, env: Env) -> Env:
@@ -1758,6 +1772,13 @@ class Expander:
         except (OSError, ValueError):
             self.note(f"{self.path}: template {path} cannot be read; its references are not followed")
             return None
+
+    def list_files(self, pattern: str) -> list[str]:
+        """The files a glob matches (recorded as consulted, ``glob:PATTERN``: a template
+        added or removed changes what the module defines)."""
+        if self.consulted is not None:
+            self.consulted["glob:" + pattern] = DEFINITIONS
+        return self._list_files(pattern) if self._list_files is not None else []
 
     def walk_template(self, code: bytes, env: Env) -> None:
         """The masked code of a template (templates.py), walked where it is compiled."""

@@ -81,6 +81,12 @@ class Project:
     def read(self, rel: str) -> bytes:
         return (self.root / rel).read_bytes()
 
+    def glob(self, pattern: str) -> list[str]:
+        """The files under the root a glob matches, relative and sorted (templates)."""
+        if pattern.startswith("/") or ".." in pattern.split("/"):
+            return []
+        return sorted(p.relative_to(self.root).as_posix() for p in self.root.glob(pattern) if p.is_file())
+
     def children(self) -> list["Project"]:
         """The apps of an umbrella, each as its own project."""
         if not self.is_umbrella:

@@ -154,3 +154,17 @@ def string_content(node: Node) -> tuple[bytes, int] | None:
     if data.startswith(b"\n"):
         data, line = data[1:], line + 1
     return data, line
+
+
+def sigil_content(node: Node) -> tuple[bytes, int] | None:
+    """The source between a sigil's delimiters and the line it starts on (a heredoc's on the
+    line after its opening quotes); None when it is empty."""
+    parts = [c for c in node.named_children if c.type not in ("sigil_name", "sigil_modifiers")]
+    if not parts:
+        return None
+    start, end = parts[0].start_byte, parts[-1].end_byte
+    data = node.text[start - node.start_byte:end - node.start_byte]
+    line = parts[0].start_point[0] + 1
+    if data.startswith(b"\n"):
+        data, line = data[1:], line + 1
+    return data, line

@@ -19,8 +19,14 @@ from refactor.analysis import analyze
 from refactor.cache import cache_dir
 from refactor.project import load_project
 from refactor.snapshot import RACY_NS, load_snapshot, snapshot_path
+from refactor.project import load_project
 
 from test_cache import FIXTURES, PROJECTS, cached, definitions_of, facts_of, fresh, make
+
+
+def key(root) -> str:
+    """The snapshot's name for the 1.18 analysis of the project (version, env, config)."""
+    return f"1.18-{load_project(root).build.key}"
 
 
 def age(root: Path, seconds: int = 60) -> None:
@@ -166,8 +172,8 @@ def test_a_file_changed_within_the_timestamp_granularity_is_hashed_again(tmp_pat
     leaf = root / "lib/leaf.ex"
     leaf.write_text(leaf.read_text())  # modified just before the run began
     cached(root)
-    recorded = load_snapshot(root, "1.18").stats["lib/leaf.ex"]
-    assert recorded[1] >= load_snapshot(root, "1.18").begun - RACY_NS
+    recorded = load_snapshot(root, key(root)).stats["lib/leaf.ex"]
+    assert recorded[1] >= load_snapshot(root, key(root)).begun - RACY_NS
     # edited again with the same size, and given the same time: its stat cannot tell
     leaf.write_text(leaf.read_text().replace("leaf, do: 1", "leaf, do: 2"))
     os.utime(leaf, ns=(recorded[1], recorded[1]))
@@ -201,7 +207,7 @@ def test_a_dependency_change_is_a_full_run(tmp_path, reads):
 def test_a_damaged_snapshot_is_ignored_and_replaced(tmp_path, reads, damage):
     root = project(tmp_path)
     cached(root)
-    path = snapshot_path(root, "1.18")
+    path = snapshot_path(root, key(root))
     data = path.read_bytes()
     if damage == "truncated":
         path.write_bytes(data[: len(data) // 2])
@@ -215,7 +221,7 @@ def test_a_damaged_snapshot_is_ignored_and_replaced(tmp_path, reads, damage):
     warm = cached(root)
     assert len(reads) == 8  # read again
     assert facts_of(warm) == facts_of(fresh(root))
-    assert load_snapshot(root, "1.18") is not None
+    assert load_snapshot(root, key(root)) is not None
     assert not (cache_dir(root) / "0123456789abcdef-1.18.snap").exists()
 
 
@@ -238,17 +244,30 @@ def test_each_elixir_version_has_its_own_snapshot(tmp_path, reads):
     assert cached(root, "1.14").work == {"indexed": [], "expanded": []}
     assert cached(root, "1.18").work == {"indexed": [], "expanded": []}
     assert reads == []
-    assert sorted(p.name.split("-", 1)[1] for p in cache_dir(root).glob("*.snap")) == ["1.14.snap", "1.18.snap"]
+    build = load_project(root).build.key
+    assert sorted(p.name.split("-", 1)[1] for p in cache_dir(root).glob("*.snap")) == [
+        f"1.14-{build}.snap", f"1.18-{build}.snap"]
+
+
+def test_each_environment_has_its_own_snapshot(tmp_path, reads):
+    root = project(tmp_path)
+    for env in ("dev", "test"):
+        analyze(load_project(root, env), "1.18", cache=True)
+    reads.clear()
+    for env in ("dev", "test"):
+        assert analyze(load_project(root, env), "1.18", cache=True).work == {"indexed": [], "expanded": []}
+    assert reads == []
+    assert len(list(cache_dir(root).glob("*.snap"))) == 2
 
 
 def test_in_memory_sources_neither_use_nor_write_the_snapshot(tmp_path, reads):
     root = project(tmp_path)
     cached(root)
-    before = snapshot_path(root, "1.18").read_bytes()
+    before = snapshot_path(root, key(root)).read_bytes()
     patched = {"lib/leaf.ex": b"defmodule P.Leaf do\n  def leaf, do: P.Repo.all()\nend\n"}
     a = analyze(load_project(root), "1.18", patched, cache=True)
     assert ("lib/leaf.ex", "lib/repo.ex") in a.file_edges
-    assert snapshot_path(root, "1.18").read_bytes() == before
+    assert snapshot_path(root, key(root)).read_bytes() == before
     reads.clear()
     warm = cached(root)
     assert ("lib/leaf.ex", "lib/repo.ex") not in warm.file_edges and reads == []
@@ -318,7 +337,7 @@ def test_a_segment_damaged_behind_an_unchanged_stat_costs_one_full_analysis(tmp_
     warm = cached(root)
     assert facts_of(warm) == facts_of(fresh(root))  # the facts came from an analysis without cache
     assert definitions_of(warm) == definitions_of(fresh(root))
-    assert load_snapshot(root, "1.18") is None  # so the next run reads the cache again
+    assert load_snapshot(root, key(root)) is None  # so the next run reads the cache again
     again = cached(root)
     assert not seg.exists()  # and replaces the segment
     if kind == "f":

@@ -12,6 +12,8 @@ A file holds:
   ``"Mod"`` or ``"Mod: name/arity name/arity"`` (an ``only:`` list), and ``init_mode``, how
   the module's plugs are initialised: ``"option"`` (the ``init_mode:`` option, else at
   compile time) or ``"config APP KEY"`` (that configuration value, else at compile time);
+  ``option_aliases``, the options whose modules are referenced at run time, and
+  ``option_code``, those whose value is code run in the caller's module body;
 * ``[[macro]]`` entries: a macro (``module``, ``names`` as ``name/arity``) and the
   ``effect`` that stands for its expansion (see ``effects.py``).
 """
@@ -30,6 +32,8 @@ class Using:
     imports: tuple  # (module, frozenset of (name, arity) or None)
     init_mode: str | None
     source: str  # the file it comes from
+    option_aliases: tuple = ()  # options whose modules are referenced at run time
+    option_code: tuple = ()  # options whose value is code run in the module body
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,8 @@ def _import(spec: str) -> tuple[str, frozenset | None]:
 
 
 def parse(name: str, data: dict) -> tuple[list[Using], list[Macro]]:
-    usings = [Using(u["module"], tuple(_import(s) for s in u.get("imports", [])), u.get("init_mode"), name)
+    usings = [Using(u["module"], tuple(_import(s) for s in u.get("imports", [])), u.get("init_mode"), name,
+                    tuple(u.get("option_aliases", ())), tuple(u.get("option_code", ())))
               for u in data.get("using", [])]
     macros = []
     for m in data.get("macro", []):

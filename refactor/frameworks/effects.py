@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
-from ..syntax import atom_value, call_arguments, keyword_get, text, unwrap_block
+import posixpath
+
+from ..syntax import (atom_value, call_arguments, do_block, keyword_get, named_children, string_value, text,
+                      unwrap_block)
 
 if TYPE_CHECKING:  # the expander imports this module
     from ..expand import Env, Expander
@@ -25,6 +28,14 @@ def apply_using(exp: "Expander", model: "Using", opts: Node | None, env: "Env") 
     for module, only in model.imports:
         imports = [i for i in imports if i.module != module]
         imports.append(Import(module, only))
+    for key in model.option_aliases:
+        value = keyword_get([opts], key) if opts is not None else None
+        if value is not None:
+            exp.expand_literals(value, replace_fn(env))
+    for key in model.option_code:
+        value = keyword_get([opts], key) if opts is not None else None
+        if value is not None:
+            exp.walk(value, env)
     if model.init_mode and env.module is not None:
         exp.plug_init[env.module] = _init_mode(exp, model.init_mode, opts)
         hooks = exp.before_compile.setdefault(env.module, [])
@@ -53,9 +64,7 @@ def plug(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
     compile ones when the pipeline compiles) and compiled with the module (``compile_plugs``)."""
     from ..expand import replace
 
-    args = list(call_arguments(node))
-    if args and args[-1].type == "binary_operator" and text(args[-1].child_by_field_name("operator")) == "when":
-        args[-1] = args[-1].child_by_field_name("left")
+    args = _args(node)
     if not args or env.module is None:
         return
     target = unwrap_block(args[0])
@@ -64,8 +73,11 @@ def plug(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
         module = exp.resolve(target, env)
         if module is not None:
             exp.plugs.setdefault(env.module, []).append(module)
-    elif opts is None or exp.is_quoted_literal(opts, env):
-        return  # a function plug's literal options are expanded without a trace
+    else:
+        if atom_value(target) is not None:
+            _function_plug(exp, atom_value(target), env)
+        if opts is None or exp.is_quoted_literal(opts, env):
+            return  # a function plug's literal options are expanded without a trace
     if opts is not None:
         exp.literal_value(opts, replace(env, attribute=PLUGS))
 
@@ -86,3 +98,215 @@ def compile_plugs(exp: "Expander", module: str, env: "Env") -> None:
 
 
 EFFECTS = {"plug": plug}
+
+
+def _module_line(exp: "Expander", env: "Env") -> "Env":
+    from ..expand import replace
+
+    return replace(env, line=exp.module_lines.get(env.module, env.line))
+
+
+def _imported_function(exp: "Expander", name: str, arity: int, env: "Env") -> str | None:
+    """The module an imported function ``name/arity`` comes from, if the imports name one."""
+    for imp in env.imports:
+        info = exp.lookup(imp.module)
+        if info is not None and (name, arity) in info.functions and exp.import_allows(imp, name, arity):
+            return imp.module
+    return None
+
+
+def _function_plug(exp: "Expander", name: str, env: "Env") -> None:
+    """A function plug runs as ``name(conn, opts)`` in the compiled pipeline: an imported one
+    is an import call at the defmodule line."""
+    module = _imported_function(exp, name, 2, env)
+    if module is not None:
+        exp.emit(_module_line(exp, env), None, module, "import", "runtime", f"{name}/2")
+
+
+def _args(node: Node) -> list[Node]:
+    """The call's arguments, a trailing ``when`` guard dropped."""
+    args = list(call_arguments(node))
+    if args and args[-1].type == "binary_operator" and text(args[-1].child_by_field_name("operator")) == "when":
+        args[-1] = args[-1].child_by_field_name("left")
+    return args
+
+
+def _runtime(exp: "Expander", env: "Env") -> bool:
+    return exp.plug_init.get(env.module) == "runtime"
+
+
+def route(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """``get "/", PageController, :home`` (and forward, resources): the router initialises
+    the controller (``init/1``) at the route's line, at compile or run time."""
+    args = call_arguments(node)
+    index = 0 if model.name == "match" else 1
+    index += 1 if model.name == "match" else 0
+    if len(args) > index and unwrap_block(args[index]).type in ("alias", "dot"):
+        module = _scoped(exp, args[index], env)
+        if module is not None:
+            exp.emit(env, args[index], module, "call", "runtime" if _runtime(exp, env) else "compile", "init/1")
+    block = do_block(node)
+    if block is not None:
+        exp.block(block, env)
+
+
+def _scoped(exp: "Expander", node: Node, env: "Env") -> str | None:
+    module = exp.resolve(node, env)
+    prefix = exp.scopes[-1] if exp.scopes else None
+    return f"{prefix}.{module}" if module is not None and prefix else module
+
+
+def scope(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """``scope "/", MyAppWeb do ... end`` (or ``alias: MyAppWeb``): the alias is a run-time
+    reference, and the prefix of the routes inside."""
+    args = call_arguments(node)
+    alias = next((a for a in args[1:2] if unwrap_block(a).type in ("alias", "dot")), None)
+    if alias is None:
+        alias = keyword_get(args, "alias")
+        if alias is not None and unwrap_block(alias).type not in ("alias", "dot"):
+            alias = None
+    prefix = exp.scopes[-1] if exp.scopes else None
+    if alias is not None:
+        module = _scoped(exp, alias, env)
+        exp.alias_ref(env, alias, module)
+        prefix = module
+    block = do_block(node)
+    if block is None:
+        return
+    exp.scopes.append(prefix)
+    try:
+        exp.block(block, env)
+    finally:
+        exp.scopes.pop()
+
+
+def pipeline(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    args = call_arguments(node)
+    name = atom_value(args[0]) if args else None
+    if name is not None and env.module is not None:
+        exp.pipelines.setdefault(env.module, set()).add(name)
+    block = do_block(node)
+    if block is not None:
+        exp.block(block, env)
+
+
+def router_plug(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """``plug`` inside a router pipeline: a module plug is compiled with the pipeline (as
+    in ``compile_plugs``); a function plug's literal options name modules at run time."""
+    args = _args(node)
+    if not args or env.module is None:
+        return
+    target = unwrap_block(args[0])
+    opts = args[1] if len(args) > 1 else None
+    if target.type in ("alias", "dot"):
+        module = exp.resolve(target, env)
+        if module is not None:
+            exp.plugs.setdefault(env.module, []).append(module)
+            hooks = exp.before_compile.setdefault(env.module, [])
+            if (PLUGS, model.module, "") not in hooks:
+                hooks.append((PLUGS, model.module, ""))
+    elif atom_value(target) is not None:
+        _function_plug(exp, atom_value(target), env)
+    if opts is not None:
+        exp.expand_literals(opts, replace_fn(env))
+
+
+def replace_fn(env: "Env") -> "Env":
+    """``env`` inside a function: aliases there are run-time references."""
+    from ..expand import replace
+
+    return replace(env, function=("init", 1))
+
+
+def pipe_through(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """``pipe_through [:browser, :require_user]``: names that are not pipelines of the
+    router are imported function plugs."""
+    args = call_arguments(node)
+    if not args or env.module is None:
+        return
+    value = unwrap_block(args[0])
+    names = [atom_value(v) for v in (named_children(value) if value.type == "list" else [value])]
+    own = exp.pipelines.get(env.module, set())
+    for name in names:
+        if name is not None and name not in own:
+            _function_plug(exp, name, env)
+
+
+def live_session(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """``live_session :name, on_mount: [Mod, {Mod, arg}] do ... end``: each hook's
+    ``on_mount/4`` is called at run time, traced at the defmodule line."""
+    hooks = keyword_get(call_arguments(node), "on_mount")
+    if hooks is not None:
+        hooks = unwrap_block(hooks)
+        items = named_children(hooks) if hooks.type == "list" else [hooks]
+        for item in items:
+            item = unwrap_block(item)
+            if item.type == "tuple" and named_children(item):
+                item = named_children(item)[0]
+            if item.type in ("alias", "dot"):
+                module = exp.resolve(item, env)
+                if module is not None:
+                    exp.emit(_module_line(exp, env), None, module, "call", "runtime", "on_mount/4")
+    block = do_block(node)
+    if block is not None:
+        exp.block(block, env)
+
+
+def none(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """A macro that keeps its arguments as data: nothing is referenced."""
+
+
+def embed_templates(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """``embed_templates "pages/*"``: each ``NAME.*.heex`` (or ``.eex``) under the module's
+    folder becomes ``def NAME(assigns)``, its references reported at the template."""
+    from ..expand import replace
+    from ..templates import eex_code, heex_code
+
+    args = call_arguments(node)
+    pattern = string_value(args[0]) if args else None
+    if pattern is None or env.module is None:
+        return
+    folder = posixpath.dirname(exp.path)
+    for rel in exp.list_files(posixpath.normpath(posixpath.join(folder, pattern))):
+        base = posixpath.basename(rel)
+        if not (base.endswith(".heex") or base.endswith(".eex")):
+            continue
+        data = exp.template_file(rel)
+        if data is None:
+            continue
+        code = heex_code(data) if base.endswith(".heex") else eex_code(data)
+        name = base.split(".", 1)[0]
+        exp.walk_template(code, replace(env, function=(name, 1), context=None, line=None, origin=rel))
+
+
+EFFECTS.update(route=route, scope=scope, pipeline=pipeline, router_plug=router_plug,
+               pipe_through=pipe_through, live_session=live_session, none=none,
+               embed_templates=embed_templates)
+
+
+def function_body(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """``setup context do ... end``, ``test "name", ctx do ... end``: the block and the
+    arguments are the body of a function the macro defines."""
+    from ..expand import replace
+
+    fenv = replace(env, function=(model.name, model.arity), context=None)
+    exp.args_and_block(node, fenv)
+
+
+def body_block(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """``schema "users" do ... end``, ``describe "x" do ... end``: the block is module body."""
+    block = do_block(node)
+    if block is not None:
+        exp.block(block, env)
+
+
+def runtime_module(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """``belongs_to :user, MyApp.User``: the module (second argument) is a run-time
+    reference at the call's line; a do-block (an inline embedded schema) is module body."""
+    args = call_arguments(node)
+    if len(args) > 1 and unwrap_block(args[1]).type in ("alias", "dot"):
+        exp.expand_literals(args[1], replace_fn(env))
+    body_block(exp, model, node, env)
+
+
+EFFECTS.update(function_body=function_body, body_block=body_block, runtime_module=runtime_module)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
+from . import frameworks
 from .syntax import (
     atom_value,
     call_arguments,
@@ -279,7 +280,8 @@ def alias_statement(call: Node, aliases: dict[str, str], module: str | None) -> 
 MODULE_KINDS = {"defmodule", "defprotocol", "defimpl"}
 # calls that define modules, functions, macros and structs, and the directives that change
 # which names are in scope
-KEYWORDS = DEF_KINDS | MODULE_KINDS | {"defdelegate", "defstruct", "defexception", "alias", "require", "import"}
+KEYWORDS = DEF_KINDS | MODULE_KINDS | {"defdelegate", "defstruct", "defexception", "alias", "require", "import",
+                                       "use"}
 # calls whose bodies are not module-body code: definitions inside them are not the module's
 OPAQUE = DEF_KINDS | {"quote", "defdelegate"}
 
@@ -360,9 +362,27 @@ class Indexer:
         elif kind in ("alias", "require", "import"):
             for name, full in alias_statement(node, aliases, module).items():
                 self._push_alias(node.parent, name, full)
+        elif kind == "use":
+            self._use(node, modules, aliases)
         else:
             for name in modules:
                 self._definition(node, kind, name, aliases)
+
+    def _use(self, node: Node, modules: list[str], aliases: dict[str, str]) -> None:
+        """``use Gettext, otp_app: ...``: the macros a framework model says it defines."""
+        args = call_arguments(node)
+        used = alias_target(args[0], aliases, modules[0]) if args else None
+        model = frameworks.registry().using.get(used) if used else None
+        if model is None or not model.defines:
+            return
+        if model.defines_unless_option and keyword_get(args[1:], model.defines_unless_option) is not None:
+            return
+        for name in modules:
+            segment = self.current.get(name)
+            if segment is not None:
+                segment.functions.update(model.defines)
+                segment.macros.update(model.defines)
+                segment.defined.update(model.defines)
 
     def _defmodule(self, node: Node, module: str | None, aliases: dict[str, str]) -> None:
         args = call_arguments(node)

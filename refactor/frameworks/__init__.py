@@ -13,7 +13,9 @@ A file holds:
   the module's plugs are initialised: ``"option"`` (the ``init_mode:`` option, else at
   compile time) or ``"config APP KEY"`` (that configuration value, else at compile time);
   ``option_aliases``, the options whose modules are referenced at run time, and
-  ``option_code``, those whose value is code run in the caller's module body;
+  ``option_code``, those whose value is code run in the caller's module body; ``defines``,
+  the macros the caller gets (``name/arity``; the index adds them to the caller's module),
+  unless ``use`` is given the option ``defines_unless_option``;
 * ``[[macro]]`` entries: a macro (``module``, ``names`` as ``name/arity``) and the
   ``effect`` that stands for its expansion (see ``effects.py``).
 """
@@ -34,6 +36,8 @@ class Using:
     source: str  # the file it comes from
     option_aliases: tuple = ()  # options whose modules are referenced at run time
     option_code: tuple = ()  # options whose value is code run in the module body
+    defines: tuple = ()  # macros (name, arity) the use defines in the caller
+    defines_unless_option: str | None = None  # ... unless `use` is given this option
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,8 @@ def _import(spec: str) -> tuple[str, frozenset | None]:
 
 def parse(name: str, data: dict) -> tuple[list[Using], list[Macro]]:
     usings = [Using(u["module"], tuple(_import(s) for s in u.get("imports", [])), u.get("init_mode"), name,
-                    tuple(u.get("option_aliases", ())), tuple(u.get("option_code", ())))
+                    tuple(u.get("option_aliases", ())), tuple(u.get("option_code", ())),
+                    tuple(_name_arity(d) for d in u.get("defines", ())), u.get("defines_unless_option"))
               for u in data.get("using", [])]
     macros = []
     for m in data.get("macro", []):

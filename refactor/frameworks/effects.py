@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the expander imports this module
     from . import Macro, Using
 
 PLUGS = "plugs"  # the pseudo @before_compile hook that compiles a module's plug pipeline
+PIPELINE = "phoenix_pipeline"  # the attribute a router pipeline's plugs are kept in
 
 
 def apply_using(exp: "Expander", model: "Using", opts: Node | None, env: "Env") -> "Env":
@@ -136,15 +137,15 @@ def _runtime(exp: "Expander", env: "Env") -> bool:
 
 
 def route(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
-    """``get "/", PageController, :home`` (and forward, resources): the router initialises
-    the controller (``init/1``) at the route's line, at compile or run time."""
+    """``get "/", PageController, :home`` (and forward, resources): the router keeps the
+    controller and initialises it (``init/1``) at run time, whatever the init mode (mix
+    labels the edge runtime in dev, test and prod alike), at the route's line."""
     args = call_arguments(node)
-    index = 0 if model.name == "match" else 1
-    index += 1 if model.name == "match" else 0
+    index = 2 if model.name == "match" else 1
     if len(args) > index and unwrap_block(args[index]).type in ("alias", "dot"):
         module = _scoped(exp, args[index], env)
         if module is not None:
-            exp.emit(env, args[index], module, "call", "runtime" if _runtime(exp, env) else "compile", "init/1")
+            exp.emit(env, args[index], module, "call", "runtime", "init/1")
     block = do_block(node)
     if block is not None:
         exp.block(block, env)
@@ -188,6 +189,9 @@ def pipeline(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
     block = do_block(node)
     if block is not None:
         exp.block(block, env)
+    if env.module is not None and not _runtime(exp, env):
+        # Plug.Builder.compile reads the pipeline's @phoenix_pipeline at compile time
+        exp.read_attribute(env.module, PIPELINE, env, None)
 
 
 def router_plug(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
@@ -207,8 +211,14 @@ def router_plug(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None
                 hooks.append((PLUGS, model.module, ""))
     elif atom_value(target) is not None:
         _function_plug(exp, atom_value(target), env)
-    if opts is not None:
-        exp.expand_literals(opts, replace_fn(env))
+    if opts is None:
+        return
+    if _runtime(exp, env):
+        exp.expand_literals(opts, replace_fn(env))  # expanded as if in init/1
+    else:
+        from ..expand import replace
+
+        exp.literal_value(opts, replace(env, attribute=PIPELINE))
 
 
 def replace_fn(env: "Env") -> "Env":
@@ -233,9 +243,11 @@ def pipe_through(exp: "Expander", model: "Macro", node: Node, env: "Env") -> Non
 
 
 def live_session(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
-    """``live_session :name, on_mount: [Mod, {Mod, arg}] do ... end``: each hook's
-    ``on_mount/4`` is called at run time, traced at the defmodule line."""
-    hooks = keyword_get(call_arguments(node), "on_mount")
+    """``live_session :name, on_mount: [Mod, {Mod, arg}] do ... end`` (and a live view's
+    ``on_mount Mod``): each hook's ``on_mount/4`` is called at run time, traced at the
+    defmodule line."""
+    args = call_arguments(node)
+    hooks = args[0] if model.name == "on_mount" and args else keyword_get(args, "on_mount")
     if hooks is not None:
         hooks = unwrap_block(hooks)
         items = named_children(hooks) if hooks.type == "list" else [hooks]
@@ -310,3 +322,13 @@ def runtime_module(exp: "Expander", model: "Macro", node: Node, env: "Env") -> N
 
 
 EFFECTS.update(function_body=function_body, body_block=body_block, runtime_module=runtime_module)
+
+
+def runtime_arguments(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """A macro that keeps its arguments for run time: the modules they name are run-time
+    references at the call's line."""
+    for arg in call_arguments(node):
+        exp.expand_literals(arg, replace_fn(env))
+
+
+EFFECTS["runtime_arguments"] = runtime_arguments

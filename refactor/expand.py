@@ -63,6 +63,7 @@ TYPESPEC_ATTRS = {"type", "typep", "opaque", "spec", "callback", "macrocallback"
 CALLBACK_ATTRS = {"before_compile", "after_compile", "after_verify", "on_definition"}
 DOC_ATTRS = {"moduledoc", "doc", "typedoc"}
 MAX_MACRO_DEPTH = 8
+CALLER_MODULE = "__CALLER__.module"  # the binding that holds it while a macro's body runs
 # sigils that compile a template in place: ~H (HEEx), ~L (LEEx) and ~E (EEx)
 TEMPLATE_SIGILS = {"H": heex_code, "L": eex_code, "E": eex_code}
 
@@ -191,6 +192,9 @@ class Expander:
         self.plugs: dict[str, list[str]] = {}
         self.plug_init: dict[str, str] = {}
         self.pipelines: dict[str, set[str]] = {}  # a router's pipeline names
+        # module -> what runs with the environment at the end of its body (a @before_compile
+        # that compiles code in the module's own scope: Phoenix.View's templates)
+        self.at_end: dict[str, list] = {}
         self.scopes: list[str | None] = []  # the alias prefixes of the router scopes around
 
     # ------------------------------------------------------------------ entry points
@@ -1021,8 +1025,11 @@ class Expander:
         if len(body) == 1 and body[0].type == "do_block":
             body = [c for c in named_children(body[0])]
         local_bindings = dict(bindings)
-        # `unquote(__MODULE__)` in the quote is evaluated where the macro is defined
+        # `unquote(__MODULE__)` in the quote is evaluated where the macro is defined, and
+        # `__CALLER__.module` is the module of the call
         local_bindings.setdefault("__MODULE__", Binding(None, env, atom="Elixir." + definition.module))
+        if env.module is not None:
+            local_bindings.setdefault(CALLER_MODULE, Binding(None, env, atom="Elixir." + env.module))
         for expr in body[:-1]:
             self.bind_assignment(expr, local_bindings, definition)
             self.macro_time_reads(expr, env)
@@ -1123,6 +1130,8 @@ class Expander:
         node = unwrap_block(node)
         if node.type == "identifier":
             return bindings.get(text(node))
+        if node.type in ("call", "dot") and text(node).replace(" ", "") == CALLER_MODULE:
+            return bindings.get(CALLER_MODULE)
         if definition is not None and node.type == "call" and call_name(node) == "quote":
             body = do_body(node)
             if len(body) == 1 and body[0].type == "do_block":
@@ -1406,6 +1415,8 @@ class Expander:
         if name_node.type == "call" and call_name(name_node) == "unquote":
             full = self.resolve(name_node, env)
             auto = None
+        elif name_node.type == "call" and text(name_node.child_by_field_name("target") or name_node) == "Module.concat":
+            full, auto = self.concat_name(call_arguments(name_node), env), None
         else:
             full, auto = module_name(name_node, scope, env.module)
         if full is None:
@@ -1419,18 +1430,44 @@ class Expander:
         if auto is not None:
             outer = self.add_aliases(env, {auto[0]: auto[1]})
             inner = self.add_aliases(inner, {auto[0]: auto[1]})
-        self.module_body(node, inner)
+        end = self.module_body(node, inner)
+        for hook in self.at_end.pop(full, []):
+            hook(end)
         self.run_before_compile(full, env.line if env.line is not None else node.start_point[0] + 1, inner)
         return outer
 
-    def module_body(self, node: Node, env: Env) -> None:
+    def concat_name(self, args: list[Node], env: Env) -> str | None:
+        """``Module.concat(unquote(mod), "Type")`` (or a list): the name, when each part is an
+        alias, a string, ``__MODULE__`` or a macro argument naming a module."""
+        if len(args) == 1 and args[0].type == "list":
+            args = named_children(args[0])
+        parts = []
+        for arg in args:
+            if arg.type == "string" and string_value(arg) is not None:
+                parts.append(string_value(arg))
+                continue
+            if arg.type == "call" and call_name(arg) == "__MODULE__" and env.module:
+                parts.append(env.module)
+                continue
+            binding = self.unquoted(arg, env) if arg.type == "call" and call_name(arg) == "unquote" else None
+            if binding is not None and binding.atom:
+                parts.append(binding.atom)
+                continue
+            module = self.resolve(binding.node if binding is not None and binding.node is not None else arg,
+                                  binding.env if binding is not None and binding.node is not None else env)
+            if module is None:
+                return None
+            parts.append(module)
+        names = [p.removeprefix("Elixir.") for p in parts]
+        return ".".join(names) if names and all(names) else None
+
+    def module_body(self, node: Node, env: Env) -> Env:
+        """Walk a module's body; the environment at its end."""
         block = do_block(node)
         if block is not None:
-            self.seq(named_children(block), env)
-        else:
-            value = keyword_get(call_arguments(node), "do")
-            if value is not None:
-                self.walk(value, env)
+            return self.seq(named_children(block), env)
+        value = keyword_get(call_arguments(node), "do")
+        return self.walk(value, env) if value is not None else env
 
     def sf_defprotocol(self, node, env):
         if env.dead:
@@ -1618,7 +1655,7 @@ class Expander:
             self.emit(env, node, module, "call", "compile", "__using__/1")
             model = self.models.using.get(module)
             if model is not None:
-                env = effects.apply_using(self, model, args[1] if len(args) > 1 else None, env)
+                env = effects.apply_using(self, model, args[1] if len(args) > 1 else None, node, env)
                 continue
             info = self.lookup(module, MACROS)
             if info is None:

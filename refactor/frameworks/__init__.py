@@ -15,7 +15,9 @@ A file holds:
   ``option_aliases``, the options whose modules are referenced at run time, and
   ``option_code``, those whose value is code run in the caller's module body; ``defines``,
   the macros the caller gets (``name/arity``; the index adds them to the caller's module),
-  unless ``use`` is given the option ``defines_unless_option``;
+  unless ``use`` is given the option ``defines_unless_option``; ``defines_modules``, the
+  modules it defines under the caller's name, unless the option ``defines_modules_unless``
+  is ``false``; and ``effect``, a function of ``effects.USING_EFFECTS`` for the rest;
 * ``[[macro]]`` entries: a macro (``module``, ``names`` as ``name/arity``) and the
   ``effect`` that stands for its expansion (see ``effects.py``).
 """
@@ -38,6 +40,11 @@ class Using:
     option_code: tuple = ()  # options whose value is code run in the module body
     defines: tuple = ()  # macros (name, arity) the use defines in the caller
     defines_unless_option: str | None = None  # ... unless `use` is given this option
+    effect: str | None = None  # what else the use does (effects.USING_EFFECTS)
+    # modules the use defines, named after the caller (`Helpers`: MyAppWeb.Router.Helpers),
+    # unless the option defines_modules_unless is given `false`
+    defines_modules: tuple = ()
+    defines_modules_unless: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,8 @@ def _import(spec: str) -> tuple[str, frozenset | None]:
 def parse(name: str, data: dict) -> tuple[list[Using], list[Macro]]:
     usings = [Using(u["module"], tuple(_import(s) for s in u.get("imports", [])), u.get("init_mode"), name,
                     tuple(u.get("option_aliases", ())), tuple(u.get("option_code", ())),
-                    tuple(_name_arity(d) for d in u.get("defines", ())), u.get("defines_unless_option"))
+                    tuple(_name_arity(d) for d in u.get("defines", ())), u.get("defines_unless_option"),
+                    u.get("effect"), tuple(u.get("defines_modules", ())), u.get("defines_modules_unless"))
               for u in data.get("using", [])]
     macros = []
     for m in data.get("macro", []):

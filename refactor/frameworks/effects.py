@@ -20,9 +20,10 @@ PLUGS = "plugs"  # the pseudo @before_compile hook that compiles a module's plug
 PIPELINE = "phoenix_pipeline"  # the attribute a router pipeline's plugs are kept in
 
 
-def apply_using(exp: "Expander", model: "Using", opts: Node | None, env: "Env") -> "Env":
+def apply_using(exp: "Expander", model: "Using", opts: Node | None, node: Node, env: "Env") -> "Env":
     """``use MODULE, opts``: the imports it makes, and how its plugs are initialised."""
     from ..expand import Import, replace
+    from ..facts import ModuleDef
 
     exp.note(f"use {model.module}: expanded from the model in frameworks/{model.source}")
     imports = list(env.imports)
@@ -37,6 +38,14 @@ def apply_using(exp: "Expander", model: "Using", opts: Node | None, env: "Env") 
         value = keyword_get([opts], key) if opts is not None else None
         if value is not None:
             exp.walk(value, env)
+    if env.module is not None and model.defines_modules:
+        flag = keyword_get([opts], model.defines_modules_unless) if opts is not None and model.defines_modules_unless else None
+        if flag is None or text(flag) != "false":
+            line = env.line if env.line is not None else node.start_point[0] + 1
+            for suffix in model.defines_modules:
+                exp.facts.modules.append(ModuleDef(f"{env.module}.{suffix}", line, node.start_byte, node.end_byte))
+    if model.effect is not None:
+        USING_EFFECTS[model.effect](exp, model, opts, env)
     if model.init_mode and env.module is not None:
         exp.plug_init[env.module] = _init_mode(exp, model.init_mode, opts)
         hooks = exp.before_compile.setdefault(env.module, [])
@@ -332,3 +341,57 @@ def runtime_arguments(exp: "Expander", model: "Macro", node: Node, env: "Env") -
 
 
 EFFECTS["runtime_arguments"] = runtime_arguments
+
+
+def phoenix_view(exp: "Expander", model: "Using", opts: Node | None, env: "Env") -> None:
+    """``use Phoenix.View, root: ..., namespace: ..., path: ..., pattern: ...``: every
+    template under the view's folder is a ``render/2`` clause of the view."""
+    from ..expand import replace
+    from ..templates import eex_code, heex_code
+
+    if env.module is None or opts is None:
+        return
+    root = _string_option(opts, "root")
+    if root is None:
+        return
+    namespace = keyword_get([opts], "namespace")
+    base = exp.resolve(namespace, env) if namespace is not None else None
+    base = base or env.module.split(".")[0]
+    path = _string_option(opts, "path")
+    if path is None:
+        name = env.module.removesuffix("View")
+        parts = name.split(".")[len(base.split(".")):] if name.startswith(base + ".") else name.split(".")[1:]
+        path = "/".join(underscore(p) for p in parts)
+    pattern = _string_option(opts, "pattern") or "*"
+    folder = posixpath.normpath(posixpath.join(root, path)) if path else posixpath.normpath(root)
+
+    def compile_templates(end: "Env") -> None:
+        # compiled by a @before_compile: in the scope of the module's whole body
+        for rel in exp.list_files(posixpath.join(folder, pattern)):
+            engine = {"heex": heex_code, "eex": eex_code, "leex": eex_code}.get(rel.rsplit(".", 1)[-1])
+            data = exp.template_file(rel) if engine is not None else None
+            if data is not None:
+                exp.walk_template(engine(data), replace(end, function=("render", 2), context=None, line=None,
+                                                        origin=rel))
+
+    exp.at_end.setdefault(env.module, []).append(compile_templates)
+
+
+def _string_option(opts: Node, key: str) -> str | None:
+    value = keyword_get([opts], key)
+    return string_value(value) if value is not None else None
+
+
+def underscore(name: str) -> str:
+    """Macro.underscore of one alias segment: ``PlusPlus`` -> ``plus_plus``, ``HTTPApi`` ->
+    ``http_api``."""
+    out = []
+    for i, c in enumerate(name):
+        if c.isupper() and i > 0 and (name[i - 1].islower() or name[i - 1].isdigit()
+                                      or (i + 1 < len(name) and name[i + 1].islower() and name[i - 1].isupper())):
+            out.append("_")
+        out.append(c.lower())
+    return "".join(out)
+
+
+USING_EFFECTS = {"phoenix_view": phoenix_view}

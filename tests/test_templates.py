@@ -17,7 +17,11 @@ def test_eex_keeps_lines_and_joins_blocks():
     source = b"<h1><%= title(@x) %></h1>\n<%= for i <- @items do %>\n  <li><%= i %></li>\n<% end %>\n<%# note %><%% raw %>\n"
     code = eex_code(source)
     assert code.count(b"\n") == source.count(b"\n") and len(code) == len(source)
-    assert code.split(b"\n")[0].split() == [b"title(@x)", b";"]
+    assert code.split(b"\n")[0].split() == [b"title(@x)"]
+    # two expressions on one line are separated; a clause's head is left open
+    assert eex_code(b"<%= a %><%= b %>").split() == [b"a", b";", b"b"]
+    clauses = eex_code(b"<%= case x do %>\n<% 1 -> %>\n one\n<% _ -> %>two\n<% end %>\n")
+    assert first_error(parse(clauses)) is None
     assert first_error(parse(code)) is None
     assert b"note" not in code and b"raw" not in code
 
@@ -25,12 +29,16 @@ def test_eex_keeps_lines_and_joins_blocks():
 def test_heex_expressions_and_components():
     source = (b'<.link navigate={~p"/items/#{@item}"}>{@item.name}</.link>\n'
               b'<MyAppWeb.Components.card title={"a}b"} :for={x <- @xs}><:slot>x</:slot></MyAppWeb.Components.card>\n'
-              b"<!-- <.hidden> -->\n")
+              b"<!-- <.hidden> -->\n"
+              b'<div x-data="{open: false}" class={"a #{if @b, do: "c"}"}>\n'
+              b"<style> body { color: red } </style>\n")
     code = heex_code(source)
     lines = code.decode().split("\n")
     assert lines[0].split()[0] == "&link/1;" and '~p"/items/#{@item}"' in lines[0] and "@item.name" in lines[0]
     assert "&MyAppWeb.Components.card/1;" in lines[1] and '"a}b"' in lines[1] and "x <- @xs" in lines[1]
     assert "hidden" not in lines[2]
+    assert "open" not in lines[3] and '"a #{if @b, do: "c"}"' in lines[3]
+    assert "color" not in lines[4]
     assert first_error(parse(code)) is None
 
 

@@ -394,4 +394,30 @@ def underscore(name: str) -> str:
     return "".join(out)
 
 
-USING_EFFECTS = {"phoenix_view": phoenix_view}
+def colocated_template(exp: "Expander", model: "Using", opts: Node | None, env: "Env") -> None:
+    """A live view or live component that defines no ``render/1`` renders the ``.html.heex``
+    template beside its file (``index.ex``, ``index.html.heex``), compiled at the end of
+    the module."""
+    from ..expand import replace
+    from ..templates import heex_code
+
+    module = env.module
+    if module is None or not exp.path.endswith(".ex"):
+        return
+    template = exp.path[:-3] + ".html.heex"
+
+    def compile_template(end: "Env") -> None:
+        info = exp.lookup(module)
+        if info is not None and ("render", 1) in info.defined:
+            return
+        if template not in exp.list_files(template):
+            return
+        data = exp.template_file(template)
+        if data is not None:
+            exp.walk_template(heex_code(data), replace(end, function=("render", 1), context=None, line=None,
+                                                       origin=template))
+
+    exp.at_end.setdefault(module, []).append(compile_template)
+
+
+USING_EFFECTS = {"phoenix_view": phoenix_view, "colocated_template": colocated_template}

@@ -622,6 +622,11 @@ class Expander:
             name_node = args[-1] if extra_arity else (args[1] if len(args) > 1 else None)
             if name_node is not None and atom_value(name_node) is not None:
                 self.read_attribute(env.module, atom_value(name_node), env, None)
+        model = self.models.macro(module, fname, arity)
+        if model is not None:
+            self.emit(env, node, module, "call", "compile", f"{fname}/{arity}")
+            effects.apply_macro(self, model, node, env)
+            return
         if (fname, arity) in self.macros_of(module):
             self.emit(env, node, module, "call", "compile", f"{fname}/{arity}")
             self.expand_macro(module, fname, arity, node, env, extra_arity)
@@ -1177,7 +1182,10 @@ class Expander:
                 src = self.macro_time_value(target, bindings)
                 kval = atom_value(key)
                 if src is not None and kval is not None:
-                    return self.keyword_lookup(src, kval)
+                    found = self.keyword_lookup(src, kval)
+                    if found is None and (src.node is None or src.node.type in ("keywords", "list")):
+                        return Binding(None, Env())  # an option not given: nil
+                    return found
         return None
 
     def macro_time_case(self, node: Node, bindings: dict, definition: Definition) -> Binding | None:

@@ -421,3 +421,18 @@ def colocated_template(exp: "Expander", model: "Using", opts: Node | None, env: 
 
 
 USING_EFFECTS = {"phoenix_view": phoenix_view, "colocated_template": colocated_template}
+
+
+def runtime_code(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """A macro whose arguments are code it escapes or keeps for run time: walked as the body
+    of a function (in a module body, as one the macro defines)."""
+    from ..expand import replace
+
+    fenv = env if env.function is not None else replace(env, function=(model.name, model.arity))
+    exp.walk_all(call_arguments(node), fenv)
+    block = do_block(node)
+    if block is not None:
+        exp.block(block, env)
+
+
+EFFECTS["runtime_code"] = runtime_code

@@ -527,7 +527,7 @@ class Expander:
                 return True
             return False
         for imp in env.imports:
-            model = self.models.macro(imp.module, name, arity)
+            model = self.models.macro(imp.module, name, arity, self.build)
             if model is not None and self.import_allows(imp, name, arity):
                 self.emit(env, node, imp.module, "import", "compile", f"{name}/{arity}")
                 if expand:
@@ -622,7 +622,7 @@ class Expander:
             name_node = args[-1] if extra_arity else (args[1] if len(args) > 1 else None)
             if name_node is not None and atom_value(name_node) is not None:
                 self.read_attribute(env.module, atom_value(name_node), env, None)
-        model = self.models.macro(module, fname, arity)
+        model = self.models.macro(module, fname, arity, self.build)
         if model is not None:
             self.emit(env, node, module, "call", "compile", f"{fname}/{arity}")
             effects.apply_macro(self, model, node, env)

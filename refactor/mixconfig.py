@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,8 @@ class BuildEnv:
     # deps/ is there (after `mix deps.get`): a module found neither in the project nor in
     # deps/ nor in Elixir is absent from the build, as an optional dependency not fetched
     deps_fetched: bool = False
+    # (dep, version) of every hex package in mix.lock: which framework models apply
+    locked: tuple = ()
 
     def absent(self, module: str) -> bool:
         """Whether ``Code.ensure_loaded?(module)`` is false in this build, for a module that
@@ -69,8 +72,62 @@ class BuildEnv:
     @property
     def key(self) -> str:
         """What an analysis depends on: the environment and the settings (cache keys)."""
-        digest = hashlib.blake2b(repr(sorted(self.settings.items())).encode(), digest_size=6).hexdigest()
+        digest = hashlib.blake2b(repr((sorted(self.settings.items()), self.locked)).encode(),
+                                 digest_size=6).hexdigest()
         return f"{self.env}-{int(self.deps_fetched)}-{digest}"
+
+    def version_of(self, dep: str) -> tuple[int, ...] | None:
+        """The locked version of a hex dependency, as numbers, or None."""
+        for name, version in self.locked:
+            if name == dep:
+                return _numbers(version)
+        return None
+
+    def holds(self, requirement: str | None) -> bool:
+        """Whether ``"dep >= 1.1"`` (or ``<``) holds for the locked version; a dependency
+        that is not locked (a git or path dependency, no mix.lock) does not satisfy it."""
+        if not requirement:
+            return True
+        dep, op, version = requirement.split()
+        have = self.version_of(dep)
+        if have is None:
+            return False
+        want = _numbers(version)
+        return have >= want if op == ">=" else have < want
+
+
+def _numbers(version: str) -> tuple[int, ...]:
+    out = []
+    for part in version.split("-")[0].split("."):
+        if not part.isdigit():
+            break
+        out.append(int(part))
+    return tuple(out)
+
+
+_LOCKED = re.compile(r'"(\w+)":\s*\{:hex,\s*:\w+,\s*"([^"]+)"')
+
+
+# `{:phoenix_live_view, "~> 1.1.0"}` in mix.exs: the least version the requirement admits
+_REQUIRED = re.compile(r'\{:(\w+),\s*"(?:~>|>=|==)\s*(\d+(?:\.\d+)*)')
+
+
+def read_lock(root: Path) -> tuple:
+    """(dep, version) of the hex packages in the project's mix.lock (an umbrella app's is
+    two folders up); for a dependency mix.lock does not name (no lock yet), the least
+    version its requirement in mix.exs admits."""
+    found: dict[str, str] = {}
+    try:
+        found.update(_REQUIRED.findall((root / "mix.exs").read_text(encoding="utf-8", errors="replace")))
+    except OSError:
+        pass
+    for lock in (root / "mix.lock", root.parent.parent / "mix.lock"):
+        try:
+            found.update(_LOCKED.findall(lock.read_text(encoding="utf-8", errors="replace")))
+            break
+        except OSError:
+            continue
+    return tuple(sorted(found.items()))
 
 
 def env_condition(node: Node, env: str) -> bool | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
 from pathlib import Path
 
-from .mixconfig import BuildEnv, mix_env, read_config
+from .mixconfig import BuildEnv, mix_env, read_config, read_lock
 from .parse import first_error, parse
 from .syntax import (
     atom_value,
@@ -164,9 +164,8 @@ def load_project(path: str | os.PathLike, env: str | None = None) -> Project:
         files: list[str] = []
     else:
         files = source_files(root, paths, notes)
-    build = read_config(_config_root(root), env)
-    if (root / "deps").is_dir():
-        build = dataclass_replace(build, deps_fetched=True)
+    build = dataclass_replace(read_config(_config_root(root), env), deps_fetched=(root / "deps").is_dir(),
+                              locked=read_lock(root))
     notes.extend(build.notes)
     return Project(root, name, paths, files, deps, apps_path, notes, build)
 

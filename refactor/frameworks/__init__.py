@@ -19,7 +19,9 @@ A file holds:
   modules it defines under the caller's name, unless the option ``defines_modules_unless``
   is ``false``; and ``effect``, a function of ``effects.USING_EFFECTS`` for the rest;
 * ``[[macro]]`` entries: a macro (``module``, ``names`` as ``name/arity``) and the
-  ``effect`` that stands for its expansion (see ``effects.py``).
+  ``effect`` that stands for its expansion (see ``effects.py``); with ``when = "dep >= X.Y"``
+  (or ``<``) it applies only where mix.lock locks such a version, and the first entry of a
+  macro that applies is taken.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Macro:
     effect: str
     options: tuple  # (key, value) pairs of the entry's other fields
     source: str
+    when: str | None = None  # a locked version it needs: "phoenix_live_view >= 1.1"
 
     def option(self, key: str, default=None):
         return dict(self.options).get(key, default)
@@ -63,11 +66,14 @@ class Macro:
 @dataclass(frozen=True)
 class Registry:
     using: dict
-    macros: dict  # (module, name, arity) -> Macro
+    macros: dict  # (module, name, arity) -> [Macro], the first that holds applies
     by_module: dict  # module -> {(name, arity)}
 
-    def macro(self, module: str, name: str, arity: int) -> Macro | None:
-        return self.macros.get((module, name, arity))
+    def macro(self, module: str, name: str, arity: int, build=None) -> Macro | None:
+        for m in self.macros.get((module, name, arity), ()):
+            if m.when is None or (build is not None and build.holds(m.when)):
+                return m
+        return None
 
     def macros_of(self, module: str) -> frozenset:
         return self.by_module.get(module, frozenset())
@@ -93,10 +99,10 @@ def parse(name: str, data: dict) -> tuple[list[Using], list[Macro]]:
     macros = []
     for m in data.get("macro", []):
         extra = tuple(sorted((k, v if not isinstance(v, list) else tuple(v)) for k, v in m.items()
-                             if k not in ("module", "names", "effect")))
+                             if k not in ("module", "names", "effect", "when")))
         for spec in m["names"]:
             fname, arity = _name_arity(spec)
-            macros.append(Macro(m["module"], fname, arity, m["effect"], extra, name))
+            macros.append(Macro(m["module"], fname, arity, m["effect"], extra, name, m.get("when")))
     return usings, macros
 
 
@@ -112,6 +118,6 @@ def registry() -> Registry:
         for u in usings:
             using[u.module] = u
         for m in found:
-            macros[(m.module, m.name, m.arity)] = m
+            macros.setdefault((m.module, m.name, m.arity), []).append(m)
             by_module.setdefault(m.module, set()).add((m.name, m.arity))
     return Registry(using, macros, {k: frozenset(v) for k, v in by_module.items()})

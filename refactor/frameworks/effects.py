@@ -160,6 +160,28 @@ def route(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
         exp.block(block, env)
 
 
+def live_route(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """``live "/items", ItemLive.Index, :index`` (LiveView 1.1+): the router asks the live
+    view for its options at run time (``__live__/0``), at the route's line."""
+    args = call_arguments(node)
+    if len(args) > 1 and unwrap_block(args[1]).type in ("alias", "dot"):
+        module = _scoped(exp, args[1], env)
+        if module is not None:
+            exp.emit(env, args[1], module, "call", "runtime", "__live__/0")
+
+
+def forward(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """``forward "/api", MyAppWeb.ApiRouter``: the plug is initialised at compile time, or at
+    run time when the router's plugs are."""
+    args = call_arguments(node)
+    if len(args) > 1 and unwrap_block(args[1]).type in ("alias", "dot"):
+        module = _scoped(exp, args[1], env)
+        if module is not None:
+            exp.emit(env, args[1], module, "call", "runtime" if _runtime(exp, env) else "compile", "init/1")
+    for arg in args[2:]:
+        exp.expand_literals(arg, replace_fn(env))
+
+
 def _scoped(exp: "Expander", node: Node, env: "Env") -> str | None:
     module = exp.resolve(node, env)
     prefix = exp.scopes[-1] if exp.scopes else None
@@ -238,17 +260,25 @@ def replace_fn(env: "Env") -> "Env":
 
 
 def pipe_through(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
-    """``pipe_through [:browser, :require_user]``: names that are not pipelines of the
-    router are imported function plugs."""
+    """``pipe_through [:browser, :require_user, MyAppWeb.Plugs.Iframe]``: names that are not
+    pipelines of the router are imported function plugs; modules are module plugs."""
     args = call_arguments(node)
     if not args or env.module is None:
         return
     value = unwrap_block(args[0])
-    names = [atom_value(v) for v in (named_children(value) if value.type == "list" else [value])]
     own = exp.pipelines.get(env.module, set())
-    for name in names:
+    for item in named_children(value) if value.type == "list" else [value]:
+        item = unwrap_block(item)
+        name = atom_value(item)
         if name is not None and name not in own:
             _function_plug(exp, name, env)
+        elif item.type in ("alias", "dot"):  # a module plug: compiled with the route's pipeline
+            module = exp.resolve(item, env)
+            if module is not None:
+                exp.plugs.setdefault(env.module, []).append(module)
+                hooks = exp.before_compile.setdefault(env.module, [])
+                if (PLUGS, model.module, "") not in hooks:
+                    hooks.append((PLUGS, model.module, ""))
 
 
 def live_session(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
@@ -300,7 +330,7 @@ def embed_templates(exp: "Expander", model: "Macro", node: Node, env: "Env") -> 
         exp.walk_template(code, replace(env, function=(name, 1), context=None, line=None, origin=rel))
 
 
-EFFECTS.update(route=route, scope=scope, pipeline=pipeline, router_plug=router_plug,
+EFFECTS.update(route=route, live_route=live_route, forward=forward, scope=scope, pipeline=pipeline, router_plug=router_plug,
                pipe_through=pipe_through, live_session=live_session, none=none,
                embed_templates=embed_templates)
 
@@ -322,11 +352,15 @@ def body_block(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
 
 
 def runtime_module(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
-    """``belongs_to :user, MyApp.User``: the module (second argument) is a run-time
-    reference at the call's line; a do-block (an inline embedded schema) is module body."""
+    """``belongs_to :user, MyApp.User``, ``socket "/s", MyAppWeb.UserSocket``: the module
+    (second argument) is a run-time reference at the call's line; the options are code run
+    in the module body (``where: [status: {:in, Membership.active()}]``); a do-block (an
+    inline embedded schema) is module body."""
     args = call_arguments(node)
     if len(args) > 1 and unwrap_block(args[1]).type in ("alias", "dot"):
         exp.expand_literals(args[1], replace_fn(env))
+    for arg in args[2:]:
+        exp.walk(arg, env)
     body_block(exp, model, node, env)
 
 
@@ -436,3 +470,17 @@ def runtime_code(exp: "Expander", model: "Macro", node: Node, env: "Env") -> Non
 
 
 EFFECTS["runtime_code"] = runtime_code
+
+
+def attr_struct(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
+    """``attr :item, Item`` (LiveView 1.1+): as ``runtime_module``, and the struct named by
+    the type is expanded for the component (an export reference)."""
+    runtime_module(exp, model, node, env)
+    args = call_arguments(node)
+    if len(args) > 1 and unwrap_block(args[1]).type in ("alias", "dot"):
+        module = exp.resolve(args[1], env)
+        if module is not None:
+            exp.emit(env, args[1], module, "struct", "export")
+
+
+EFFECTS["attr_struct"] = attr_struct

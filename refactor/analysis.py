@@ -78,6 +78,14 @@ class Analysis:
         return self.semantics.version
 
     @cached_property
+    def coverage(self) -> tuple[int, int]:
+        """(uses expanded from framework models, macro expansions not followed), from the
+        notes (a file counts each once)."""
+        models = sum(1 for n in self.notes if "expanded from the model" in n)
+        missed = sum(1 for n in self.notes if "cannot see" in n or "not followed" in n or "dynamic name" in n)
+        return models, missed
+
+    @cached_property
     def module_names(self) -> frozenset[str]:
         return frozenset(self.modules)
 

@@ -106,6 +106,7 @@ class ProjectStats:
     compile_edges: int = 0
     compile_cycles: int = 0
     fanout: float | None = None
+    unfollowed: int = 0  # macro expansions exfix could not follow (see graph --verbose)
 
 
 @dataclass
@@ -356,6 +357,7 @@ class _Runner:
                 compile_edges=len(self.base_edges),
                 compile_cycles=len(self.base_cycles),
                 fanout=self.fanout_now,
+                unfollowed=self.analysis.coverage[1],
             )
             self.broken: dict[str, int] = {}
             for path, facts in sorted(self.analysis.files.items()):

@@ -500,11 +500,12 @@ def stats_table(results: list[ProjectResult]) -> Table:
 
 def projects_table(results: list[ProjectResult]) -> Table:
     table = Table(title="Projects")
-    for col in ("project", "files", "edges", "compile cycles", "fan-out", "suggestions", "errors"):
+    for col in ("project", "files", "edges", "compile cycles", "fan-out", "macros not followed", "suggestions",
+                "errors"):
         table.add_column(col, justify="left" if col == "project" else "right")
     for r in results:
         if r.stats is None:
-            table.add_row(r.display, "-", "-", "-", "-", "-", str(len(r.errors)), style="red")
+            table.add_row(r.display, "-", "-", "-", "-", "-", "-", str(len(r.errors)), style="red")
             continue
         fan = "-" if r.stats.fanout is None else str(r.stats.fanout)
         if r.stats.fanout is not None and r.fanout_after is not None and r.fanout_after != r.stats.fanout:
@@ -515,6 +516,7 @@ def projects_table(results: list[ProjectResult]) -> Table:
             str(r.stats.edges),
             str(r.stats.compile_cycles),
             fan,
+            str(r.stats.unfollowed),
             str(len(r.suggestions)),
             str(len(r.errors)),
         )

@@ -123,19 +123,14 @@ def report_analysis(analysis: Analysis, verbose: bool) -> Analysis:
     if verbose:
         for note in analysis.notes:
             click.echo(f"note: {note}", err=True)
-        click.echo(f"note: {coverage(analysis.notes)}", err=True)
+        models, missed = analysis.coverage
+        click.echo(f"note: coverage: {models} `use` expanded from framework models (refactor/frameworks), "
+                   f"{missed} macro expansion{'s' if missed != 1 else ''} not followed (the notes above say which)",
+                   err=True)
     for path, errors in analysis.errors.items():
         for err in errors:
             click.echo(f"warning: {path}:{err.line}: {err.message}; facts taken where the damage is local", err=True)
     return analysis
-
-
-def coverage(notes: list[str]) -> str:
-    """One line on how much of the project's macro use was followed, from the notes."""
-    models = sum(1 for n in notes if "expanded from the model" in n)
-    missed = sum(1 for n in notes if "cannot see" in n or "not followed" in n or "dynamic name" in n)
-    return (f"coverage: {models} `use` expanded from framework models (refactor/frameworks), "
-            f"{missed} macro expansion{'s' if missed != 1 else ''} not followed (the notes above say which)")
 
 
 def relative_to_project(project_root: Path, file: str) -> str:

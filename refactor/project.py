@@ -10,6 +10,7 @@ anything else falls back to mix's default ``["lib"]`` with a note saying so.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
 from pathlib import Path
@@ -82,10 +83,26 @@ class Project:
         return (self.root / rel).read_bytes()
 
     def glob(self, pattern: str) -> list[str]:
-        """The files under the root a glob matches, relative and sorted (templates)."""
-        if pattern.startswith("/") or ".." in pattern.split("/"):
+        """The regular files under the root a glob (``*``, ``?``, ``**``) matches, relative
+        and sorted (templates). Links to folders are not followed, so a link loop cannot
+        make it walk forever; a pattern that leaves the root matches nothing."""
+        parts = pattern.split("/")
+        if pattern.startswith("/") or ".." in parts:
             return []
-        return sorted(p.relative_to(self.root).as_posix() for p in self.root.glob(pattern) if p.is_file())
+        fixed = []
+        for part in parts[:-1]:
+            if any(c in part for c in "*?["):
+                break
+            fixed.append(part)
+        regex = _glob_regex(pattern)
+        out = []
+        for dirpath, _dirs, names in os.walk(self.root.joinpath(*fixed), followlinks=False):
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            for name in names:
+                path = name if rel == "." else f"{rel}/{name}"
+                if regex.fullmatch(path) and os.path.isfile(os.path.join(dirpath, name)):
+                    out.append(path)
+        return sorted(out)
 
     def children(self) -> list["Project"]:
         """The apps of an umbrella, each as its own project."""
@@ -118,6 +135,25 @@ class Project:
             for entry in sorted(self.deps_dir.iterdir()):
                 add(entry)
         return dirs
+
+
+def _glob_regex(pattern: str) -> "re.Pattern":
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]+/)*")
+            i += 3
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
 
 
 def load_project(path: str | os.PathLike, env: str | None = None) -> Project:

@@ -53,3 +53,17 @@ def test_a_template_edit_reaches_the_cached_analysis(tmp_path):
     assert ("lib/view.ex", "lib/item.ex") not in second.file_edges
     assert second.file_edges == analyze(root, "1.18", cache=False).file_edges
     assert "lib/view.ex" in second.work["expanded"]
+
+
+def test_template_globs_stay_in_the_project_and_do_not_follow_folder_links(tmp_path):
+    from refactor.project import load_project
+
+    root = tmp_path / "p"
+    shutil.copytree(FIXTURE, root)
+    (root / "lib" / "view" / "nested").mkdir()
+    (root / "lib" / "view" / "nested" / "deep.html.eex").write_text("x")
+    (root / "lib" / "view" / "loop").symlink_to(root / "lib" / "view")
+    project = load_project(root)
+    assert project.glob("lib/view/*") == ["lib/view/show.html.eex"]
+    assert project.glob("lib/view/**/*.eex") == ["lib/view/nested/deep.html.eex", "lib/view/show.html.eex"]
+    assert project.glob("../p/lib/view/*") == [] and project.glob("/etc/*") == []

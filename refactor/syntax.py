@@ -148,9 +148,13 @@ def string_content(node: Node) -> tuple[bytes, int] | None:
     kids = node.children
     if len(kids) < 2:
         return None
-    start, end = kids[0].end_byte, kids[-1].start_byte
+    return _between(node, kids[0].end_byte, kids[-1].start_byte, kids[0].end_point[0] + 1)
+
+
+def _between(node: Node, start: int, end: int, line: int) -> tuple[bytes, int]:
+    """The node's source from byte ``start`` to ``end``, starting on ``line``; a leading
+    newline (a heredoc's, after its opening quotes) is dropped and moves the start line."""
     data = node.text[start - node.start_byte:end - node.start_byte]
-    line = kids[0].end_point[0] + 1
     if data.startswith(b"\n"):
         data, line = data[1:], line + 1
     return data, line
@@ -162,9 +166,4 @@ def sigil_content(node: Node) -> tuple[bytes, int] | None:
     parts = [c for c in node.named_children if c.type not in ("sigil_name", "sigil_modifiers")]
     if not parts:
         return None
-    start, end = parts[0].start_byte, parts[-1].end_byte
-    data = node.text[start - node.start_byte:end - node.start_byte]
-    line = parts[0].start_point[0] + 1
-    if data.startswith(b"\n"):
-        data, line = data[1:], line + 1
-    return data, line
+    return _between(node, parts[0].start_byte, parts[-1].end_byte, parts[0].start_point[0] + 1)

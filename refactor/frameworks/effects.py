@@ -48,9 +48,7 @@ def apply_using(exp: "Expander", model: "Using", opts: Node | None, node: Node, 
         USING_EFFECTS[model.effect](exp, model, opts, env)
     if model.init_mode and env.module is not None:
         exp.plug_init[env.module] = _init_mode(exp, model.init_mode, opts)
-        hooks = exp.before_compile.setdefault(env.module, [])
-        if (PLUGS, model.module, "") not in hooks:
-            hooks.append((PLUGS, model.module, ""))
+        _compile_plugs_at_end(exp, env.module, model.module)
     return replace(env, imports=tuple(imports))
 
 
@@ -68,21 +66,41 @@ def apply_macro(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None
     EFFECTS[model.effect](exp, model, node, env)
 
 
+def _module_plug(exp: "Expander", model: "Macro", target: Node, env: "Env") -> None:
+    """A module plug: compiled with the module's pipeline at its end (``compile_plugs``)."""
+    module = exp.resolve(target, env)
+    if module is None:
+        return
+    exp.plugs.setdefault(env.module, []).append(module)
+    _compile_plugs_at_end(exp, env.module, model.module)
+
+
+def _compile_plugs_at_end(exp: "Expander", module: str, framework: str) -> None:
+    hooks = exp.before_compile.setdefault(module, [])
+    if not any(hook[0] == PLUGS for hook in hooks):
+        hooks.append((PLUGS, framework, ""))
+
+
+def _plug_args(node: Node, env: "Env") -> tuple[Node, Node | None] | None:
+    """The plug and its options (a ``when`` guard dropped), or None outside a module."""
+    args = _args(node)
+    if not args or env.module is None:
+        return None
+    return unwrap_block(args[0]), (args[1] if len(args) > 1 else None)
+
+
 def plug(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
     """``plug Mod, opts`` / ``plug :fun, opts``, optionally ``when`` guarded: kept in the
     @plugs attribute (its options' aliases are run-time references there, replayed as
     compile ones when the pipeline compiles) and compiled with the module (``compile_plugs``)."""
     from ..expand import replace
 
-    args = _args(node)
-    if not args or env.module is None:
+    found = _plug_args(node, env)
+    if found is None:
         return
-    target = unwrap_block(args[0])
-    opts = args[1] if len(args) > 1 else None
+    target, opts = found
     if target.type in ("alias", "dot"):
-        module = exp.resolve(target, env)
-        if module is not None:
-            exp.plugs.setdefault(env.module, []).append(module)
+        _module_plug(exp, model, target, env)
     else:
         if atom_value(target) is not None:
             _function_plug(exp, atom_value(target), env)
@@ -228,18 +246,12 @@ def pipeline(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
 def router_plug(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
     """``plug`` inside a router pipeline: a module plug is compiled with the pipeline (as
     in ``compile_plugs``); a function plug's literal options name modules at run time."""
-    args = _args(node)
-    if not args or env.module is None:
+    found = _plug_args(node, env)
+    if found is None:
         return
-    target = unwrap_block(args[0])
-    opts = args[1] if len(args) > 1 else None
+    target, opts = found
     if target.type in ("alias", "dot"):
-        module = exp.resolve(target, env)
-        if module is not None:
-            exp.plugs.setdefault(env.module, []).append(module)
-            hooks = exp.before_compile.setdefault(env.module, [])
-            if (PLUGS, model.module, "") not in hooks:
-                hooks.append((PLUGS, model.module, ""))
+        _module_plug(exp, model, target, env)
     elif atom_value(target) is not None:
         _function_plug(exp, atom_value(target), env)
     if opts is None:
@@ -273,12 +285,7 @@ def pipe_through(exp: "Expander", model: "Macro", node: Node, env: "Env") -> Non
         if name is not None and name not in own:
             _function_plug(exp, name, env)
         elif item.type in ("alias", "dot"):  # a module plug: compiled with the route's pipeline
-            module = exp.resolve(item, env)
-            if module is not None:
-                exp.plugs.setdefault(env.module, []).append(module)
-                hooks = exp.before_compile.setdefault(env.module, [])
-                if (PLUGS, model.module, "") not in hooks:
-                    hooks.append((PLUGS, model.module, ""))
+            _module_plug(exp, model, item, env)
 
 
 def live_session(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:

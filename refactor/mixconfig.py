@@ -59,12 +59,19 @@ class BuildEnv:
     deps_fetched: bool = False
     # (dep, version) of every hex package in mix.lock: which framework models apply
     locked: tuple = ()
+    lock_read: bool = False  # `locked` is mix.lock's (every dependency, transitive too)
 
     def absent(self, module: str) -> bool:
         """Whether ``Code.ensure_loaded?(module)`` is false in this build, for a module that
-        is neither in the project nor in its dependencies' sources."""
+        is neither in the project nor in its dependencies' sources: with deps/ fetched, any
+        such module; before, one whose name matches no package mix.lock locks
+        (``Meilisearch``: ``meilisearch``)."""
         top = module.split(".", 1)[0]
-        return self.deps_fetched and top not in STDLIB and not top.endswith(("Error", "Exception"))
+        if top in STDLIB or top.endswith(("Error", "Exception")):
+            return False
+        if self.deps_fetched:
+            return True
+        return self.lock_read and underscore(top) not in {name for name, _ in self.locked}
 
     def get(self, app: str, key: str) -> str | None:
         return self.settings.get((app, key))
@@ -112,11 +119,24 @@ _LOCKED = re.compile(r'"(\w+)":\s*\{:hex,\s*:\w+,\s*"([^"]+)"')
 _REQUIRED = re.compile(r'\{:(\w+),\s*"(?:~>|>=|==)\s*(\d+(?:\.\d+)*)')
 
 
-def read_lock(root: Path) -> tuple:
+def underscore(name: str) -> str:
+    """Macro.underscore of one alias segment: ``PlusPlus`` -> ``plus_plus``, ``HTTPApi`` ->
+    ``http_api``."""
+    out = []
+    for i, c in enumerate(name):
+        if c.isupper() and i > 0 and (name[i - 1].islower() or name[i - 1].isdigit()
+                                      or (i + 1 < len(name) and name[i + 1].islower() and name[i - 1].isupper())):
+            out.append("_")
+        out.append(c.lower())
+    return "".join(out)
+
+
+def read_lock(root: Path) -> tuple[tuple, bool]:
     """(dep, version) of the hex packages in the project's mix.lock (an umbrella app's is
     two folders up); for a dependency mix.lock does not name (no lock yet), the least
-    version its requirement in mix.exs admits."""
+    version its requirement in mix.exs admits. Second: whether a mix.lock was read."""
     found: dict[str, str] = {}
+    read = False
     try:
         found.update(_REQUIRED.findall((root / "mix.exs").read_text(encoding="utf-8", errors="replace")))
     except OSError:
@@ -124,10 +144,11 @@ def read_lock(root: Path) -> tuple:
     for lock in (root / "mix.lock", root.parent.parent / "mix.lock"):
         try:
             found.update(_LOCKED.findall(lock.read_text(encoding="utf-8", errors="replace")))
+            read = True
             break
         except OSError:
             continue
-    return tuple(sorted(found.items()))
+    return tuple(sorted(found.items())), read
 
 
 def env_condition(node: Node, env: str) -> bool | None:

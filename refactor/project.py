@@ -200,8 +200,9 @@ def load_project(path: str | os.PathLike, env: str | None = None) -> Project:
         files: list[str] = []
     else:
         files = source_files(root, paths, notes)
+    locked, lock_read = read_lock(root)
     build = dataclass_replace(read_config(_config_root(root), env), deps_fetched=(root / "deps").is_dir(),
-                              locked=read_lock(root))
+                              locked=locked, lock_read=lock_read)
     notes.extend(build.notes)
     return Project(root, name, paths, files, deps, apps_path, notes, build)
 

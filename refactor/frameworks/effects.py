@@ -9,6 +9,7 @@ from tree_sitter import Node
 
 import posixpath
 
+from ..mixconfig import underscore
 from ..syntax import (atom_value, call_arguments, do_block, keyword_get, named_children, string_value, text,
                       unwrap_block)
 
@@ -26,6 +27,8 @@ def apply_using(exp: "Expander", model: "Using", opts: Node | None, node: Node, 
     from ..facts import ModuleDef
 
     exp.note(f"use {model.module}: expanded from the model in frameworks/{model.source}")
+    if opts is not None:
+        opts = exp.unquoted_node(opts, env)  # `use Phoenix.LiveView, unquote(opts)` in a quote
     imports = list(env.imports)
     for module, only in model.imports:
         imports = [i for i in imports if i.module != module]
@@ -421,18 +424,6 @@ def phoenix_view(exp: "Expander", model: "Using", opts: Node | None, env: "Env")
 def _string_option(opts: Node, key: str) -> str | None:
     value = keyword_get([opts], key)
     return string_value(value) if value is not None else None
-
-
-def underscore(name: str) -> str:
-    """Macro.underscore of one alias segment: ``PlusPlus`` -> ``plus_plus``, ``HTTPApi`` ->
-    ``http_api``."""
-    out = []
-    for i, c in enumerate(name):
-        if c.isupper() and i > 0 and (name[i - 1].islower() or name[i - 1].isdigit()
-                                      or (i + 1 < len(name) and name[i + 1].islower() and name[i - 1].isupper())):
-            out.append("_")
-        out.append(c.lower())
-    return "".join(out)
 
 
 def colocated_template(exp: "Expander", model: "Using", opts: Node | None, env: "Env") -> None:

@@ -71,7 +71,9 @@ class BuildEnv:
             return False
         if self.deps_fetched:
             return True
-        return self.lock_read and underscore(top) not in {name for name, _ in self.locked}
+        # compared without underscores: HTTPoison is the package httpoison
+        return self.lock_read and underscore(top).replace("_", "") not in {
+            name.replace("_", "") for name, _ in self.locked}
 
     def get(self, app: str, key: str) -> str | None:
         return self.settings.get((app, key))

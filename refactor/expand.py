@@ -526,8 +526,9 @@ class Expander:
                 self.expand_macro(env.module, name, arity, node, env, extra_arity)
                 return True
             return False
+        modelled = self.models.by_module
         for imp in env.imports:
-            model = self.models.macro(imp.module, name, arity, self.build)
+            model = self.models.macro(imp.module, name, arity, self.build) if imp.module in modelled else None
             if model is not None and self.import_allows(imp, name, arity):
                 self.emit(env, node, imp.module, "import", "compile", f"{name}/{arity}")
                 if expand:
@@ -622,7 +623,7 @@ class Expander:
             name_node = args[-1] if extra_arity else (args[1] if len(args) > 1 else None)
             if name_node is not None and atom_value(name_node) is not None:
                 self.read_attribute(env.module, atom_value(name_node), env, None)
-        model = self.models.macro(module, fname, arity, self.build)
+        model = self.models.macro(module, fname, arity, self.build) if module in self.models.by_module else None
         if model is not None:
             self.emit(env, node, module, "call", "compile", f"{fname}/{arity}")
             effects.apply_macro(self, model, node, env)

@@ -471,11 +471,13 @@ EFFECTS["runtime_code"] = runtime_code
 
 
 def attr_struct(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
-    """``attr :item, Item`` (LiveView 1.1+): as ``runtime_module``, and the struct named by
-    the type is expanded for the component (an export reference)."""
+    """``attr :item, Item``: as ``runtime_module``; with ``required: true`` the struct is a
+    pattern in the component's head, so it is expanded (an export reference)."""
     runtime_module(exp, model, node, env)
     args = call_arguments(node)
-    if len(args) > 1 and unwrap_block(args[1]).type in ("alias", "dot"):
+    required = keyword_get(args[2:], "required")
+    if len(args) > 1 and unwrap_block(args[1]).type in ("alias", "dot") and required is not None \
+            and text(required) == "true":
         module = exp.resolve(args[1], env)
         if module is not None:
             exp.emit(env, args[1], module, "struct", "export")

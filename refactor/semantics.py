@@ -77,18 +77,32 @@ def semantics(version: str) -> Semantics:
 
 
 def normalize(version: str) -> str:
-    """'1.18.3' -> '1.18'; raises ValueError for versions exfix does not model."""
+    """'1.18.3' -> '1.18'; a version between two modelled ones -> the modelled one at or below
+    it (``approximation`` says so); raises ValueError outside 1.14 to 1.20."""
     m = re.match(r"^\s*(\d+)\.(\d+)", version or "")
     if not m:
         raise ValueError(f"not an Elixir version: {version!r}")
     key = f"{m.group(1)}.{m.group(2)}"
-    if key not in SUPPORTED:
-        # nearest supported version at or below, else the oldest
-        below = [v for v in SUPPORTED if tuple(map(int, v.split("."))) <= tuple(map(int, key.split(".")))]
-        if not below:
-            raise ValueError(f"Elixir {key} is older than the oldest supported ({SUPPORTED[0]})")
-        return below[-1]
-    return key
+    if key in SUPPORTED:
+        return key
+    numbers = (int(m.group(1)), int(m.group(2)))
+    if not _number(SUPPORTED[0]) <= numbers <= _number(SUPPORTED[-1]):
+        raise ValueError(f"Elixir {key} is not modelled: exfix models {SUPPORTED[0]} to {SUPPORTED[-1]}")
+    return [v for v in SUPPORTED if _number(v) <= numbers][-1]
+
+
+def _number(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def approximation(version: str) -> str | None:
+    """A one-line warning when ``version`` is analysed with another version's rules."""
+    m = re.match(r"^\s*(\d+)\.(\d+)", version or "")
+    if not m or f"{m.group(1)}.{m.group(2)}" in SUPPORTED:
+        return None
+    return (f"Elixir {m.group(1)}.{m.group(2)} is analysed with {normalize(version)}'s rules "
+            f"(exfix models {', '.join(SUPPORTED)}); labels that changed in between may differ from mix's")
 
 
 def installed_version() -> str | None:
@@ -126,10 +140,22 @@ def _app_version(app: Path) -> str | None:
 
 
 def default_version() -> str:
+    return resolve(None)[0]
+
+
+def resolve(value: str | None) -> tuple[str, str | None]:
+    """The modelled version for ``--elixir VALUE`` (else the installed elixir, else the
+    newest), and a warning when another version's rules stand in for it. ValueError for a
+    version given outside the modelled range; an installed one outside it falls back to the
+    nearest end of the range, with a warning."""
+    if value:
+        return normalize(value), approximation(value)
     found = installed_version()
-    if found:
-        try:
-            return normalize(found)
-        except ValueError:
-            pass
-    return NEWEST
+    if not found:
+        return NEWEST, None
+    try:
+        return normalize(found), approximation(found)
+    except ValueError:
+        m = re.match(r"^\s*(\d+)\.(\d+)", found)
+        key = SUPPORTED[0] if m and (int(m.group(1)), int(m.group(2))) < _number(SUPPORTED[0]) else NEWEST
+        return key, f"the installed Elixir {found} is not modelled; analysed with {key}'s rules"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +95,18 @@ def test_the_version_read_is_the_one_elixir_reports(toolchain, monkeypatch):
     root = toolchain.chroot or "/"
     monkeypatch.setattr(semantics.subprocess, "run", _never_run)
     assert semantics.launcher_version(os.path.join(root, "usr/bin/elixir")) == toolchain.full_version
+
+
+def test_a_version_between_the_modelled_ones_is_analysed_with_a_warning():
+    from click.testing import CliRunner
+
+    from refactor.cli import main
+
+    example = str(Path(__file__).resolve().parent.parent / "fixtures" / "example")
+    result = CliRunner().invoke(main, ["graph", example, "--elixir", "1.16.2", "--format", "stats"])
+    assert result.exit_code == 0
+    assert "Elixir 1.16 is analysed with 1.14's rules" in result.stderr
+    exact = CliRunner().invoke(main, ["graph", example, "--elixir", "1.18.3", "--format", "stats"])
+    assert exact.exit_code == 0 and "warning" not in exact.stderr
+    outside = CliRunner().invoke(main, ["graph", example, "--elixir", "1.99"])
+    assert outside.exit_code == 2 and "Elixir 1.99 is not modelled" in outside.output

@@ -11,7 +11,7 @@ import click
 
 from ..analysis import Analysis, analyze, umbrella_graph
 from ..project import ProjectError, load_project
-from ..semantics import SUPPORTED, default_version, normalize
+from ..semantics import SUPPORTED
 
 FORMATS = ["pretty", "plain", "dot", "stats", "cycles", "json"]
 LABELS = ["compile", "export", "runtime", "compile-connected"]
@@ -100,10 +100,17 @@ def analysis_options(f):
 
 
 def resolve_version(value: str | None) -> str:
+    """The Elixir version whose rules apply (semantics.resolve), saying so when it stands in
+    for another."""
+    from ..semantics import resolve
+
     try:
-        return normalize(value) if value else default_version()
+        version, warning = resolve(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--elixir") from exc
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+    return version
 
 
 def load_analysis(path: str, version: str, verbose: bool) -> Analysis:

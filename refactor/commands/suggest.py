@@ -21,7 +21,7 @@ from ..discover import find_projects
 from ..engine import Options, Problem, ProjectResult, display_path, run_many, units_of
 from ..rules import get_rules
 from ..writer import FileChange, Refused, take_back, write_changes
-from .graph import cache_option, env_option
+from .graph import cache_option, env_option, resolve_version
 
 FORMATS = ["diff", "json", "sarif"]
 STRATEGIES = ["auto", "hoist", "guard"]
@@ -111,13 +111,6 @@ def apply(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir)
     sys.exit(code)
 
 
-def _version(elixir: str | None) -> str:
-    from ..semantics import default_version, normalize
-
-    try:
-        return normalize(elixir) if elixir else default_version()
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--elixir") from exc
 
 
 def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write,
@@ -126,7 +119,7 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         rules = get_rules(select, skip)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--rule/--skip-rule") from exc
-    version = _version(elixir)
+    version = resolve_version(elixir)
     cwd = os.getcwd()
     found, discover_errors = find_projects(list(paths) or ["."])
     problems = [Problem(display_path(e.path, cwd), None, e.message) for e in discover_errors]

@@ -109,7 +109,11 @@ def plug(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
             _function_plug(exp, atom_value(target), env)
         if opts is None or exp.is_quoted_literal(opts, env):
             return  # a function plug's literal options are expanded without a trace
-    if opts is not None:
+    if opts is None:
+        return
+    if model.option("runtime_init_expands_options") and _runtime(exp, env) and exp.is_quoted_literal(opts, env):
+        exp.expand_literals(opts, replace_fn(env))
+    else:
         exp.literal_value(opts, replace(env, attribute=PLUGS))
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .cache import Store, content_hash
-from .expand import DEFINITIONS, MACROS, Expander
+from .env import DEFINITIONS, MACROS
+from .expand import Expander
 from .facts import STRENGTH, FileFacts, ModuleDef, ParseIssue, Reference
 from .index import Indexer, ModuleInfo, merge_file, summarize
 from .parse import first_error, parse

@@ -38,8 +38,8 @@ MAX_SEGMENTS = 8
 CACHE_SUBDIR = ("_build", "exfix", "cache")
 
 # the modules whose code decides what is cached: a change to any of them is a new cache
-_CODE_MODULES = ("analysis", "cache", "clauses", "expand", "facts", "index", "mixconfig", "parse", "semantics",
-                 "snapshot", "syntax", "templates")
+_CODE_MODULES = ("analysis", "cache", "clauses", "env", "expand", "facts", "index", "mixconfig", "parse",
+                 "quoting", "semantics", "snapshot", "syntax", "templates")
 
 
 @lru_cache(maxsize=None)

@@ -14,7 +14,8 @@ from ..syntax import (atom_value, call_arguments, do_block, keyword_get, named_c
                       unwrap_block)
 
 if TYPE_CHECKING:  # the expander imports this module
-    from ..expand import Env, Expander
+    from ..env import Env
+    from ..expand import Expander
     from . import Macro, Using
 
 PLUGS = "plugs"  # the pseudo @before_compile hook that compiles a module's plug pipeline
@@ -23,7 +24,7 @@ PIPELINE = "phoenix_pipeline"  # the attribute a router pipeline's plugs are kep
 
 def apply_using(exp: "Expander", model: "Using", opts: Node | None, node: Node, env: "Env") -> "Env":
     """``use MODULE, opts``: the imports it makes, and how its plugs are initialised."""
-    from ..expand import Import, replace
+    from ..env import Import, replace
     from ..facts import ModuleDef
 
     exp.note(f"use {model.module}: expanded from the model in frameworks/{model.source}")
@@ -96,7 +97,7 @@ def plug(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
     """``plug Mod, opts`` / ``plug :fun, opts``, optionally ``when`` guarded: kept in the
     @plugs attribute (its options' aliases are run-time references there, replayed as
     compile ones when the pipeline compiles) and compiled with the module (``compile_plugs``)."""
-    from ..expand import replace
+    from ..env import replace
 
     found = _plug_args(node, env)
     if found is None:
@@ -136,7 +137,7 @@ EFFECTS = {"plug": plug}
 
 
 def _module_line(exp: "Expander", env: "Env") -> "Env":
-    from ..expand import replace
+    from ..env import replace
 
     return replace(env, line=exp.module_lines.get(env.module, env.line))
 
@@ -266,14 +267,14 @@ def router_plug(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None
     if _runtime(exp, env):
         exp.expand_literals(opts, replace_fn(env))  # expanded as if in init/1
     else:
-        from ..expand import replace
+        from ..env import replace
 
         exp.literal_value(opts, replace(env, attribute=PIPELINE))
 
 
 def replace_fn(env: "Env") -> "Env":
     """``env`` inside a function: aliases there are run-time references."""
-    from ..expand import replace
+    from ..env import replace
 
     return replace(env, function=("init", 1))
 
@@ -324,7 +325,7 @@ def none(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
 def embed_templates(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
     """``embed_templates "pages/*"``: each ``NAME.*.heex`` (or ``.eex``) under the module's
     folder becomes ``def NAME(assigns)``, its references reported at the template."""
-    from ..expand import replace
+    from ..env import replace
     from ..templates import eex_code, heex_code
 
     args = call_arguments(node)
@@ -352,7 +353,7 @@ EFFECTS.update(route=route, live_route=live_route, forward=forward, scope=scope,
 def function_body(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
     """``setup context do ... end``, ``test "name", ctx do ... end``: the block and the
     arguments are the body of a function the macro defines."""
-    from ..expand import replace
+    from ..env import replace
 
     fenv = replace(env, function=(model.name, model.arity), context=None)
     exp.args_and_block(node, fenv)
@@ -394,7 +395,7 @@ EFFECTS["runtime_arguments"] = runtime_arguments
 def phoenix_view(exp: "Expander", model: "Using", opts: Node | None, env: "Env") -> None:
     """``use Phoenix.View, root: ..., namespace: ..., path: ..., pattern: ...``: every
     template under the view's folder is a ``render/2`` clause of the view."""
-    from ..expand import replace
+    from ..env import replace
     from ..templates import eex_code, heex_code
 
     if env.module is None or opts is None:
@@ -434,7 +435,7 @@ def colocated_template(exp: "Expander", model: "Using", opts: Node | None, env: 
     """A live view or live component that defines no ``render/1`` renders the ``.html.heex``
     template beside its file (``index.ex``, ``index.html.heex``), compiled at the end of
     the module."""
-    from ..expand import replace
+    from ..env import replace
     from ..templates import heex_code
 
     module = env.module
@@ -462,7 +463,7 @@ USING_EFFECTS = {"phoenix_view": phoenix_view, "colocated_template": colocated_t
 def runtime_code(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
     """A macro whose arguments are code it escapes or keeps for run time: walked as the body
     of a function (in a module body, as one the macro defines)."""
-    from ..expand import replace
+    from ..env import replace
 
     fenv = env if env.function is not None else replace(env, function=(model.name, model.arity))
     exp.walk_all(call_arguments(node), fenv)

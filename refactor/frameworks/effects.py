@@ -9,12 +9,12 @@ from tree_sitter import Node
 
 import posixpath
 
+from ..env import Env, Import, replace
 from ..mixconfig import underscore
 from ..syntax import (atom_value, call_arguments, do_block, keyword_get, named_children, string_value, text,
                       unwrap_block)
 
 if TYPE_CHECKING:  # the expander imports this module
-    from ..env import Env
     from ..expand import Expander
     from . import Macro, Using
 
@@ -24,7 +24,6 @@ PIPELINE = "phoenix_pipeline"  # the attribute a router pipeline's plugs are kep
 
 def apply_using(exp: "Expander", model: "Using", opts: Node | None, node: Node, env: "Env") -> "Env":
     """``use MODULE, opts``: the imports it makes, and how its plugs are initialised."""
-    from ..env import Import, replace
     from ..facts import ModuleDef
 
     exp.note(f"use {model.module}: expanded from the model in frameworks/{model.source}")
@@ -85,33 +84,32 @@ def _compile_plugs_at_end(exp: "Expander", module: str, framework: str) -> None:
         hooks.append((PLUGS, framework, ""))
 
 
-def _plug_args(node: Node, env: "Env") -> tuple[Node, Node | None] | None:
-    """The plug and its options (a ``when`` guard dropped), or None outside a module."""
+def _take_plug(exp: "Expander", model: "Macro", node: Node, env: "Env") -> tuple[bool, Node | None] | None:
+    """Record a ``plug`` call's plug (a module plug, or a function plug's import call) and
+    give (whether it is a module plug, its options); None outside a module. A ``when`` guard
+    is dropped."""
     args = _args(node)
     if not args or env.module is None:
         return None
-    return unwrap_block(args[0]), (args[1] if len(args) > 1 else None)
+    target = unwrap_block(args[0])
+    module_plug = target.type in ("alias", "dot")
+    if module_plug:
+        _module_plug(exp, model, target, env)
+    elif atom_value(target) is not None:
+        _function_plug(exp, atom_value(target), env)
+    return module_plug, (args[1] if len(args) > 1 else None)
 
 
 def plug(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
     """``plug Mod, opts`` / ``plug :fun, opts``, optionally ``when`` guarded: kept in the
     @plugs attribute (its options' aliases are run-time references there, replayed as
     compile ones when the pipeline compiles) and compiled with the module (``compile_plugs``)."""
-    from ..env import replace
-
-    found = _plug_args(node, env)
+    found = _take_plug(exp, model, node, env)
     if found is None:
         return
-    target, opts = found
-    if target.type in ("alias", "dot"):
-        _module_plug(exp, model, target, env)
-    else:
-        if atom_value(target) is not None:
-            _function_plug(exp, atom_value(target), env)
-        if opts is None or exp.is_quoted_literal(opts, env):
-            return  # a function plug's literal options are expanded without a trace
-    if opts is None:
-        return
+    module_plug, opts = found
+    if opts is None or not module_plug and exp.is_quoted_literal(opts, env):
+        return  # a function plug's literal options are expanded without a trace
     if model.option("runtime_init_expands_options") and _runtime(exp, env) and exp.is_quoted_literal(opts, env):
         exp.expand_literals(opts, replace_fn(env))
     else:
@@ -137,8 +135,6 @@ EFFECTS = {"plug": plug}
 
 
 def _module_line(exp: "Expander", env: "Env") -> "Env":
-    from ..env import replace
-
     return replace(env, line=exp.module_lines.get(env.module, env.line))
 
 
@@ -254,28 +250,18 @@ def pipeline(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
 def router_plug(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
     """``plug`` inside a router pipeline: a module plug is compiled with the pipeline (as
     in ``compile_plugs``); a function plug's literal options name modules at run time."""
-    found = _plug_args(node, env)
-    if found is None:
+    found = _take_plug(exp, model, node, env)
+    if found is None or found[1] is None:
         return
-    target, opts = found
-    if target.type in ("alias", "dot"):
-        _module_plug(exp, model, target, env)
-    elif atom_value(target) is not None:
-        _function_plug(exp, atom_value(target), env)
-    if opts is None:
-        return
+    opts = found[1]
     if _runtime(exp, env):
         exp.expand_literals(opts, replace_fn(env))  # expanded as if in init/1
     else:
-        from ..env import replace
-
         exp.literal_value(opts, replace(env, attribute=PIPELINE))
 
 
 def replace_fn(env: "Env") -> "Env":
     """``env`` inside a function: aliases there are run-time references."""
-    from ..env import replace
-
     return replace(env, function=("init", 1))
 
 
@@ -325,7 +311,6 @@ def none(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
 def embed_templates(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
     """``embed_templates "pages/*"``: each ``NAME.*.heex`` (or ``.eex``) under the module's
     folder becomes ``def NAME(assigns)``, its references reported at the template."""
-    from ..env import replace
     from ..templates import eex_code, heex_code
 
     args = call_arguments(node)
@@ -353,8 +338,6 @@ EFFECTS.update(route=route, live_route=live_route, forward=forward, scope=scope,
 def function_body(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
     """``setup context do ... end``, ``test "name", ctx do ... end``: the block and the
     arguments are the body of a function the macro defines."""
-    from ..env import replace
-
     fenv = replace(env, function=(model.name, model.arity), context=None)
     exp.args_and_block(node, fenv)
 
@@ -395,7 +378,6 @@ EFFECTS["runtime_arguments"] = runtime_arguments
 def phoenix_view(exp: "Expander", model: "Using", opts: Node | None, env: "Env") -> None:
     """``use Phoenix.View, root: ..., namespace: ..., path: ..., pattern: ...``: every
     template under the view's folder is a ``render/2`` clause of the view."""
-    from ..env import replace
     from ..templates import eex_code, heex_code
 
     if env.module is None or opts is None:
@@ -435,7 +417,6 @@ def colocated_template(exp: "Expander", model: "Using", opts: Node | None, env: 
     """A live view or live component that defines no ``render/1`` renders the ``.html.heex``
     template beside its file (``index.ex``, ``index.html.heex``), compiled at the end of
     the module."""
-    from ..env import replace
     from ..templates import heex_code
 
     module = env.module
@@ -463,8 +444,6 @@ USING_EFFECTS = {"phoenix_view": phoenix_view, "colocated_template": colocated_t
 def runtime_code(exp: "Expander", model: "Macro", node: Node, env: "Env") -> None:
     """A macro whose arguments are code it escapes or keeps for run time: walked as the body
     of a function (in a module body, as one the macro defines)."""
-    from ..env import replace
-
     fenv = env if env.function is not None else replace(env, function=(model.name, model.arity))
     exp.walk_all(call_arguments(node), fenv)
     block = do_block(node)

@@ -156,6 +156,18 @@ def _default_analyzer(project, version=None, sources=None):
     return analyze(project, version=version, sources=sources)
 
 
+def compiled_by_mix(rel: str, elixirc_paths: list[str] | None) -> bool:
+    """Whether a new ``.ex`` file at ``rel`` lies under one of ``elixirc_paths`` (unknown
+    paths: yes), so that mix compiles it."""
+    if elixirc_paths is None or not rel.endswith(".ex"):
+        return True
+    for entry in elixirc_paths:
+        norm = os.path.normpath(entry).replace(os.sep, "/")
+        if norm == "." or rel == norm or rel.startswith(norm.rstrip("/") + "/"):
+            return True
+    return False
+
+
 def display_path(path: str | os.PathLike, cwd: str) -> str:
     rel = os.path.relpath(os.path.abspath(path), cwd or os.getcwd())
     return rel.replace(os.sep, "/")
@@ -465,8 +477,10 @@ class _Runner:
             norm = os.path.normpath(rel)
             if os.path.isabs(rel) or norm.startswith(".."):
                 return None, [f"new file {rel} lies outside the project"]
-            if rel in self.sources or (self.root / rel).exists():
+            if rel in self.sources or os.path.lexists(self.root / rel):
                 return None, [f"new file {rel} already exists"]
+            if not compiled_by_mix(rel, getattr(self.project, "elixirc_paths", None)):
+                return None, [f"new file {rel} lies outside elixirc_paths: mix would not compile it"]
             patched[rel] = data
         return patched, []
 

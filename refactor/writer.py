@@ -9,7 +9,16 @@ half-written one. What cannot be written safely is left alone and reported with 
 - the file changed (or vanished, or appeared) on disk since it was analysed;
 - the file is read-only (even where rename would succeed, as it does for root);
 - the path is a symbolic link (a link is never replaced by a plain file);
-- the path is not a regular file, or has other hard links (a rename would split them).
+- the path is not a regular file, or has other hard links (a rename would split them);
+- the file's folder lies outside the folders the change must stay in (a folder link, or an
+  ``elixirc_paths`` entry, leading out of the project): a cloned repository must not be able
+  to aim a write at any file the user can write.
+
+A change whose new files (a helper module) cannot be written is not written either: see
+``commands/suggest.py``, which writes a fix that spans files whole or not at all.
+
+Temporary files carry the writer's process id; one whose process is gone (``kill -9``) is
+removed by ``sweep`` on a later run.
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ class FileChange:
     expected: bytes | None
     new: bytes
     display: str = ""  # how reports name the file; defaults to the path
+    # real paths of folders the file must lie in (after following links); () = anywhere
+    inside: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -78,9 +89,28 @@ def write_changes(changes: list[FileChange]) -> WriteResult:
     return result
 
 
+def is_inside(folder: str | os.PathLike, roots: tuple[str, ...]) -> bool:
+    """Whether ``folder``, links followed (its nearest existing ancestor when it does not
+    exist yet), lies in one of the real paths ``roots``."""
+    here = os.path.abspath(folder)
+    while not os.path.isdir(here):
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    real = os.path.realpath(here)
+    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+OUTSIDE = ("lies outside the project (a folder link or elixirc_paths leads there); "
+           "left alone: name it on the command line to write it")
+
+
 def check_writable(change: FileChange) -> os.stat_result | None:
     """Raise WriteRefused unless ``change`` may be written now; return the file's stat."""
     path = change.path
+    if change.inside and not is_inside(path.parent, change.inside):
+        raise WriteRefused(OUTSIDE)
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -119,8 +149,10 @@ def write_one(change: FileChange) -> None:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise WriteRefused(f"cannot create folder {folder}: {exc.strerror}") from None
+        if change.inside and not is_inside(folder, change.inside):  # a link made meanwhile
+            raise WriteRefused(OUTSIDE)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX)
     except OSError as exc:
         raise WriteRefused(f"cannot write in {folder}: {exc.strerror}") from None
     try:

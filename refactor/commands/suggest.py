@@ -20,7 +20,7 @@ from .. import report
 from ..discover import find_projects
 from ..engine import Options, Problem, ProjectResult, display_path, run_many, units_of
 from ..rules import get_rules
-from ..writer import FileChange, Refused, take_back, write_changes
+from ..writer import FileChange, Refused, WriteResult, take_back, write_changes
 from .graph import cache_option
 
 FORMATS = ["diff", "json", "sarif"]
@@ -144,7 +144,7 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
     written: list[str] | None = None
     refused = None
     if write:
-        written, refused, more = _write(results, opts, jobs, cwd)
+        written, refused, more = _write(results, opts, jobs, cwd, _boundaries(found, paths))
         problems.extend(more)
 
     out = sys.stdout
@@ -220,6 +220,15 @@ def _check_umbrella_root(root: Path, cwd: str) -> list[Problem]:
     return []
 
 
+def _boundaries(found, paths) -> tuple[str, ...]:
+    """Where apply may write: inside each project found (an umbrella's root for its apps)
+    and inside the paths the user named, links followed. A folder link or an
+    ``elixirc_paths`` entry leading elsewhere is analysed, never written through."""
+    named = [Path(p) for p in paths or ["."]]
+    roots = [f.root for f in found] + [p if p.is_dir() else p.parent for p in named]
+    return tuple(sorted({os.path.realpath(r) for r in roots if os.path.exists(r)}))
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -245,20 +254,38 @@ def _run_all(units: list, opts: Options, jobs: int | None) -> list[ProjectResult
         progress.stop()
 
 
-def _write(results: list[ProjectResult], opts: Options, jobs, cwd: str):
-    """Write every patch; then analyse the written projects again and check they hold."""
+def _write(results: list[ProjectResult], opts: Options, jobs, cwd: str, inside: tuple[str, ...] = ()):
+    """Write every patch; then analyse the written projects again and check they hold.
+
+    A fix that spans files (a guard helper and the file that calls it) is written whole or
+    not at all: new files go first, a file whose fixes need a new file that could not be
+    written is left alone, and a new file whose users were all left alone is taken back."""
     changes: list[tuple[ProjectResult, object, FileChange]] = []
     for result in results:
         for patch in result.patches:
             path = Path(result.root) / patch.file
             changes.append((result, patch, FileChange(path, patch.before, patch.after,
-                                                      display_path(path, cwd))))
-    # new files (helpers) first: until the file using them is written they are harmless
-    changes.sort(key=lambda c: c[2].expected is not None)
-    outcome = write_changes([c for _, _, c in changes])
+                                                      display_path(path, cwd), inside)))
+    created = [c for c in changes if c[2].expected is None]
+    edited = [c for c in changes if c[2].expected is not None]
+    outcome = write_changes([c for _, _, c in created]) if created else WriteResult()
     refused_by_name = {r.path: r.reason for r in outcome.refused}
-    for result, patch, change in changes:
-        if change.expected is not None or change.name not in outcome.written:
+    ready = []
+    for result, patch, change in edited:
+        missing = sorted(n for n in _needs(result, patch, cwd) if n in refused_by_name)
+        if missing:
+            reason = f"it needs {', '.join(missing)}, which could not be written"
+            outcome.refused.append(Refused(change.name, reason))
+            refused_by_name[change.name] = reason
+        else:
+            ready.append(change)
+    more = write_changes(ready)
+    outcome.written.extend(more.written)
+    outcome.refused.extend(more.refused)
+    outcome.unchanged.extend(more.unchanged)
+    refused_by_name.update({r.path: r.reason for r in more.refused})
+    for result, patch, change in created:
+        if change.name not in outcome.written:
             continue
         users = {display_path(Path(result.root) / s.file, cwd)
                  for s in result.suggestions if s.in_patch and patch.file in s.new_files}
@@ -286,6 +313,13 @@ def _write(results: list[ProjectResult], opts: Options, jobs, cwd: str):
     if touched:
         problems.extend(_reverify(list(touched.values()), opts, jobs, cwd, set(outcome.written)))
     return outcome.written, outcome.refused, problems
+
+
+def _needs(result: ProjectResult, patch, cwd: str) -> set[str]:
+    """The new files (as reports name them) that the fixes in ``patch`` need."""
+    return {display_path(Path(result.root) / rel, cwd)
+            for s in result.suggestions if s.in_patch and s.file == patch.file
+            for rel in s.new_files}
 
 
 def _reverify(before: list[ProjectResult], opts: Options, jobs, cwd: str, written: set[str]) -> list[Problem]:

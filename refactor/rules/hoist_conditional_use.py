@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1408,7 +1409,7 @@ class HoistConditionalUse(Rule):
             self._helper_has_else = re.search(rb"defmacro\s+" + GUARD_MACRO.encode() + rb"\b[^\n]*else:", data) is not None
             return existing[0], existing[1], False
         if name:
-            path = ctx.options.get("guard_path") or _default_helper_path(name)
+            path = ctx.options.get("guard_path") or _default_helper_path(name, _helper_folder(ctx))
             return name, path, True
         app = _app_name(ctx)
         base = _camelize(app) if app else (root_module or "App").split(".")[0]
@@ -1416,7 +1417,7 @@ class HoistConditionalUse(Rule):
         taken = facts.project_modules
         if name in taken:
             name = f"{base}.OptionalGuard"
-        return name, _default_helper_path(name), True
+        return name, _default_helper_path(name, _helper_folder(ctx)), True
 
     # ---- check
 
@@ -1493,7 +1494,9 @@ class HoistConditionalUse(Rule):
                 hoisted = hoist_source(src, start, end)
             except Refusal as exc:
                 hoist_reason = str(exc)
-        if strategy in ("guard", "auto"):
+        if strategy in ("guard", "auto") and helper_new and not helper_path:
+            guard_reason = "no folder of elixirc_paths inside the project can hold the guard helper"
+        elif strategy in ("guard", "auto"):
             try:
                 guarded = guard_source(src, start, end, helper_name, self._helper_has_else)
             except Refusal as exc:
@@ -1622,9 +1625,26 @@ def _find_helper(sources: dict[str, bytes], name: str | None) -> tuple[str, str]
     return None
 
 
-def _default_helper_path(name: str) -> str:
+def _default_helper_path(name: str, folder: str | None = "lib") -> str | None:
+    if folder is None:
+        return None
     parts = [re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", p).lower() for p in name.split(".")]
-    return "lib/" + "/".join(parts) + ".ex"
+    return (folder + "/" if folder else "") + "/".join(parts) + ".ex"
+
+
+def _helper_folder(ctx: RuleContext) -> str | None:
+    """The folder of ``elixirc_paths`` the guard helper goes in (``lib`` when mix compiles
+    it, else the first that lies inside the project): a helper elsewhere is not compiled,
+    and its users fail with "module ... is not loaded". None when there is none."""
+    folders = []
+    for entry in getattr(ctx.project, "elixirc_paths", None) or ["lib"]:
+        norm = os.path.normpath(entry).replace(os.sep, "/")
+        if os.path.isabs(entry) or norm == ".." or norm.startswith("../") or norm.endswith(".ex"):
+            continue
+        folders.append("" if norm == "." else norm)
+    if not folders:
+        return None
+    return "lib" if "lib" in folders else folders[0]
 
 
 def _app_name(ctx: RuleContext) -> str | None:

@@ -1,4 +1,4 @@
-"""Nothing written outside the project, and no half-written fix.
+"""Nothing written outside the project, no half-written fix, `graph --output` as mix writes.
 
 Every case runs the real command line in a child process twice: as the caller (root on CI)
 and as a throwaway unprivileged user (``tests/unprivileged.py``), so that a refusal does not
@@ -205,3 +205,55 @@ def test_apply_never_writes_where_elixirc_paths_leads_out_of_the_project(base, a
     res = U.run(["apply", ".", *DROP], base, as_user)
     assert res.returncode == 0, res.stderr
     assert (outside / "x.ex").read_bytes() == FIXED % b"X"
+
+
+# --------------------------------------------------------------------------- 5. graph --output
+
+
+def graph_project(base: Path) -> Path:
+    return write(base / "p", {"mix.exs": MIX % b'["lib"]', "lib/b.ex": B, "lib/y.ex": UNUSED % b"Y"})
+
+
+def test_graph_output_overwrites_a_file_in_place_and_renames_nothing(base, as_user):
+    graph_project(base)
+    out = base / "g.dot"
+    out.write_bytes(b"old\n")
+    link = base / "link.dot"
+    link.symlink_to("g.dot")
+    U.give(base, as_user)
+    res = U.run(["graph", "p", "--format", "dot", "--output", str(link), "--elixir", "1.18"], base, as_user)
+    assert res.returncode == 0, res.stderr
+    assert link.is_symlink() and out.read_text().startswith('digraph "xref graph"')
+    assert not any(p.name.endswith(".bak") for p in base.iterdir())
+
+
+@pytest.mark.parametrize("target", ["folder", "missing-parent", "unwritable", "/dev/full"])
+def test_graph_output_refuses_with_one_line_and_exit_2(base, as_user, target):
+    graph_project(base)
+    (base / "folder").mkdir()
+    ro = base / "ro"
+    ro.mkdir()
+    U.give(base, as_user)
+    ro.chmod(0o555)
+    path = {"folder": str(base / "folder"), "missing-parent": str(base / "no/such/g.dot"),
+            "unwritable": str(ro / "g.dot"), "/dev/full": "/dev/full"}[target]
+    if target == "unwritable" and not as_user and U.is_root():
+        path = "/proc/exfix-graph.dot"  # root may write in a read-only folder, not here
+    before = tree(base)
+    res = U.run(["graph", "p", "--format", "json", "--output", path, "--elixir", "1.18"], base, as_user)
+    assert res.returncode == 2, (res.returncode, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and path in lines[0], res.stderr
+    assert tree(base) == before
+    assert os.path.exists("/dev/full") and stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+@pytest.mark.parametrize("target", ["-", "/dev/stdout"])
+def test_graph_output_to_stdout(base, as_user, target):
+    graph_project(base)
+    U.give(base, as_user)
+    res = U.run(["graph", "p", "--format", "dot", "--output", target, "--elixir", "1.18"], base, as_user)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith('digraph "xref graph"')
+    assert tree(base / "p") == tree(base / "p")
+    assert not (base / "-").exists()

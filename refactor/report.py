@@ -2,8 +2,11 @@
 
 Diffs use ``a/`` and ``b/`` prefixes and paths relative to the folder exfix was run from, so
 ``exfix suggest > fix.patch && git apply fix.patch`` writes exactly what ``exfix apply``
-writes. Each diff is parsed back with unidiff before it is printed; a diff that does not read
-back as the change it stands for is a bug, and stops the run rather than mislead.
+writes. File names are quoted as git quotes them (a tab, a newline, a carriage return, ``"``
+or ``\\`` in a name: C-style in double quotes; a space: a tab ends the ``---``/``+++`` name),
+so ``git apply`` reads any name back. Each diff is read back before it is printed; a diff
+that does not read back as the change it stands for is a bug, and stops the run rather than
+mislead.
 Header lines between diffs start with ``#``, which ``git apply`` skips.
 
 In the diff output each edited file appears once, with every fix ``apply`` writes to it; in
@@ -14,15 +17,14 @@ JSON each suggestion's ``diff`` is its fix alone against the file as analysed, a
 from __future__ import annotations
 
 import difflib
-import io
 import json
+import re
 import sys
 from typing import TextIO
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from unidiff import PatchSet
 
 from . import __version__
 from .engine import FilePatch, ProjectResult, Suggestion, display_path
@@ -105,19 +107,83 @@ def _range(start: int, stop: int) -> str:
     return f"{start + 1 if length else start},{length}"
 
 
+_C_ESCAPES = {7: "a", 8: "b", 9: "t", 10: "n", 11: "v", 12: "f", 13: "r", 34: '"', 92: "\\"}
+
+
+def _needs_quotes(raw: bytes) -> bool:
+    return any(b < 0x20 or b in (0x22, 0x5C, 0x7F) for b in raw)
+
+
+def git_quote(name: str) -> str:
+    """``name`` as git writes it in a diff header (``core.quotePath=false``): as it is, or
+    in double quotes with C escapes when it holds a control character, ``"`` or ``\\``."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if not _needs_quotes(raw):
+        return name
+    out = bytearray(b'"')
+    for b in raw:
+        if b in _C_ESCAPES:
+            out += b"\\" + _C_ESCAPES[b].encode()
+        elif b < 0x20 or b == 0x7F:
+            out += b"\\%03o" % b
+        else:
+            out.append(b)
+    out += b'"'
+    return out.decode("utf-8", "surrogateescape")
+
+
+_UNESCAPES = {v: k for k, v in _C_ESCAPES.items()}
+
+
+def git_unquote(name: str) -> str:
+    """The inverse of ``git_quote``."""
+    if not (len(name) >= 2 and name[0] == name[-1] == '"'):
+        return name
+    raw = name[1:-1].encode("utf-8", "surrogateescape")
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        b = raw[i]
+        if b == 0x5C and i + 1 < len(raw):
+            nxt = chr(raw[i + 1])
+            if nxt in _UNESCAPES:
+                out.append(_UNESCAPES[nxt])
+                i += 2
+                continue
+            if raw[i + 1 : i + 4].isdigit():
+                out.append(int(raw[i + 1 : i + 4], 8))
+                i += 4
+                continue
+        out.append(b)
+        i += 1
+    return out.decode("utf-8", "surrogateescape")
+
+
+def one_line(name: str) -> str:
+    """A file name fit for a one-line message: control characters escaped as git does."""
+    raw = name.encode("utf-8", "surrogateescape")
+    return git_quote(name)[1:-1] if any(b < 0x20 or b == 0x7F for b in raw) else name
+
+
+def _header_name(prefix: str, path: str) -> str:
+    """``a/path`` or ``b/path`` on a ---/+++ line: quoted as git does, a tab after a name
+    with a space (git's own way to end it there)."""
+    return git_quote(prefix + path) + ("\t" if " " in path else "")
+
+
 def unified_diff(path: str, before: bytes | None, after: bytes, context: int = 3) -> str:
-    """A git-style unified diff of one file, checked by reading it back with unidiff."""
+    """A git-style unified diff of one file, checked by reading it back."""
     old = _lines(before) if before is not None else []
     new = _lines(after)
     if before is not None and old == new:
         return ""
-    out = [f"diff --git a/{path} b/{path}\n"]
+    out = [f"diff --git {git_quote('a/' + path)} {git_quote('b/' + path)}\n"]
     if before is None:
         out.append("new file mode 100644\n")
         out.append("--- /dev/null\n")
     else:
-        out.append(f"--- a/{path}\n")
-    out.append(f"+++ b/{path}\n")
+        out.append(f"--- {_header_name('a/', path)}\n")
+    out.append(f"+++ {_header_name('b/', path)}\n")
     ops = line_opcodes(old, new)
     body = []
     for group in _Opcodes(ops).get_grouped_opcodes(context):
@@ -141,17 +207,72 @@ def unified_diff(path: str, before: bytes | None, after: bytes, context: int = 3
     return diff
 
 
+HUNK = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def _read_back(diff: str) -> tuple[str, bool, int, int]:
+    """(path, created, added, removed) of a one-file diff as ``unified_diff`` writes it;
+    ValueError when it does not parse."""
+    lines = diff.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    i = 0
+
+    def take() -> str:
+        nonlocal i
+        if i >= len(lines):
+            raise ValueError("it ends early")
+        i += 1
+        return lines[i - 1]
+
+    if not take().startswith("diff --git "):
+        raise ValueError("no diff --git line")
+    head = take()
+    created = head == "new file mode 100644"
+    if created:
+        head = take()
+    plus = take()
+    if not head.startswith("--- ") or not plus.startswith("+++ "):
+        raise ValueError("no ---/+++ lines")
+    if created != (head == "--- /dev/null"):
+        raise ValueError("new file without /dev/null")
+    name = git_unquote(plus[4:].removesuffix("\t"))
+    if not name.startswith("b/"):
+        raise ValueError(f"target {name} without b/")
+    added = removed = 0
+    while i < len(lines):
+        m = HUNK.fullmatch(take())
+        if m is None:
+            raise ValueError(f"line {i}: not a hunk header")
+        old_n = int(m.group(2) or 1)
+        new_n = int(m.group(4) or 1)
+        while old_n or new_n:
+            line = take()
+            kind = line[:1]
+            if kind == " " and old_n and new_n:
+                old_n -= 1
+                new_n -= 1
+            elif kind == "-" and old_n:
+                old_n -= 1
+                removed += 1
+            elif kind == "+" and new_n:
+                new_n -= 1
+                added += 1
+            else:
+                raise ValueError(f"line {i}: does not fit its hunk")
+            if i < len(lines) and lines[i] == "\\ No newline at end of file":
+                i += 1
+    return name[2:], created, added, removed
+
+
 def _check(diff: str, path: str, added: int, removed: int, created: bool) -> None:
     try:
-        patch = PatchSet(io.StringIO(diff))
-    except Exception as exc:  # unidiff raises UnidiffParseError and friends
+        got, was_created, got_added, got_removed = _read_back(diff)
+    except ValueError as exc:
         raise DiffError(f"diff for {path} does not parse: {exc}") from exc
-    if len(patch) != 1:
-        raise DiffError(f"diff for {path} holds {len(patch)} files")
-    pf = patch[0]
-    if pf.path != path or pf.added != added or pf.removed != removed or (created and not pf.is_added_file):
+    if got != path or got_added != added or got_removed != removed or created != was_created:
         raise DiffError(
-            f"diff for {path} reads back as {pf.path} +{pf.added} -{pf.removed}, "
+            f"diff for {path} reads back as {got} +{got_added} -{got_removed}, "
             f"expected +{added} -{removed}"
         )
 

@@ -28,7 +28,7 @@ CHILD = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     # everything the commands import lazily, imported while the interpreter is readable
     import click, difflib, json, tempfile, hashlib, multiprocessing, concurrent.futures
-    import rich.console, rich.table, rich.progress, unidiff, networkx, pathspec
+    import rich.console, rich.table, rich.progress, networkx, pathspec
     import refactor.cli, refactor.commands.suggest, refactor.commands.graph, refactor.rules
     import refactor.report, refactor.analysis, refactor.expand, refactor.writer, refactor.trace
     import refactor.xref_format, refactor.recompile, refactor.breakable, refactor.mixcheck

@@ -166,7 +166,8 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
 
     all_problems = [p for r in results for p in r.errors] + problems
     for p in all_problems:
-        click.echo(f"{p.file}{':' + str(p.line) if p.line else ''}: error: {p.message}", err=True)
+        click.echo(f"{report.one_line(p.file)}{':' + str(p.line) if p.line else ''}: error: "
+                   f"{p.message}", err=True)
     tables = []
     if stats:
         tables.append(report.stats_table(results))

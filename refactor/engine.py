@@ -41,6 +41,7 @@ from typing import Callable
 import networkx as nx
 
 from .facts import STRENGTH
+from .files import read_bytes
 from .parse import first_error, parse
 from .rules.base import Diagnostic, Edit, Fix, Rule, RuleContext, apply_edits
 
@@ -413,7 +414,7 @@ class _Runner:
         sources = {}
         for rel in self.project.source_files:
             try:
-                sources[rel] = (self.root / rel).read_bytes()
+                sources[rel] = read_bytes(self.root / rel)
             except OSError as exc:
                 if self.wanted(rel):
                     self.error(rel, None, f"cannot read: {exc.strerror or exc}")

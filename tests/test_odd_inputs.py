@@ -118,3 +118,73 @@ def test_odd_names_in_json_and_on_one_error_line(tmp_path):
     errors = res.stderr.decode().splitlines()
     assert 'p/lib/n\\nx.ex:2: error: syntax error; exfix rewrites nothing in this file' in errors
     assert res.returncode == 2 and root.exists()
+
+
+# --------------------------------------------------------------------------- 7. special files
+
+COMMANDS = {
+    "suggest": ["suggest", "p", *DROP],
+    "apply": ["apply", "p", *DROP],
+    "graph": ["graph", "p", "--elixir", "1.18", "--no-cache"],
+    "trace": ["trace", "lib/y.ex", "--project", "p", "--elixir", "1.18", "--no-cache"],
+    "recompiles": ["recompiles", "lib/b.ex", "--project", "p", "--elixir", "1.18", "--no-cache"],
+    "fanout": ["fanout", "p", "--elixir", "1.18", "--no-cache"],
+}
+
+
+def special(root: Path, kind: str, rel: str) -> None:
+    p = root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.exists() or p.is_symlink():
+        p.unlink()
+    if kind == "fifo":
+        os.mkfifo(p)
+    else:
+        p.symlink_to(f"/dev/{kind}")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "urandom"])
+@pytest.mark.parametrize("command", COMMANDS)
+def test_special_files_in_lib_are_refused_not_read(tmp_path, kind, command):
+    root = make(tmp_path / "p", {"lib/y.ex": UNUSED % b"Y"})
+    special(root, kind, "lib/x.ex")
+    res = exfix(*COMMANDS[command], cwd=tmp_path)  # a hang fails on the timeout
+    err = res.stderr.decode()
+    assert "Traceback" not in err
+    assert "lib/x.ex" in err and "not a regular file" in err, err
+    assert all(line.count("lib/x.ex") <= 1 for line in err.splitlines())
+    if command in ("suggest", "apply"):
+        assert res.returncode == 2
+    else:
+        assert res.returncode == 0, err
+    if command == "apply":
+        assert (root / "lib/y.ex").read_bytes() == FIXED % b"Y"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_special_files_in_the_cache_are_not_read(tmp_path, kind):
+    root = make(tmp_path / "p", {"lib/y.ex": UNUSED % b"Y"})
+    first = exfix("graph", "p", "--elixir", "1.18", cwd=tmp_path)
+    assert first.returncode == 0
+    cache = root / "_build" / "exfix"
+    names = [p for p in cache.rglob("*") if p.is_file()]
+    assert names
+    for p in names:
+        special(root, kind, os.path.relpath(p, root))
+    res = exfix("graph", "p", "--elixir", "1.18", cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout == first.stdout, res.stderr
+    assert b"Traceback" not in res.stderr
+
+
+def test_a_file_over_the_size_limit_is_refused_with_one_line(tmp_path, monkeypatch):
+    import refactor.files
+
+    monkeypatch.setattr(refactor.files, "MAX_SOURCE_BYTES", 1000)
+    monkeypatch.setattr(refactor.files.read_regular, "__defaults__", (1000,))
+    monkeypatch.setattr(refactor.files.read_bytes, "__defaults__", (1000,))
+    root = make(tmp_path / "p", {"lib/y.ex": UNUSED % b"Y", "lib/big.ex": b"# x\n" * 300})
+    res = in_process("apply", "p", *DROP, cwd=tmp_path)
+    assert res.exit_code == 2
+    [line] = [l for l in res.stderr.splitlines() if "big.ex" in l]
+    assert line == "p/lib/big.ex: error: cannot read: larger than 1000 bytes, the limit for one file; not read"
+    assert (root / "lib/y.ex").read_bytes() == FIXED % b"Y"

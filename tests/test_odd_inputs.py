@@ -127,7 +127,7 @@ COMMANDS = {
     "apply": ["apply", "p", *DROP],
     "graph": ["graph", "p", "--elixir", "1.18", "--no-cache"],
     "trace": ["trace", "lib/y.ex", "--project", "p", "--elixir", "1.18", "--no-cache"],
-    "recompiles": ["recompiles", "lib/b.ex", "--project", "p", "--elixir", "1.18", "--no-cache"],
+    "recompiles": ["recompiles", "lib/b.ex", "--exports-changed", "--project", "p", "--elixir", "1.18", "--no-cache"],
     "fanout": ["fanout", "p", "--elixir", "1.18", "--no-cache"],
 }
 
@@ -188,3 +188,61 @@ def test_a_file_over_the_size_limit_is_refused_with_one_line(tmp_path, monkeypat
     [line] = [l for l in res.stderr.splitlines() if "big.ex" in l]
     assert line == "p/lib/big.ex: error: cannot read: larger than 1000 bytes, the limit for one file; not read"
     assert (root / "lib/y.ex").read_bytes() == FIXED % b"Y"
+
+
+# --------------------------------------------------------------------------- 11. output errors
+
+
+def full_device(tmp_path: Path) -> str:
+    """A device where every write fails with ENOSPC: as root a private node (never the real
+    /dev/full, which a buggy command run as root could rename), else /dev/full."""
+    if os.geteuid() != 0:
+        return "/dev/full"
+    import stat
+
+    path = tmp_path / "full"
+    os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    return str(path)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_full_stdout_is_one_line_and_exit_2(tmp_path, command):
+    make(tmp_path / "p", {"lib/y.ex": UNUSED % b"Y"})
+    full = full_device(tmp_path)
+    with open(full, "wb") as out:
+        res = subprocess.run([sys.executable, "-m", "refactor", *COMMANDS[command]], cwd=tmp_path,
+                             stdout=out, stderr=subprocess.PIPE, timeout=300,
+                             env=dict(os.environ, PYTHONPATH=str(REPO)))
+    err = res.stderr.decode()
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert res.returncode == 2, err
+    assert f"{full}: error: cannot write the output: No space left on device" in err.splitlines()
+    if command == "apply":
+        assert "exfix: wrote 1 file" in err  # the summary still comes
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_closed_stdout_is_one_line_and_exit_2(tmp_path, command):
+    make(tmp_path / "p", {"lib/y.ex": UNUSED % b"Y"})
+    res = subprocess.run([sys.executable, "-m", "refactor", *COMMANDS[command]], cwd=tmp_path,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=str(REPO)),
+                         preexec_fn=lambda: os.close(1))
+    err = res.stderr.decode()
+    assert "Traceback" not in err, err
+    assert res.returncode == 2
+    assert err.splitlines() == ["standard output: error: it is closed; nothing can be printed "
+                                "(exfix ... >&- ?)"]
+    assert (tmp_path / "p/lib/y.ex").read_bytes() == UNUSED % b"Y"  # apply wrote nothing
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path):
+    make(tmp_path / "p", {f"lib/m{i}.ex": UNUSED % b"M%d" % i for i in range(40)})
+    proc = subprocess.Popen([sys.executable, "-m", "refactor", *COMMANDS["suggest"]], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=300)
+    assert "Traceback" not in err and "error" not in err, err

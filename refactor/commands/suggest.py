@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .. import report
+from .. import output, report
 from ..discover import find_projects
 from ..engine import Options, Problem, ProjectResult, display_path, run_many, units_of
 from ..rules import get_rules
@@ -148,6 +148,7 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         problems.extend(more)
 
     out = sys.stdout
+    output_failed = False
     try:
         if fmt == "json":
             doc = report.to_json(results, cwd, problems, written, refused)
@@ -163,6 +164,11 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
     except BrokenPipeError:  # `exfix suggest | head`: the reader has seen enough
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+    except OSError as exc:  # /dev/full: say so on one line; apply's summary still follows
+        line = output.failure_line(exc)
+        output.silence_stdout()
+        click.echo(line, err=True)
+        output_failed = True
 
     all_problems = [p for r in results for p in r.errors] + problems
     for p in all_problems:
@@ -184,7 +190,7 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         fixable = sum(1 for r in results for s_ in r.suggestions if s_.in_patch)
         click.echo(f"exfix: {_plural(found_n, 'suggestion')} ({fixable} with a verified fix) "
                    f"in {_plural(len(results), 'project')}", err=True)
-    if all_problems:
+    if all_problems or output_failed:
         return 2
     if with_mix and not _verify_with_mix(results, version):
         return 1

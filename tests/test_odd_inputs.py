@@ -246,3 +246,22 @@ def test_a_reader_that_stops_early_is_no_error(tmp_path):
     err = proc.stderr.read().decode()
     proc.wait(timeout=300)
     assert "Traceback" not in err and "error" not in err, err
+
+
+# --------------------------------------------------------------------------- 13. exit codes
+
+
+@pytest.mark.parametrize("option", ["--source", "--sink", "--exclude"])
+def test_graph_with_an_unknown_file_exits_2(tmp_path, option):
+    make(tmp_path / "p", {"lib/y.ex": UNUSED % b"Y"})
+    res = in_process("graph", "p", option, "lib/nope.ex", "--elixir", "1.18", "--no-cache", cwd=tmp_path)
+    assert res.exit_code == 2
+    [line] = res.stderr.strip().splitlines()
+    assert "lib/nope.ex" in line
+
+
+def test_graph_fail_above_still_exits_1(tmp_path):
+    make(tmp_path / "p", {"lib/y.ex": UNUSED % b"Y"})
+    res = in_process("graph", "p", "--fail-above", "0", "--elixir", "1.18",
+                     "--no-cache", cwd=tmp_path)
+    assert res.exit_code == 1 and "Too many" in res.stderr

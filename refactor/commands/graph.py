@@ -201,7 +201,8 @@ def emit_graph(fg, opts, fmt: str, output: str | None, version: str) -> int:
     result = render_graph(fg, opts, version)
     if result.error:
         click.echo(f"** (Mix) {result.error}", err=True)
-        sys.exit(1 if result.exit_code == 1 else 2)
+        # mix exits 1 on both; exfix keeps 1 for --fail-above, as the README says
+        sys.exit(1 if result.over_limit else 2)
     if fmt in ("dot", "json"):
         default = "xref_graph.dot" if fmt == "dot" else "xref_graph.json"
         target = output or default

@@ -42,7 +42,7 @@ import networkx as nx
 
 from .facts import STRENGTH
 from .files import read_bytes
-from .parse import first_error, parse
+from .parse import first_error, parse, restore_nul
 from .rules.base import Diagnostic, Edit, Fix, Rule, RuleContext, apply_edits
 
 COMPILE = "compile"
@@ -424,7 +424,8 @@ class _Runner:
 
     def consider(self, rule: Rule, diag: Diagnostic) -> Suggestion:
         if diag.fix is not None:
-            diag.fix = keep_line_ends(diag.fix, self.sources.get(diag.file))
+            diag.fix = keep_nul(keep_line_ends(diag.fix, self.sources.get(diag.file)),
+                                self.sources.get(diag.file))
         fix = diag.fix
         sug = Suggestion(
             rule=diag.rule or rule.id,
@@ -649,6 +650,15 @@ def map_line(old: bytes | None, new: bytes | None, line: int) -> int:
 
 
 LONE_LF = re.compile(rb"(?<!\r)\n")
+
+
+def keep_nul(fix: Fix, source: bytes | None) -> Fix:
+    """Edits that copy text from a file holding NUL bytes copy them as NUL (the parser saw
+    a stand-in byte there: see ``parse.nul_stand_in``)."""
+    if not source or b"\0" not in source:
+        return fix
+    edits = [dataclass_replace(e, text=restore_nul(e.text, source)) for e in fix.edits]
+    return dataclass_replace(fix, edits=edits)
 
 
 def keep_line_ends(fix: Fix, source: bytes | None) -> Fix:

@@ -265,3 +265,41 @@ def test_graph_fail_above_still_exits_1(tmp_path):
     res = in_process("graph", "p", "--fail-above", "0", "--elixir", "1.18",
                      "--no-cache", cwd=tmp_path)
     assert res.exit_code == 1 and "Too many" in res.stderr
+
+
+# --------------------------------------------------------------------------- 12. NUL in a string
+
+
+def test_a_nul_byte_in_a_string_is_no_syntax_error(tmp_path):
+    src = b'defmodule P.Nul do\n  require P.B\n  def f, do: "a\x00b"\n  def g, do: P.B.h()\nend\n'
+    make(tmp_path / "p", {"lib/nul.ex": src})
+    res = in_process("graph", "p", "--elixir", "1.18", "--no-cache", cwd=tmp_path)
+    assert res.exit_code == 0 and res.stderr == ""
+    assert "lib/nul.ex\n└── lib/b.ex (export)\n" in res.stdout
+    suggest_then_git_apply_equals_apply(tmp_path, {"lib/nul.ex": src})
+    assert (tmp_path / "a/p/lib/nul.ex").read_bytes() == src.replace(b"  require P.B\n", b"")
+
+
+@pytest.mark.parametrize("rule", ["attribute-to-function", "hoist-conditional-use"])
+def test_a_fix_that_moves_a_string_with_nul_keeps_the_nul(tmp_path, rule):
+    """Moved text is copied from the parse tree, where the parser saw a stand-in for NUL."""
+    mix = (REPO / "fixtures/rules/hoist-conditional-use/_project/mix.exs").read_bytes()
+    if rule == "hoist-conditional-use":
+        src = (b"defmodule Fixture.Nul do\n  if Code.ensure_loaded?(Opt.SmartCell) do\n"
+               b"    use Opt.JS, assets_path: \"a\x00b\"\n    def s, do: \"\x00\"\n  end\nend\n")
+    else:
+        src = (b"defmodule Fixture.Nul do\n  @x Fixture.B.h(\"a\x00b\")\n  def s, do: {@x, \"\x00\"}\nend\n")
+    root = tmp_path / "p"
+    (root / "lib").mkdir(parents=True)
+    (root / "mix.exs").write_bytes(mix)
+    (root / "lib/nul.ex").write_bytes(src)
+    (root / "lib/b.ex").write_bytes(b"defmodule Fixture.B do\n  def h(x), do: x\nend\n")
+    res = in_process("apply", "p", "--rule", rule, "--strategy", "hoist",
+                     "--elixir", "1.18", "-j", "1", "--no-cache", cwd=tmp_path)
+    assert res.exit_code == 0, res.stderr
+    after = (root / "lib/nul.ex").read_bytes()
+    assert after != src and b'"a\x00b"' in after, after
+    assert after.count(b"\x00") == src.count(b"\x00")
+    from refactor.parse import STAND_INS
+
+    assert not any(b in after for b in STAND_INS)

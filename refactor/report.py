@@ -9,6 +9,11 @@ that does not read back as the change it stands for is a bug, and stops the run 
 mislead.
 Header lines between diffs start with ``#``, which ``git apply`` skips.
 
+JSON and SARIF hold valid Unicode only: a name or text with bytes that are not UTF-8 shows
+U+FFFD for them, and the bytes themselves stay recoverable: in JSON beside it, as
+``<key>_bytes`` percent-encoded; in SARIF every URI is percent-encoded (RFC 3986) and
+inserted content that is not UTF-8 goes as ``binary`` (base64).
+
 In the diff output each edited file appears once, with every fix ``apply`` writes to it; in
 JSON each suggestion's ``diff`` is its fix alone against the file as analysed, and
 ``patches`` holds the merged per-file diffs, exactly what ``apply`` writes.
@@ -16,9 +21,11 @@ JSON each suggestion's ``diff`` is its fix alone against the file as analysed, a
 
 from __future__ import annotations
 
+import base64
 import difflib
 import json
 import re
+from urllib.parse import quote
 import sys
 from typing import TextIO
 
@@ -458,7 +465,54 @@ def to_json(
     if written is not None:
         doc["written"] = list(written)
         doc["refused"] = [{"file": r.path, "message": r.reason} for r in refused or []]
-    return doc
+    return recoverable(doc)
+
+
+def _not_utf8(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that were not UTF-8, held as lone surrogates
+        return True
+    return False
+
+
+def _raw(value: str) -> bytes:
+    return value.encode("utf-8", "surrogateescape")
+
+
+def uri(path: str) -> str:
+    """A path as a URI reference: every byte but unreserved ones and ``/`` percent-encoded."""
+    return quote(_raw(path), safe="/")
+
+
+def valid_text(value):
+    """``value`` (and what it holds) with U+FFFD for each byte that was not UTF-8."""
+    if isinstance(value, dict):
+        return {k: valid_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [valid_text(v) for v in value]
+    if _not_utf8(value):
+        return _raw(value).decode("utf-8", "replace")
+    return value
+
+
+def recoverable(value):
+    """``valid_text``, plus ``KEY_bytes`` (percent-encoded) beside each string, or list of
+    strings, that was not UTF-8: a JSON reader gets the exact file name or text back."""
+    if isinstance(value, list):
+        return [recoverable(v) for v in value]
+    if not isinstance(value, dict):
+        return valid_text(value)
+    out = {}
+    for key, v in value.items():
+        out[key] = recoverable(v)
+        if _not_utf8(v):
+            out[key + "_bytes"] = uri(v)
+        elif isinstance(v, list) and any(_not_utf8(x) for x in v):
+            out[key + "_bytes"] = [uri(x) if isinstance(x, str) else x for x in v]
+    return out
 
 
 # --------------------------------------------------------------------------- SARIF
@@ -475,10 +529,15 @@ def _replacements(before: bytes | None, after: bytes) -> list[dict]:
     for tag, i1, i2, j1, j2 in line_opcodes(old, new):
         if tag == "equal":
             continue
+        inserted = b"".join(new[j1:j2])
+        try:
+            content = {"text": inserted.decode("utf-8")}
+        except UnicodeDecodeError:  # not UTF-8: the bytes themselves
+            content = {"binary": base64.b64encode(inserted).decode("ascii")}
         out.append(
             {
                 "deletedRegion": {"byteOffset": offsets[i1], "byteLength": offsets[i2] - offsets[i1]},
-                "insertedContent": {"text": _text(b"".join(new[j1:j2]))},
+                "insertedContent": content,
             }
         )
     return out
@@ -505,7 +564,7 @@ def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_er
     notifications = []
     for result in results:
         for sug in result.suggestions:
-            uri = display_path(f"{result.root}/{sug.file}", cwd)
+            where = uri(display_path(f"{result.root}/{sug.file}", cwd))
             item = {
                 "ruleId": sug.rule,
                 "ruleIndex": rule_ids.index(sug.rule),
@@ -514,7 +573,7 @@ def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_er
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                            "artifactLocation": {"uri": where, "uriBaseId": "%SRCROOT%"},
                             "region": {"startLine": max(1, sug.line)},
                         }
                     }
@@ -531,7 +590,7 @@ def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_er
             if sug.offered and sug.after is not None:
                 changes = [
                     {
-                        "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": {"uri": where, "uriBaseId": "%SRCROOT%"},
                         "replacements": _replacements(sug.before, sug.after),
                     }
                 ]
@@ -539,7 +598,7 @@ def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_er
                     changes.append(
                         {
                             "artifactLocation": {
-                                "uri": display_path(f"{result.root}/{rel}", cwd),
+                                "uri": uri(display_path(f"{result.root}/{rel}", cwd)),
                                 "uriBaseId": "%SRCROOT%",
                             },
                             "replacements": _replacements(None, data),
@@ -551,7 +610,7 @@ def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_er
             notifications.append(_notification(err))
     for err in extra_errors:
         notifications.append(_notification(err))
-    return {
+    return valid_text({
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [
@@ -574,7 +633,7 @@ def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_er
                 "results": sarif_results,
             }
         ],
-    }
+    })
 
 
 def _dir_uri(cwd: str) -> str:
@@ -586,7 +645,7 @@ def _dir_uri(cwd: str) -> str:
 
 def _notification(err) -> dict:
     note = {"level": "error", "message": {"text": err.message}}
-    loc = {"physicalLocation": {"artifactLocation": {"uri": err.file, "uriBaseId": "%SRCROOT%"}}}
+    loc = {"physicalLocation": {"artifactLocation": {"uri": uri(err.file), "uriBaseId": "%SRCROOT%"}}}
     if err.line:
         loc["physicalLocation"]["region"] = {"startLine": err.line}
     note["locations"] = [loc]
@@ -652,6 +711,6 @@ def print_tables(tables: list[Table], err: TextIO | None = None) -> None:
 
 
 def dumps(doc: dict) -> str:
-    # ASCII escapes keep bytes that are not UTF-8 (held as surrogates) representable
+    # to_json and to_sarif leave no lone surrogate; ASCII escapes keep the output plain
     return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
 

@@ -8,6 +8,7 @@ what `apply` writes is what `suggest | git apply` writes.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -303,3 +304,60 @@ def test_a_fix_that_moves_a_string_with_nul_keeps_the_nul(tmp_path, rule):
     from refactor.parse import STAND_INS
 
     assert not any(b in after for b in STAND_INS)
+
+
+# --------------------------------------------------------------------------- 14. JSON and SARIF
+
+URI_REFERENCE = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
+NAMES = {"lib/a b.ex": b"A", "lib/caf\udce9.ex": b"Cafe", "lib/t\tx#1%.ex": b"T", "lib/ü.ex": b"U"}
+
+
+def uris(doc) -> list[str]:
+    out = []
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if k == "uri" and isinstance(v, str):
+                out.append(v)
+            else:
+                out.extend(uris(v))
+    elif isinstance(doc, list):
+        for v in doc:
+            out.extend(uris(v))
+    return out
+
+
+def no_lone_surrogates(text: bytes) -> None:
+    # strict UTF-8 and no \udcXX escape: any JSON reader takes it
+    assert not re.search(rb"\\ud[c-f][0-9a-f]{2}", text, re.I), "a lone surrogate"
+    text.decode("utf-8")
+
+
+def test_sarif_uris_are_percent_encoded_and_names_recoverable(tmp_path):
+    import jsonschema
+    from urllib.parse import unquote_to_bytes
+
+    make(tmp_path / "p", {os.fsencode(n).decode("utf-8", "surrogateescape"): UNUSED % m
+                          for n, m in NAMES.items()} | {"lib/bad\udcff.ex": b"defmodule (\n"})
+    res = exfix("suggest", "p", *DROP, "--format", "sarif", cwd=tmp_path)
+    no_lone_surrogates(res.stdout)
+    doc = json.loads(res.stdout)
+    schema = json.loads((REPO / "tests/data/sarif-2.1.0-rtm.5.json").read_text())
+    jsonschema.validators.validator_for(schema)(schema).validate(doc)
+    found = uris(doc)
+    assert found and all(URI_REFERENCE.fullmatch(u) for u in found), found
+    names = {unquote_to_bytes(u) for u in found if u.startswith("p/")}
+    assert names >= {b"p/" + os.fsencode(n) for n in NAMES} | {b"p/lib/bad\xff.ex"}
+
+
+def test_json_names_that_are_not_utf8_are_recoverable(tmp_path):
+    from urllib.parse import unquote_to_bytes
+
+    make(tmp_path / "p", {"lib/caf\udce9.ex": UNUSED % b"Cafe", "lib/bad\udcff.ex": b"defmodule (\n"})
+    res = exfix("apply", "p", *DROP, "--format", "json", cwd=tmp_path)
+    no_lone_surrogates(res.stdout)
+    doc = json.loads(res.stdout)
+    [sug] = doc["suggestions"]
+    assert sug["file"] == "lib/caf\ufffd.ex" and unquote_to_bytes(sug["file_bytes"]) == b"lib/caf\xe9.ex"
+    [err] = doc["errors"]
+    assert unquote_to_bytes(err["file_bytes"]) == b"p/lib/bad\xff.ex"
+    assert [unquote_to_bytes(w) for w in doc["written_bytes"]] == [b"p/lib/caf\xe9.ex"]

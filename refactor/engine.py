@@ -123,6 +123,8 @@ class ProjectResult:
     # as analysed, for the re-verification after writing
     compile_edge_list: list[tuple[str, str]] = field(default_factory=list)
     leaf_files: list[str] = field(default_factory=list)  # files with no outgoing edge
+    # folders holding its source files (relative to root): apply sweeps stale temporary files
+    source_dirs: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -313,6 +315,8 @@ class _Runner:
             return self.result
         self.result.name = getattr(self.project, "name", self.root.name)
         self.result.notes.extend(getattr(self.project, "notes", []))
+        files = getattr(self.project, "source_files", [])
+        self.result.source_dirs = sorted({os.path.dirname(rel) for rel in files})
         disk = self.read_sources()
         sources = dict(disk)
         taken: list[Suggestion] = []

@@ -26,12 +26,18 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import stat
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 TMP_SUFFIX = ".exfix-tmp"
+# .NAME.PID.RANDOM.exfix-tmp (PID: the writer's process; absent in older versions' names)
+TMP_NAME = re.compile(r"\..+?(?:\.(\d+))?\.[A-Za-z0-9_]+" + re.escape(TMP_SUFFIX) + r"\Z", re.S)
+# a temporary file this old is stale even if a process with its PID runs (PIDs are reused)
+STALE_AFTER = 3600.0
 
 
 def digest(data: bytes) -> str:
@@ -196,6 +202,50 @@ def write_one(change: FileChange) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def sweep(folders, inside: tuple[str, ...] = ()) -> list[str]:
+    """Remove the temporary files a writer killed mid-write (``kill -9``) left in ``folders``:
+    those whose process is gone, or older than an hour. Another run's live ones stay."""
+    removed = []
+    now = time.time()
+    for folder in sorted(set(map(str, folders))):
+        if inside and not is_inside(folder, inside):
+            continue
+        try:
+            names = [n for n in os.listdir(folder) if n.endswith(TMP_SUFFIX)]
+        except OSError:
+            continue
+        for name in names:
+            m = TMP_NAME.match(name)
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if m is None or not stat.S_ISREG(st.st_mode):
+                continue
+            pid = int(m.group(1)) if m.group(1) else None
+            if now - st.st_mtime < STALE_AFTER and (pid is None or _alive(pid)):
+                continue
+            try:
+                os.unlink(path)
+            except OSError:
+                continue
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
+    return True
 
 
 def take_back(change: FileChange) -> bool:

@@ -361,3 +361,44 @@ def test_json_names_that_are_not_utf8_are_recoverable(tmp_path):
     [err] = doc["errors"]
     assert unquote_to_bytes(err["file_bytes"]) == b"p/lib/bad\xff.ex"
     assert [unquote_to_bytes(w) for w in doc["written_bytes"]] == [b"p/lib/caf\xe9.ex"]
+
+
+# --------------------------------------------------------------------------- 15. stale temporaries
+
+HANGS_MID_WRITE = """
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+import refactor.writer as writer
+def hang(fd, data):
+    print("writing", flush=True)
+    time.sleep(600)
+writer.os.write = hang
+p = writer.Path(sys.argv[2])
+writer.write_one(writer.FileChange(p, p.read_bytes(), b"new\\n"))
+"""
+
+
+def test_temporary_files_left_by_kill_9_are_removed_by_the_next_apply(tmp_path):
+    import signal
+
+    from refactor.writer import TMP_SUFFIX
+
+    root = make(tmp_path / "p", {"lib/y.ex": UNUSED % b"Y", "lib/sub/z.ex": UNUSED % b"Z"})
+    proc = subprocess.Popen([sys.executable, "-c", HANGS_MID_WRITE, str(REPO), str(root / "lib/sub/z.ex")],
+                            stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    [killed] = [p for p in (root / "lib/sub").iterdir() if p.name.endswith(TMP_SUFFIX)]
+    old = root / "lib" / f".y.ex.abcd1234{TMP_SUFFIX}"  # an older version's name, 2 hours old
+    old.write_bytes(b"x")
+    os.utime(old, (old.stat().st_atime - 7200, old.stat().st_mtime - 7200))
+    live = root / "lib" / f".y.ex.{os.getpid()}.abcd1234{TMP_SUFFIX}"  # a running writer's
+    live.write_bytes(b"x")
+    outside = tmp_path / f".q.ex.4194305.abcd1234{TMP_SUFFIX}"  # not a source folder
+    outside.write_bytes(b"x")
+    res = in_process("apply", "p", *DROP, cwd=tmp_path)
+    assert res.exit_code == 0, res.stderr
+    assert not killed.exists() and not old.exists()
+    assert live.exists() and outside.exists()
+    assert (root / "lib/sub/z.ex").read_bytes() == FIXED % b"Z"

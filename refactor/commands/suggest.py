@@ -20,7 +20,7 @@ from .. import output, report
 from ..discover import find_projects
 from ..engine import Options, Problem, ProjectResult, display_path, run_many, units_of
 from ..rules import get_rules
-from ..writer import FileChange, Refused, WriteResult, take_back, write_changes
+from ..writer import FileChange, Refused, WriteResult, sweep, take_back, write_changes
 from .graph import cache_option
 
 FORMATS = ["diff", "json", "sarif"]
@@ -267,6 +267,7 @@ def _write(results: list[ProjectResult], opts: Options, jobs, cwd: str, inside: 
     A fix that spans files (a guard helper and the file that calls it) is written whole or
     not at all: new files go first, a file whose fixes need a new file that could not be
     written is left alone, and a new file whose users were all left alone is taken back."""
+    sweep([Path(r.root) / d for r in results for d in r.source_dirs], inside)
     changes: list[tuple[ProjectResult, object, FileChange]] = []
     for result in results:
         for patch in result.patches:

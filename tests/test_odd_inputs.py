@@ -402,3 +402,35 @@ def test_temporary_files_left_by_kill_9_are_removed_by_the_next_apply(tmp_path):
     assert not killed.exists() and not old.exists()
     assert live.exists() and outside.exists()
     assert (root / "lib/sub/z.ex").read_bytes() == FIXED % b"Z"
+
+
+# --------------------------------------------------------------------------- 8. deep nesting
+
+
+def test_nested_modules_cost_linear_work_in_hoist_conditional_use(monkeypatch):
+    """Each level asked its parent for its aliases twice, and walked up to the root: 2**depth
+    calls (depth 25 took 74 s). Counted, not timed: at most a few calls per level."""
+    import refactor.rules.hoist_conditional_use as H
+
+    depth = 40
+    lines = [f"{'  ' * i}defmodule {'Deep' if i == 0 else f'M{i}'} do" for i in range(depth)]
+    inner = "  " * depth
+    lines += [f"{inner}if Code.ensure_loaded?(Opt.Thing) do", f"{inner}  use Opt.Thing", f"{inner}end"]
+    lines += [f"{'  ' * i}end" for i in reversed(range(depth))]
+    calls = {"all_aliases": 0, "_call_name": 0}
+    real_all, real_name = H.Module.all_aliases, H._call_name
+
+    def counted_all(self, before):
+        calls["all_aliases"] += 1
+        assert calls["all_aliases"] < 20 * depth, "all_aliases grows faster than the depth"
+        return real_all(self, before)
+
+    def counted_name(node):
+        calls["_call_name"] += 1
+        assert calls["_call_name"] < 200 * depth, "_call_name grows faster than the depth"
+        return real_name(node)
+
+    monkeypatch.setattr(H.Module, "all_aliases", counted_all)
+    monkeypatch.setattr(H, "_call_name", counted_name)
+    [problem] = H.find_problems("\n".join(lines).encode() + b"\n")
+    assert problem.module.name == "Deep." + ".".join(f"M{i}" for i in range(1, depth))

@@ -225,6 +225,10 @@ class Module:
     parent: "Module | None"
     auto_alias: tuple[str, str] | None  # (short, full) alias the nested defmodule sets up
     loaded: set[str] = field(default_factory=set)  # checked by an `if` around the defmodule
+    # aliases computed once: asking the parent for them from each level again (twice per
+    # level, by own_aliases and all_aliases) made nested modules cost 2**depth
+    _inherited: dict[str, str] | None = field(default=None, repr=False, compare=False)
+    _own: dict[int, dict[str, str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def body(self) -> Node | None:
@@ -234,21 +238,31 @@ class Module:
         body = self.body
         return _block_statements(body) if body is not None else []
 
+    def inherited_aliases(self) -> dict[str, str]:
+        """The aliases in force where the module starts (its parents' own, outermost first)."""
+        if self._inherited is None:
+            self._inherited = self.parent.all_aliases(self.node.start_byte) if self.parent else {}
+        return self._inherited
+
     def own_aliases(self, before: int) -> dict[str, str]:
         """Aliases the module's own body sets up before byte ``before`` (plus its own short name)."""
+        got = self._own.get(before)
+        if got is not None:
+            return dict(got)
         out: dict[str, str] = {}
         if self.auto_alias:
             out[self.auto_alias[0]] = self.auto_alias[1]
-        inherited = self.parent.all_aliases(self.node.start_byte) if self.parent else {}
+        inherited = self.inherited_aliases()
         for stmt in self.statements():
             if stmt.start_byte >= before:
                 break
-            _collect_alias(stmt, {**inherited, **out}, self, out)
-        return out
+            if _call_name(stmt) in ("alias", "defmodule"):
+                _collect_alias(stmt, {**inherited, **out}, self, out)
+        self._own[before] = out
+        return dict(out)
 
     def all_aliases(self, before: int) -> dict[str, str]:
-        inherited = self.parent.all_aliases(self.node.start_byte) if self.parent else {}
-        return {**inherited, **self.own_aliases(before)}
+        return {**self.inherited_aliases(), **self.own_aliases(before)}
 
 
 def _expand_alias(text: str, aliases: dict[str, str], module: Module | None) -> str | None:
@@ -1257,10 +1271,14 @@ def _positive_tests(node: Node, aliases: dict[str, str], module: Module | None) 
 
 
 def _outer_guarantees(module: Module) -> set[str]:
-    """Modules that an ``if`` around the defmodule (outside it) already checks are loaded."""
-    out: set[str] = set()
+    """Modules that an ``if`` around the defmodule (outside it) already checks are loaded:
+    those of the parent module (computed first), and those the ``if``s between the two
+    check, so each level walks only its own part of the tree (not up to the root again)."""
+    parent = module.parent
+    out: set[str] = set(parent.loaded) if parent is not None else set()
+    stop = parent.node.id if parent is not None else None
     prev, node = module.node, module.node.parent
-    while node is not None:
+    while node is not None and node.id != stop:
         if node.type == "do_block" and prev.type != "else_block" and _call_name(node.parent) == "if":
             args = _args(node.parent)
             if args:

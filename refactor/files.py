@@ -21,10 +21,12 @@ MAX_SOURCE_BYTES = 8 * MB
 MAX_CACHE_BYTES = 1024 * MB
 
 _KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}
+          stat.S_IFSOCK: "a socket"}
 
 
 def _refuse_kind(st: os.stat_result) -> None:
+    if stat.S_ISDIR(st.st_mode):  # what reading one says (mix: :eisdir)
+        raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
     if not stat.S_ISREG(st.st_mode):
         kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
         raise OSError(errno.EINVAL, f"not a regular file ({kind}); only regular files are read")

@@ -35,6 +35,7 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -46,6 +47,8 @@ from .parse import first_error, parse, restore_nul
 from .rules.base import Diagnostic, Edit, Fix, Rule, RuleContext, apply_edits
 
 COMPILE = "compile"
+# a file with at least this many fixes has them verified together first (see verify_pending)
+GROUP_VERIFY = 8
 
 
 @dataclass
@@ -77,7 +80,9 @@ class Suggestion:
     reasons: list[str] = field(default_factory=list)  # why the fix is not offered
     warnings: list[str] = field(default_factory=list)
     before: bytes | None = None  # the file as analysed
-    after: bytes | None = None  # the file with this fix alone
+    _after: bytes | None = field(default=None, repr=False)
+    # (source, edits) that make ``after`` when it is asked for
+    _after_from: tuple | None = field(default=None, repr=False, compare=False)
     new_files: dict[str, bytes] = field(default_factory=dict)
     fanout_before: float | None = None
     fanout_after: float | None = None
@@ -88,6 +93,19 @@ class Suggestion:
     @property
     def offered(self) -> bool:
         return self.has_fix and self.verified
+
+    @property
+    def after(self) -> bytes | None:
+        """The file with this fix alone, made when asked: a file with thousands of fixes
+        would otherwise be held in thousands of copies."""
+        if self._after is None and self._after_from is not None:
+            source, edits = self._after_from
+            return apply_edits(source, edits)
+        return self._after
+
+    @after.setter
+    def after(self, value: bytes | None) -> None:
+        self._after, self._after_from = value, None
 
 
 @dataclass
@@ -363,6 +381,7 @@ class _Runner:
         self.result.suggestions = []
         self.result.patches = []
         self.origin = {}
+        self.pending: list[tuple[Suggestion, Rule, Diagnostic]] = []
         self.fanout_now = mean_fanout(self.analysis)
         self.base_edges = compile_edges(self.analysis)
         self.base_cycles = compile_cycles(self.analysis)
@@ -399,6 +418,7 @@ class _Runner:
                 sug = self.consider(rule, diag)
                 self.origin[id(sug)] = (rule, diag)
                 self.result.suggestions.append(sug)
+        self.verify_pending()
         self.build_patches()
 
     @staticmethod
@@ -459,16 +479,55 @@ class _Runner:
             sug.reasons = reasons
             return sug
         sug.before = self.sources[diag.file]
-        sug.after = patched[diag.file]
+        sug._after_from = (self.sources[diag.file], fix.edits)
         sug.new_files = dict(fix.new_files)
-        changed = [diag.file] + sorted(fix.new_files)
+        self.pending.append((sug, rule, diag))  # verified by verify_pending
+        return sug
+
+    def verify_pending(self) -> None:
+        """Verify the fixes ``consider`` found. A file with many fixes has them verified
+        together first: one analysis of the file for all of them, not one each (which made
+        N fixes in one file cost N analyses of it, N**2 in all); each then shows the fan-out
+        of the group. A group that fails is verified one fix at a time."""
+        by_file: dict[str, list] = {}
+        for item in self.pending:
+            by_file.setdefault(item[0].file, []).append(item)
+        self.pending = []
+        for file, items in by_file.items():
+            if len(items) >= GROUP_VERIFY and self.verify_together(file, items):
+                continue
+            for sug, rule, diag in items:
+                self.verify_one(sug, rule, diag)
+
+    def verify_one(self, sug: Suggestion, rule: Rule, diag: Diagnostic) -> None:
+        patched, _ = self.patch(diag.file, diag.fix.edits, diag.fix.new_files)
+        changed = [diag.file] + sorted(diag.fix.new_files)
         reasons, after = self.verify(patched, changed, [(rule, diag)])
         sug.reasons = reasons
         sug.verified = not reasons
         if after is not None and not reasons:
             sug.fanout_before = self.fanout_now
             sug.fanout_after = mean_fanout(after)
-        return sug
+
+    def verify_together(self, file: str, items) -> bool:
+        edits: list[Edit] = []
+        new_files: dict[str, bytes] = {}
+        for _sug, _rule, diag in items:
+            edits.extend(diag.fix.edits)
+            for rel, data in diag.fix.new_files.items():
+                if new_files.setdefault(rel, data) != data:
+                    return False
+        patched, reasons = self.patch(file, edits, new_files)
+        if reasons:
+            return False
+        reasons, after = self.verify(patched, [file] + sorted(new_files), [(r, d) for _s, r, d in items])
+        if reasons or after is None:
+            return False
+        fanout = mean_fanout(after)
+        for sug, _rule, _diag in items:
+            sug.verified = True
+            sug.fanout_before, sug.fanout_after = self.fanout_now, fanout
+        return True
 
     def patch(self, file: str, edits: list[Edit], new_files: dict[str, bytes]):
         if file not in self.sources:
@@ -577,7 +636,12 @@ class _Runner:
         self.result.patches.sort(key=lambda p: p.file)
 
     def merge_file(self, file: str, sugs: list[Suggestion]):
-        """Merge the fixes of one file, in line order, keeping each one that still verifies."""
+        """Merge the fixes of one file, in line order, keeping each one that still verifies:
+        all at once when they verify together (one analysis), else one by one."""
+        if len(sugs) > 1:
+            whole = self.merge_all(file, sugs)
+            if whole is not None:
+                return whole, list(sugs)
         taken: list[Suggestion] = []
         edits: list[Edit] = []
         new_files: dict[str, bytes] = {}
@@ -599,6 +663,22 @@ class _Runner:
         patched, _ = self.patch(file, edits, new_files)
         files = {file: patched[file], **{rel: patched[rel] for rel in new_files}}
         return files, taken
+
+    def merge_all(self, file: str, sugs: list[Suggestion]) -> dict[str, bytes] | None:
+        """The file (and the files its fixes add) with every fix in ``sugs``, if they verify
+        together; else None."""
+        edits = [e for sug in sugs for e in self._edits_of(sug)]
+        new_files: dict[str, bytes] = {}
+        for sug in sugs:
+            for rel, data in sug.new_files.items():
+                if new_files.setdefault(rel, data) != data:
+                    return None
+        patched, reasons = self.patch(file, edits, new_files)
+        if not reasons:
+            reasons, _ = self.verify(patched, [file] + sorted(new_files), self._fixes(sugs))
+        if reasons:
+            return None
+        return {file: patched[file], **{rel: patched[rel] for rel in new_files}}
 
     def combine(self, candidates) -> bool:
         """Whether file patches verify together."""
@@ -665,9 +745,16 @@ def keep_nul(fix: Fix, source: bytes | None) -> Fix:
     return dataclass_replace(fix, edits=edits)
 
 
+@lru_cache(maxsize=64)
+def _crlf_file(source: bytes) -> bool:
+    """Whether most lines of ``source`` end in CRLF (counted once per file, not per fix)."""
+    crlf = source.count(b"\r\n")
+    return bool(crlf) and crlf * 2 >= source.count(b"\n")
+
+
 def keep_line_ends(fix: Fix, source: bytes | None) -> Fix:
     """Rules write LF; in a file whose lines end in CRLF, the lines a fix adds do too."""
-    if not source or source.count(b"\r\n") * 2 < source.count(b"\n") or not source.count(b"\r\n"):
+    if not source or not _crlf_file(source):
         return fix
     edits = []
     for e in fix.edits:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+from bisect import bisect_left
 import json
 import re
 from urllib.parse import quote
@@ -86,12 +87,77 @@ def line_opcodes(old: list, new: list) -> list[tuple[str, int, int, int, int]]:
     if head:
         ops.append(("equal", 0, head, 0, head))
     if mid_old or mid_new:
-        matcher = difflib.SequenceMatcher(None, mid_old, mid_new)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            ops.append((tag, i1 + head, i2 + head, j1 + head, j2 + head))
+        _middle(mid_old, mid_new, head, head, ops)
     if tail:
         ops.append(("equal", len(old) - tail, len(old), len(new) - tail, len(new)))
-    return ops
+    return _merged(ops)
+
+
+# past this many lines, the middle is first cut at lines found once in each side
+ANCHOR_MIN = 2000
+
+
+def _middle(old: list, new: list, i0: int, j0: int, ops: list) -> None:
+    """Opcodes of ``old`` -> ``new`` (at offsets i0, j0). SequenceMatcher is quadratic in the
+    lines between the first and the last change: 3,000 fixes spread over one file took most
+    of a run. A long middle is cut first at the lines that occur once in each side, in the
+    same order (patience diff's anchors), and only the gaps between go to SequenceMatcher."""
+    anchors = _anchors(old, new) if len(old) + len(new) >= ANCHOR_MIN else []
+    if not anchors:
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new).get_opcodes():
+            ops.append((tag, i1 + i0, i2 + i0, j1 + j0, j2 + j0))
+        return
+    pi = pj = 0
+    for i, j in [*anchors, (len(old), len(new))]:
+        if i > pi or j > pj:
+            _middle(old[pi:i], new[pj:j], i0 + pi, j0 + pj, ops)
+        if i < len(old):
+            ops.append(("equal", i0 + i, i0 + i + 1, j0 + j, j0 + j + 1))
+        pi, pj = i + 1, j + 1
+
+
+def _anchors(old: list, new: list) -> list[tuple[int, int]]:
+    """(i, j) of lines found exactly once in ``old`` and once in ``new``, the longest run
+    of them in the same order in both."""
+    counts: dict = {}
+    for line in old:
+        counts[line] = counts.get(line, 0) + 1
+    where: dict = {}
+    for j, line in enumerate(new):
+        if counts.get(line) == 1:
+            where[line] = -1 if line in where else j
+    pairs = [(i, where[line]) for i, line in enumerate(old) if where.get(line, -1) >= 0]
+    # longest increasing run of j (patience sorting), with back-links
+    tails: list[int] = []
+    tail_at: list[int] = []
+    back = [-1] * len(pairs)
+    for k, (_i, j) in enumerate(pairs):
+        pos = bisect_left(tails, j)
+        if pos == len(tails):
+            tails.append(j)
+            tail_at.append(k)
+        else:
+            tails[pos] = j
+            tail_at[pos] = k
+        back[k] = tail_at[pos - 1] if pos else -1
+    out = []
+    k = tail_at[-1] if tail_at else -1
+    while k >= 0:
+        out.append(pairs[k])
+        k = back[k]
+    return out[::-1]
+
+
+def _merged(ops: list) -> list:
+    """Adjacent opcodes of the same tag joined, as SequenceMatcher gives them."""
+    out: list = []
+    for op in ops:
+        if out and out[-1][0] == op[0] == "equal":
+            tag, i1, _i2, j1, _j2 = out[-1]
+            out[-1] = (tag, i1, op[2], j1, op[4])
+        else:
+            out.append(op)
+    return out
 
 
 class _Opcodes:

@@ -434,3 +434,57 @@ def test_nested_modules_cost_linear_work_in_hoist_conditional_use(monkeypatch):
     monkeypatch.setattr(H, "_call_name", counted_name)
     [problem] = H.find_problems("\n".join(lines).encode() + b"\n")
     assert problem.module.name == "Deep." + ".".join(f"M{i}" for i in range(1, depth))
+
+
+# --------------------------------------------------------------------------- 9. many fixes, one file
+
+
+def test_many_fixes_in_one_file_are_verified_together(tmp_path, monkeypatch):
+    """N fixes in one file were verified one by one (one analysis of the whole file each)
+    and merged one by one again: N**2. Counted, not timed."""
+    from refactor.engine import Options, _Runner, run_project
+    from refactor.rules import get_rules
+
+    n = 60
+    body = "".join(f"defmodule P.M{i} do\n  require P.B\n  import P.B\n  def f, do: {i}\nend\n\n"
+                   for i in range(n // 2))
+    root = make(tmp_path / "p", {"lib/many.ex": body.encode()})
+    calls = []
+    real = _Runner.verify
+
+    def counted(self, patched, changed, fixes):
+        calls.append(len(fixes))
+        return real(self, patched, changed, fixes)
+
+    monkeypatch.setattr(_Runner, "verify", counted)
+    rules = get_rules(["drop-unused-require", "drop-unused-import"], [])
+    r = run_project(root, Options(rules=rules, version="1.18", cwd=str(tmp_path)))
+    assert len(r.suggestions) == n and all(s.in_patch for s in r.suggestions)
+    [patch] = r.patches
+    assert patch.after == "".join(f"defmodule P.M{i} do\n  def f, do: {i}\nend\n\n"
+                                  for i in range(n // 2)).encode()
+    assert len(calls) <= 10, f"{len(calls)} verifications for {n} fixes in one file"
+
+
+def test_a_diff_of_many_changes_does_linear_work(monkeypatch):
+    """SequenceMatcher compares every line between the first change and the last: 3,000
+    fixes over one file took most of a run. Its work (the lines each search spans) is
+    counted."""
+    import difflib
+
+    from refactor.report import unified_diff
+
+    old = b"".join(b"defmodule M%d do\n  require B\n  def f, do: %d\nend\n" % (i, i) for i in range(3000))
+    new = old.replace(b"  require B\n", b"")
+    work = []
+    real = difflib.SequenceMatcher.find_longest_match
+
+    def counted(self, alo=0, ahi=None, blo=0, bhi=None):
+        work.append((ahi if ahi is not None else len(self.a)) - alo)
+        return real(self, alo, ahi, blo, bhi)
+
+    monkeypatch.setattr(difflib.SequenceMatcher, "find_longest_match", counted)
+    diff = unified_diff("lib/x.ex", old, new)
+    assert diff.count("\n-  require B\n") == 3000
+    lines = old.count(b"\n")
+    assert sum(work) <= 10 * lines, f"{sum(work)} lines searched for a {lines}-line file"

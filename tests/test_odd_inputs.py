@@ -488,3 +488,26 @@ def test_a_diff_of_many_changes_does_linear_work(monkeypatch):
     assert diff.count("\n-  require B\n") == 3000
     lines = old.count(b"\n")
     assert sum(work) <= 10 * lines, f"{sum(work)} lines searched for a {lines}-line file"
+
+
+# --------------------------------------------------------------------------- 10. huge files
+
+
+def test_a_64_mb_file_is_refused_at_once_with_one_line(tmp_path):
+    """The analysis holds a few hundred bytes per source byte (bench/limits.py): a file over
+    the documented limit is named on one line and not read (a sparse file: no disk used)."""
+    root = make(tmp_path / "p", {"lib/y.ex": UNUSED % b"Y"})
+    with open(root / "lib/huge.ex", "wb") as f:
+        f.truncate(64 << 20)
+    res = exfix("suggest", "p", *DROP, cwd=tmp_path)
+    err = res.stderr.decode()
+    assert res.returncode == 2 and "Traceback" not in err
+    assert "p/lib/huge.ex: error: cannot read: larger than 8 MB, the limit for one file; not read" in err.splitlines()
+    res = exfix("graph", "p", "--elixir", "1.18", "--no-cache", cwd=tmp_path)
+    assert res.returncode == 0 and b"lib/huge.ex" in res.stderr and b"Traceback" not in res.stderr
+
+
+def test_the_size_limit_is_the_one_the_readme_states():
+    from refactor.files import MAX_SOURCE_BYTES, describe
+
+    assert f"A\nsource file over {describe(MAX_SOURCE_BYTES)} is not read" in (REPO / "README.md").read_text()

@@ -44,6 +44,7 @@ import networkx as nx
 from .facts import STRENGTH
 from .files import read_bytes
 from .parse import first_error, parse, restore_nul
+from .writer import is_inside
 from .rules.base import Diagnostic, Edit, Fix, Rule, RuleContext, apply_edits
 
 COMPILE = "compile"
@@ -158,6 +159,9 @@ class Options:
     cwd: str = ""
     # rules run again on the patched text until no new fix appears, at most this many times
     passes: int = 4
+    # real paths of the folders fixes may write in (the projects and the paths the user
+    # named); () = anywhere. See ``_Runner.write_refusal``.
+    inside: tuple[str, ...] = ()
 
 
 # The seams to the project loader and the analyser; tests may pass their own.
@@ -474,6 +478,10 @@ class _Runner:
         if not sug.safe and not self.opts.allow_unsafe:
             sug.reasons.append("last-resort fix: pass --allow-concat to see and apply it")
             return sug
+        refusal = next(filter(None, map(self.write_refusal, [diag.file, *fix.new_files])), None)
+        if refusal:
+            sug.reasons.append(refusal)
+            return sug
         patched, reasons = self.patch(diag.file, fix.edits, fix.new_files)
         if reasons:
             sug.reasons = reasons
@@ -528,6 +536,22 @@ class _Runner:
             sug.verified = True
             sug.fanout_before, sug.fanout_after = self.fanout_now, fanout
         return True
+
+    def write_refusal(self, rel: str) -> str | None:
+        """Why a fix may not write ``rel``, or None. Not through a link to a folder (git
+        apply refuses it too, and it may lead anywhere), nor outside the project and the
+        paths the user named (a folder link or an ``elixirc_paths`` entry may lead there):
+        such a file is analysed, and its fixes are shown but not offered, so ``suggest |
+        git apply`` and ``apply`` write the same."""
+        if self.opts.inside and not is_inside((self.root / rel).parent, self.opts.inside):
+            return f"{rel} lies outside the project (a folder link or elixirc_paths leads there)"
+        here = self.root
+        for part in Path(rel).parent.parts:
+            here = here / part
+            if part != ".." and os.path.islink(here):
+                return (f"{rel} is reached through a link to a folder "
+                        f"({os.path.relpath(here, self.root)}); exfix never writes through one")
+        return None
 
     def patch(self, file: str, edits: list[Edit], new_files: dict[str, bytes]):
         if file not in self.sources:

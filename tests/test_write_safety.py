@@ -177,8 +177,10 @@ def test_apply_never_writes_through_a_folder_link_to_outside(base, as_user, link
     res = U.run(["apply", root.name, *DROP], base, as_user)
     assert "Traceback" not in res.stderr
     assert tree(outside) == before
-    assert res.returncode == 2
-    assert "lies outside the project" in res.stderr
+    assert res.returncode == 0, res.stderr
+    # shown, not offered: suggest | git apply writes what apply writes
+    assert "not fixed: " in res.stdout and (
+        "lies outside the project" in res.stdout or "exfix never writes through one" in res.stdout)
     if linked == "lib/sub":
         assert (root / "lib/y.ex").read_bytes() == FIXED % b"Y"  # the rest is still fixed
 
@@ -197,9 +199,10 @@ def test_apply_never_writes_where_elixirc_paths_leads_out_of_the_project(base, a
     res = U.run(["suggest", "p", *DROP], base, as_user)
     assert "outside/x.ex" in res.stdout  # analysed and suggested, as any file mix compiles
     res = U.run(["apply", "p", *DROP], base, as_user)
-    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.returncode == 0 and "Traceback" not in res.stderr
     assert tree(outside) == before
-    assert "outside/x.ex: error: not written: lies outside the project" in res.stderr
+    assert "not fixed: ../outside/x.ex lies outside the project" in res.stdout or \
+        f"not fixed: {outside}/x.ex lies outside the project" in res.stdout, res.stdout
     assert (root / "lib/y.ex").read_bytes() == FIXED % b"Y"
     # named by the user (a folder holding both): written
     res = U.run(["apply", ".", *DROP], base, as_user)

@@ -135,6 +135,7 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         version=version,
         allow_unsafe=allow_concat,
         cwd=cwd,
+        inside=_boundaries(found, paths),
     )
     for f in found:
         if f.umbrella:  # its apps run on their own graphs; its own mix.exs must still read
@@ -144,7 +145,7 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
     written: list[str] | None = None
     refused = None
     if write:
-        written, refused, more = _write(results, opts, jobs, cwd, _boundaries(found, paths))
+        written, refused, more = _write(results, opts, jobs, cwd, opts.inside)
         problems.extend(more)
 
     out = sys.stdout

@@ -538,13 +538,15 @@ class _Runner:
         return True
 
     def write_refusal(self, rel: str) -> str | None:
-        """Why a fix may not write ``rel``, or None. Not through a link to a folder (git
-        apply refuses it too, and it may lead anywhere), nor outside the project and the
+        """Why a fix may not write ``rel``, or None. Not a symbolic link, nor through a link
+        to a folder (git apply refuses both, and a link may lead anywhere), nor outside the project and the
         paths the user named (a folder link or an ``elixirc_paths`` entry may lead there):
         such a file is analysed, and its fixes are shown but not offered, so ``suggest |
         git apply`` and ``apply`` write the same."""
         if self.opts.inside and not is_inside((self.root / rel).parent, self.opts.inside):
             return f"{rel} lies outside the project (a folder link or elixirc_paths leads there)"
+        if os.path.islink(self.root / rel):
+            return f"{rel} is a symbolic link; exfix never replaces a link, edit its target"
         here = self.root
         for part in Path(rel).parent.parts:
             here = here / part

@@ -241,8 +241,8 @@ def test_apply_does_not_replace_a_symlinked_source(billing, tmp_path, monkeypatc
     inv.unlink()
     inv.symlink_to(outside)
     res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1"])
-    assert res.exit_code == 2
-    assert "is a symbolic link" in res.stderr
+    assert res.exit_code == 0  # shown as not fixed, as suggest shows it
+    assert "not fixed: lib/billing/invoice.ex is a symbolic link" in res.stdout
     assert inv.is_symlink() and b"require Billing.Money" in outside.read_bytes()
 
 

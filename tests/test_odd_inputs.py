@@ -511,3 +511,18 @@ def test_the_size_limit_is_the_one_the_readme_states():
     from refactor.files import MAX_SOURCE_BYTES, describe
 
     assert f"A\nsource file over {describe(MAX_SOURCE_BYTES)} is not read" in (REPO / "README.md").read_text()
+
+
+def test_a_diff_that_does_not_read_back_is_one_line_after_apply_wrote(tmp_path, monkeypatch):
+    """The report comes after the writes: a bug there must not hide apply's summary."""
+    import refactor.report as report
+
+    def broken(*args, **kwargs):
+        raise report.DiffError("diff for x does not parse: test")
+
+    monkeypatch.setattr(report, "unified_diff", broken)
+    root = make(tmp_path / "p", {"lib/y.ex": UNUSED % b"Y"})
+    res = in_process("apply", "p", *DROP, cwd=tmp_path)
+    assert res.exit_code == 2
+    assert ".: error: internal error: diff for x does not parse: test" in res.stderr.splitlines()
+    assert "exfix: wrote 1 file" in res.stderr and (root / "lib/y.ex").read_bytes() == FIXED % b"Y"

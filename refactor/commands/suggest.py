@@ -165,6 +165,8 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
     except BrokenPipeError:  # `exfix suggest | head`: the reader has seen enough
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+    except report.DiffError as exc:  # a bug, said on one line: apply has written already
+        problems.append(Problem(".", None, f"internal error: {exc}"))
     except OSError as exc:  # /dev/full: say so on one line; apply's summary still follows
         line = output.failure_line(exc)
         output.silence_stdout()

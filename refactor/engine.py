@@ -803,10 +803,13 @@ def run_project(
     With ``only`` (paths relative to the root), the whole project is analysed but only
     those files' diagnostics, errors and fixes are reported.
     """
+    from .analysis import _deep_recursion
+
     runner = _Runner(Path(root), opts, loader or _default_loader, analyzer or _default_analyzer)
     runner.only = set(only) if only is not None else None
     try:
-        return runner.run()
+        with _deep_recursion():  # rules walk nested code as deep as the analysis follows it
+            return runner.run()
     except Exception as exc:  # a crash in one project is reported; the batch goes on
         runner.error(None, None, f"internal error: {exc!r}")
         runner.result.notes.append(traceback.format_exc())

@@ -526,3 +526,18 @@ def test_a_diff_that_does_not_read_back_is_one_line_after_apply_wrote(tmp_path, 
     assert res.exit_code == 2
     assert ".: error: internal error: diff for x does not parse: test" in res.stderr.splitlines()
     assert "exfix: wrote 1 file" in res.stderr and (root / "lib/y.ex").read_bytes() == FIXED % b"Y"
+
+
+def test_rules_follow_nesting_as_deep_as_the_analysis(tmp_path):
+    """700 nested modules: the analysis follows them; hoist-conditional-use, walking them in
+    Python's default recursion limit, failed ("rule ... failed: RecursionError")."""
+    depth = 700
+    lines = [f"{'  ' * i}defmodule {'P.Deep' if i == 0 else f'M{i}'} do" for i in range(depth)]
+    inner = "  " * depth
+    lines += [f"{inner}if Code.ensure_loaded?(Opt.Thing) do", f"{inner}  use Opt.Thing", f"{inner}end"]
+    lines += [f"{'  ' * i}end" for i in reversed(range(depth))]
+    make(tmp_path / "p", {"lib/deep.ex": ("\n".join(lines) + "\n").encode()})
+    res = in_process("suggest", "p", "--rule", "hoist-conditional-use", "--elixir", "1.18", "-j", "1",
+                     "--no-cache", cwd=tmp_path)
+    assert res.exit_code == 0, res.stderr
+    assert "exfix: 1 suggestion (1 with a verified fix)" in res.stderr

@@ -25,6 +25,7 @@ from .cache import Store, content_hash
 from .env import DEFINITIONS, MACROS
 from .expand import Expander
 from .facts import STRENGTH, FileFacts, ModuleDef, ParseIssue, Reference
+from .files import read_regular
 from .index import Indexer, ModuleInfo, merge_file, summarize
 from .parse import first_error, parse
 from .project import Project, load_project, source_files
@@ -293,9 +294,10 @@ class SourceFiles:
             return data
         if path in self.sources:
             return self.sources[path]
-        with open(os.path.join(self.base, path), "rb") as f:  # a dependency's path is absolute
-            self.stats[path] = file_stat(os.fstat(f.fileno()))
-            return f.read()
+        # a dependency's path is absolute; only a regular file, up to the size limit
+        data, st = read_regular(os.path.join(self.base, path))
+        self.stats[path] = file_stat(st)
+        return data
 
     def tree(self, path: str):
         if self.parent is not None and path not in self.sources:

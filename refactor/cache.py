@@ -29,6 +29,8 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+from .files import MAX_CACHE_BYTES, read_bytes
+
 FORMAT = 3
 MAGIC = b"EXFIXC"
 DIGEST = 16
@@ -94,7 +96,7 @@ def _read_segment(path: Path) -> dict[str, bytes] | None:
         key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
         if key in _SEGMENTS:
             return _SEGMENTS[key]
-        data = path.read_bytes()
+        data = read_bytes(path, MAX_CACHE_BYTES)  # a FIFO or a device put there: refused
     except FileNotFoundError:
         return _GONE
     except OSError:

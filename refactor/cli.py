@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gc
 import importlib
+import sys
 
 import click
 
-from . import __version__
+from . import __version__, output
 
 # command name -> module and attribute: a command's module is imported only when it runs
 # (or for --help), so `exfix graph` does not load the rules and the report
@@ -29,7 +30,22 @@ class LazyGroup(click.Group):
         what is alive at the end is frozen so the interpreter's last collection skips it."""
         gc.disable()
         try:
-            return super().__call__(*args, **kwargs)
+            if sys.stdout is None:  # started with stdout closed (>&-): say so, exit 2
+                sys.stderr and print(output.closed_line(), file=sys.stderr)
+                sys.exit(2)
+            try:
+                try:
+                    return super().__call__(*args, **kwargs)
+                finally:
+                    sys.stdout.flush()  # here, not at exit, where a failure is only a warning
+            except OSError as exc:
+                if output.is_broken_pipe(exc):
+                    output.silence_stdout()
+                    sys.exit(1)  # as click does
+                line = output.failure_line(exc)
+                output.silence_stdout()
+                print(line, file=sys.stderr)
+                sys.exit(2)
         finally:
             gc.freeze()
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
+from .files import read_bytes
+
 SKIP_DIRS = {"deps", "_build", "node_modules", ".git", ".elixir_ls", "cover"}
 
 
@@ -140,7 +142,8 @@ def _walk(top: Path):
         specs[:] = [(b, s) for b, s in specs if dirpath == b or dirpath.startswith(b + os.sep)]
         if ".gitignore" in filenames:
             try:
-                lines = Path(dirpath, ".gitignore").read_text("utf-8", "replace").splitlines()
+                data = read_bytes(os.path.join(dirpath, ".gitignore"))
+                lines = data.decode("utf-8", "replace").splitlines()
                 specs.append((dirpath, GitIgnoreSpec.from_lines(lines)))
             except OSError:
                 pass

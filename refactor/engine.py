@@ -35,16 +35,21 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 import networkx as nx
 
 from .facts import STRENGTH
-from .parse import first_error, parse
+from .files import read_bytes
+from .parse import first_error, parse, restore_nul
+from .writer import is_inside
 from .rules.base import Diagnostic, Edit, Fix, Rule, RuleContext, apply_edits
 
 COMPILE = "compile"
+# a file with at least this many fixes has them verified together first (see verify_pending)
+GROUP_VERIFY = 8
 
 
 @dataclass
@@ -76,7 +81,9 @@ class Suggestion:
     reasons: list[str] = field(default_factory=list)  # why the fix is not offered
     warnings: list[str] = field(default_factory=list)
     before: bytes | None = None  # the file as analysed
-    after: bytes | None = None  # the file with this fix alone
+    _after: bytes | None = field(default=None, repr=False)
+    # (source, edits) that make ``after`` when it is asked for
+    _after_from: tuple | None = field(default=None, repr=False, compare=False)
     new_files: dict[str, bytes] = field(default_factory=dict)
     fanout_before: float | None = None
     fanout_after: float | None = None
@@ -87,6 +94,19 @@ class Suggestion:
     @property
     def offered(self) -> bool:
         return self.has_fix and self.verified
+
+    @property
+    def after(self) -> bytes | None:
+        """The file with this fix alone, made when asked: a file with thousands of fixes
+        would otherwise be held in thousands of copies."""
+        if self._after is None and self._after_from is not None:
+            source, edits = self._after_from
+            return apply_edits(source, edits)
+        return self._after
+
+    @after.setter
+    def after(self, value: bytes | None) -> None:
+        self._after, self._after_from = value, None
 
 
 @dataclass
@@ -123,6 +143,8 @@ class ProjectResult:
     # as analysed, for the re-verification after writing
     compile_edge_list: list[tuple[str, str]] = field(default_factory=list)
     leaf_files: list[str] = field(default_factory=list)  # files with no outgoing edge
+    # folders holding its source files (relative to root): apply sweeps stale temporary files
+    source_dirs: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -138,6 +160,9 @@ class Options:
     cwd: str = ""
     # rules run again on the patched text until no new fix appears, at most this many times
     passes: int = 4
+    # real paths of the folders fixes may write in (the projects and the paths the user
+    # named); () = anywhere. See ``_Runner.write_refusal``.
+    inside: tuple[str, ...] = ()
 
 
 # The seams to the project loader and the analyser; tests may pass their own.
@@ -155,6 +180,18 @@ def _default_analyzer(project, version=None, sources=None):
     from .analysis import analyze
 
     return analyze(project, version=version, sources=sources)
+
+
+def compiled_by_mix(rel: str, elixirc_paths: list[str] | None) -> bool:
+    """Whether a new ``.ex`` file at ``rel`` lies under one of ``elixirc_paths`` (unknown
+    paths: yes), so that mix compiles it."""
+    if elixirc_paths is None or not rel.endswith(".ex"):
+        return True
+    for entry in elixirc_paths:
+        norm = os.path.normpath(entry).replace(os.sep, "/")
+        if norm == "." or rel == norm or rel.startswith(norm.rstrip("/") + "/"):
+            return True
+    return False
 
 
 def display_path(path: str | os.PathLike, cwd: str) -> str:
@@ -301,6 +338,8 @@ class _Runner:
             return self.result
         self.result.name = getattr(self.project, "name", self.root.name)
         self.result.notes.extend(getattr(self.project, "notes", []))
+        files = getattr(self.project, "source_files", [])
+        self.result.source_dirs = sorted({os.path.dirname(rel) for rel in files})
         disk = self.read_sources()
         sources = dict(disk)
         taken: list[Suggestion] = []
@@ -347,6 +386,7 @@ class _Runner:
         self.result.suggestions = []
         self.result.patches = []
         self.origin = {}
+        self.pending: list[tuple[Suggestion, Rule, Diagnostic]] = []
         self.fanout_now = mean_fanout(self.analysis)
         self.base_edges = compile_edges(self.analysis)
         self.base_cycles = compile_cycles(self.analysis)
@@ -384,6 +424,7 @@ class _Runner:
                 sug = self.consider(rule, diag)
                 self.origin[id(sug)] = (rule, diag)
                 self.result.suggestions.append(sug)
+        self.verify_pending()
         self.build_patches()
 
     @staticmethod
@@ -403,7 +444,7 @@ class _Runner:
         sources = {}
         for rel in self.project.source_files:
             try:
-                sources[rel] = (self.root / rel).read_bytes()
+                sources[rel] = read_bytes(self.root / rel)
             except OSError as exc:
                 if self.wanted(rel):
                     self.error(rel, None, f"cannot read: {exc.strerror or exc}")
@@ -413,7 +454,8 @@ class _Runner:
 
     def consider(self, rule: Rule, diag: Diagnostic) -> Suggestion:
         if diag.fix is not None:
-            diag.fix = keep_line_ends(diag.fix, self.sources.get(diag.file))
+            diag.fix = keep_nul(keep_line_ends(diag.fix, self.sources.get(diag.file)),
+                                self.sources.get(diag.file))
         fix = diag.fix
         sug = Suggestion(
             rule=diag.rule or rule.id,
@@ -438,21 +480,82 @@ class _Runner:
         if not sug.safe and not self.opts.allow_unsafe:
             sug.reasons.append("last-resort fix: pass --allow-concat to see and apply it")
             return sug
+        refusal = next(filter(None, map(self.write_refusal, [diag.file, *fix.new_files])), None)
+        if refusal:
+            sug.reasons.append(refusal)
+            return sug
         patched, reasons = self.patch(diag.file, fix.edits, fix.new_files)
         if reasons:
             sug.reasons = reasons
             return sug
         sug.before = self.sources[diag.file]
-        sug.after = patched[diag.file]
+        sug._after_from = (self.sources[diag.file], fix.edits)
         sug.new_files = dict(fix.new_files)
-        changed = [diag.file] + sorted(fix.new_files)
+        self.pending.append((sug, rule, diag))  # verified by verify_pending
+        return sug
+
+    def verify_pending(self) -> None:
+        """Verify the fixes ``consider`` found. A file with many fixes has them verified
+        together first: one analysis of the file for all of them, not one each (which made
+        N fixes in one file cost N analyses of it, N**2 in all); each then shows the fan-out
+        of the group. A group that fails is verified one fix at a time."""
+        by_file: dict[str, list] = {}
+        for item in self.pending:
+            by_file.setdefault(item[0].file, []).append(item)
+        self.pending = []
+        for file, items in by_file.items():
+            if len(items) >= GROUP_VERIFY and self.verify_together(file, items):
+                continue
+            for sug, rule, diag in items:
+                self.verify_one(sug, rule, diag)
+
+    def verify_one(self, sug: Suggestion, rule: Rule, diag: Diagnostic) -> None:
+        patched, _ = self.patch(diag.file, diag.fix.edits, diag.fix.new_files)
+        changed = [diag.file] + sorted(diag.fix.new_files)
         reasons, after = self.verify(patched, changed, [(rule, diag)])
         sug.reasons = reasons
         sug.verified = not reasons
         if after is not None and not reasons:
             sug.fanout_before = self.fanout_now
             sug.fanout_after = mean_fanout(after)
-        return sug
+
+    def verify_together(self, file: str, items) -> bool:
+        edits: list[Edit] = []
+        new_files: dict[str, bytes] = {}
+        for _sug, _rule, diag in items:
+            edits.extend(diag.fix.edits)
+            for rel, data in diag.fix.new_files.items():
+                if new_files.setdefault(rel, data) != data:
+                    return False
+        patched, reasons = self.patch(file, edits, new_files)
+        if reasons:
+            return False
+        reasons, after = self.verify(patched, [file] + sorted(new_files), [(r, d) for _s, r, d in items])
+        if reasons or after is None:
+            return False
+        fanout = mean_fanout(after)
+        for sug, _rule, _diag in items:
+            sug.verified = True
+            sug.fanout_before, sug.fanout_after = self.fanout_now, fanout
+        return True
+
+    def write_refusal(self, rel: str) -> str | None:
+        """Why a fix may not write ``rel``, or None. Not a symbolic link, nor through a link
+        to a folder (git apply refuses both, and a link may lead anywhere), nor outside the project and the
+        paths the user named (a folder link or an ``elixirc_paths`` entry may lead there):
+        such a file is analysed, and its fixes are shown but not offered, so ``suggest |
+        git apply`` and ``apply`` write the same."""
+        if self.opts.inside and not is_inside((self.root / rel).parent, self.opts.inside):
+            return f"{rel} lies outside the project (a folder link or elixirc_paths leads there)"
+        if os.path.islink(self.root / rel):
+            return f"{rel} is a symbolic link; exfix never replaces a link, edit its target"
+        here = self.root
+        for part in Path(rel).parent.parts:
+            here = here / part
+            if part != ".." and os.path.islink(here):
+                return (f"{rel} is reached through a link to a folder "
+                        f"({os.path.relpath(here, self.root)}); exfix never writes through one")
+        return None
 
     def patch(self, file: str, edits: list[Edit], new_files: dict[str, bytes]):
         if file not in self.sources:
@@ -467,8 +570,10 @@ class _Runner:
             norm = os.path.normpath(rel)
             if os.path.isabs(rel) or norm.startswith(".."):
                 return None, [f"new file {rel} lies outside the project"]
-            if rel in self.sources or (self.root / rel).exists():
+            if rel in self.sources or os.path.lexists(self.root / rel):
                 return None, [f"new file {rel} already exists"]
+            if not compiled_by_mix(rel, getattr(self.project, "elixirc_paths", None)):
+                return None, [f"new file {rel} lies outside elixirc_paths: mix would not compile it"]
             patched[rel] = data
         return patched, []
 
@@ -559,7 +664,12 @@ class _Runner:
         self.result.patches.sort(key=lambda p: p.file)
 
     def merge_file(self, file: str, sugs: list[Suggestion]):
-        """Merge the fixes of one file, in line order, keeping each one that still verifies."""
+        """Merge the fixes of one file, in line order, keeping each one that still verifies:
+        all at once when they verify together (one analysis), else one by one."""
+        if len(sugs) > 1:
+            whole = self.merge_all(file, sugs)
+            if whole is not None:
+                return whole, list(sugs)
         taken: list[Suggestion] = []
         edits: list[Edit] = []
         new_files: dict[str, bytes] = {}
@@ -581,6 +691,22 @@ class _Runner:
         patched, _ = self.patch(file, edits, new_files)
         files = {file: patched[file], **{rel: patched[rel] for rel in new_files}}
         return files, taken
+
+    def merge_all(self, file: str, sugs: list[Suggestion]) -> dict[str, bytes] | None:
+        """The file (and the files its fixes add) with every fix in ``sugs``, if they verify
+        together; else None."""
+        edits = [e for sug in sugs for e in self._edits_of(sug)]
+        new_files: dict[str, bytes] = {}
+        for sug in sugs:
+            for rel, data in sug.new_files.items():
+                if new_files.setdefault(rel, data) != data:
+                    return None
+        patched, reasons = self.patch(file, edits, new_files)
+        if not reasons:
+            reasons, _ = self.verify(patched, [file] + sorted(new_files), self._fixes(sugs))
+        if reasons:
+            return None
+        return {file: patched[file], **{rel: patched[rel] for rel in new_files}}
 
     def combine(self, candidates) -> bool:
         """Whether file patches verify together."""
@@ -638,9 +764,25 @@ def map_line(old: bytes | None, new: bytes | None, line: int) -> int:
 LONE_LF = re.compile(rb"(?<!\r)\n")
 
 
+def keep_nul(fix: Fix, source: bytes | None) -> Fix:
+    """Edits that copy text from a file holding NUL bytes copy them as NUL (the parser saw
+    a stand-in byte there: see ``parse.nul_stand_in``)."""
+    if not source or b"\0" not in source:
+        return fix
+    edits = [dataclass_replace(e, text=restore_nul(e.text, source)) for e in fix.edits]
+    return dataclass_replace(fix, edits=edits)
+
+
+@lru_cache(maxsize=64)
+def _crlf_file(source: bytes) -> bool:
+    """Whether most lines of ``source`` end in CRLF (counted once per file, not per fix)."""
+    crlf = source.count(b"\r\n")
+    return bool(crlf) and crlf * 2 >= source.count(b"\n")
+
+
 def keep_line_ends(fix: Fix, source: bytes | None) -> Fix:
     """Rules write LF; in a file whose lines end in CRLF, the lines a fix adds do too."""
-    if not source or source.count(b"\r\n") * 2 < source.count(b"\n") or not source.count(b"\r\n"):
+    if not source or not _crlf_file(source):
         return fix
     edits = []
     for e in fix.edits:
@@ -663,10 +805,13 @@ def run_project(
     With ``only`` (paths relative to the root), the whole project is analysed but only
     those files' diagnostics, errors and fixes are reported.
     """
+    from .analysis import _deep_recursion
+
     runner = _Runner(Path(root), opts, loader or _default_loader, analyzer or _default_analyzer)
     runner.only = set(only) if only is not None else None
     try:
-        return runner.run()
+        with _deep_recursion():  # rules walk nested code as deep as the analysis follows it
+            return runner.run()
     except Exception as exc:  # a crash in one project is reported; the batch goes on
         runner.error(None, None, f"internal error: {exc!r}")
         runner.result.notes.append(traceback.format_exc())

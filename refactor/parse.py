@@ -12,8 +12,36 @@ from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
 LANGUAGE = Language(tree_sitter_elixir.language())
 
 
+# Bytes the parser may see in place of NUL: control bytes valid in a string, an error elsewhere,
+# like NUL itself for Elixir
+STAND_INS = [bytes([b]) for b in (*range(1, 9), *range(14, 27), *range(28, 32))]
+
+
+def nul_stand_in(source: bytes) -> bytes | None:
+    """The byte parsed in place of each NUL of ``source`` (None: it has no NUL, or holds
+    every stand-in). tree-sitter's Elixir scanner takes NUL for the end of the input, so
+    ``"a\\0b"``, which mix compiles, would be a syntax error; the stand-in is a byte the
+    file does not hold, so a rule's edit that copies node text gets NUL back in
+    ``restore_nul``."""
+    if b"\0" not in source:
+        return None
+    for byte in STAND_INS:
+        if byte not in source:
+            return byte
+    return None
+
+
+def restore_nul(text: bytes, source: bytes) -> bytes:
+    """``text`` built from the parse of ``source``, with NUL where the parser saw the stand-in."""
+    stand_in = nul_stand_in(source)
+    return text.replace(stand_in, b"\0") if stand_in and stand_in in text else text
+
+
 def parse(source: bytes) -> Tree:
     """Parse Elixir source bytes. Never raises on bad syntax: look for ERROR/MISSING nodes."""
+    stand_in = nul_stand_in(source)
+    if stand_in is not None:
+        source = source.replace(b"\0", stand_in)
     return Parser(LANGUAGE).parse(source)
 
 

@@ -2,9 +2,17 @@
 
 Diffs use ``a/`` and ``b/`` prefixes and paths relative to the folder exfix was run from, so
 ``exfix suggest > fix.patch && git apply fix.patch`` writes exactly what ``exfix apply``
-writes. Each diff is parsed back with unidiff before it is printed; a diff that does not read
-back as the change it stands for is a bug, and stops the run rather than mislead.
+writes. File names are quoted as git quotes them (a tab, a newline, a carriage return, ``"``
+or ``\\`` in a name: C-style in double quotes; a space: a tab ends the ``---``/``+++`` name),
+so ``git apply`` reads any name back. Each diff is read back before it is printed; a diff
+that does not read back as the change it stands for is a bug, and stops the run rather than
+mislead.
 Header lines between diffs start with ``#``, which ``git apply`` skips.
+
+JSON and SARIF hold valid Unicode only: a name or text with bytes that are not UTF-8 shows
+U+FFFD for them, and the bytes themselves stay recoverable: in JSON beside it, as
+``<key>_bytes`` percent-encoded; in SARIF every URI is percent-encoded (RFC 3986) and
+inserted content that is not UTF-8 goes as ``binary`` (base64).
 
 In the diff output each edited file appears once, with every fix ``apply`` writes to it; in
 JSON each suggestion's ``diff`` is its fix alone against the file as analysed, and
@@ -13,16 +21,18 @@ JSON each suggestion's ``diff`` is its fix alone against the file as analysed, a
 
 from __future__ import annotations
 
+import base64
 import difflib
-import io
+from bisect import bisect_left
 import json
+import re
+from urllib.parse import quote
 import sys
 from typing import TextIO
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from unidiff import PatchSet
 
 from . import __version__
 from .engine import FilePatch, ProjectResult, Suggestion, display_path
@@ -77,12 +87,77 @@ def line_opcodes(old: list, new: list) -> list[tuple[str, int, int, int, int]]:
     if head:
         ops.append(("equal", 0, head, 0, head))
     if mid_old or mid_new:
-        matcher = difflib.SequenceMatcher(None, mid_old, mid_new)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            ops.append((tag, i1 + head, i2 + head, j1 + head, j2 + head))
+        _middle(mid_old, mid_new, head, head, ops)
     if tail:
         ops.append(("equal", len(old) - tail, len(old), len(new) - tail, len(new)))
-    return ops
+    return _merged(ops)
+
+
+# past this many lines, the middle is first cut at lines found once in each side
+ANCHOR_MIN = 2000
+
+
+def _middle(old: list, new: list, i0: int, j0: int, ops: list) -> None:
+    """Opcodes of ``old`` -> ``new`` (at offsets i0, j0). SequenceMatcher is quadratic in the
+    lines between the first and the last change: 3,000 fixes spread over one file took most
+    of a run. A long middle is cut first at the lines that occur once in each side, in the
+    same order (patience diff's anchors), and only the gaps between go to SequenceMatcher."""
+    anchors = _anchors(old, new) if len(old) + len(new) >= ANCHOR_MIN else []
+    if not anchors:
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new).get_opcodes():
+            ops.append((tag, i1 + i0, i2 + i0, j1 + j0, j2 + j0))
+        return
+    pi = pj = 0
+    for i, j in [*anchors, (len(old), len(new))]:
+        if i > pi or j > pj:
+            _middle(old[pi:i], new[pj:j], i0 + pi, j0 + pj, ops)
+        if i < len(old):
+            ops.append(("equal", i0 + i, i0 + i + 1, j0 + j, j0 + j + 1))
+        pi, pj = i + 1, j + 1
+
+
+def _anchors(old: list, new: list) -> list[tuple[int, int]]:
+    """(i, j) of lines found exactly once in ``old`` and once in ``new``, the longest run
+    of them in the same order in both."""
+    counts: dict = {}
+    for line in old:
+        counts[line] = counts.get(line, 0) + 1
+    where: dict = {}
+    for j, line in enumerate(new):
+        if counts.get(line) == 1:
+            where[line] = -1 if line in where else j
+    pairs = [(i, where[line]) for i, line in enumerate(old) if where.get(line, -1) >= 0]
+    # longest increasing run of j (patience sorting), with back-links
+    tails: list[int] = []
+    tail_at: list[int] = []
+    back = [-1] * len(pairs)
+    for k, (_i, j) in enumerate(pairs):
+        pos = bisect_left(tails, j)
+        if pos == len(tails):
+            tails.append(j)
+            tail_at.append(k)
+        else:
+            tails[pos] = j
+            tail_at[pos] = k
+        back[k] = tail_at[pos - 1] if pos else -1
+    out = []
+    k = tail_at[-1] if tail_at else -1
+    while k >= 0:
+        out.append(pairs[k])
+        k = back[k]
+    return out[::-1]
+
+
+def _merged(ops: list) -> list:
+    """Adjacent opcodes of the same tag joined, as SequenceMatcher gives them."""
+    out: list = []
+    for op in ops:
+        if out and out[-1][0] == op[0] == "equal":
+            tag, i1, _i2, j1, _j2 = out[-1]
+            out[-1] = (tag, i1, op[2], j1, op[4])
+        else:
+            out.append(op)
+    return out
 
 
 class _Opcodes:
@@ -105,19 +180,83 @@ def _range(start: int, stop: int) -> str:
     return f"{start + 1 if length else start},{length}"
 
 
+_C_ESCAPES = {7: "a", 8: "b", 9: "t", 10: "n", 11: "v", 12: "f", 13: "r", 34: '"', 92: "\\"}
+
+
+def _needs_quotes(raw: bytes) -> bool:
+    return any(b < 0x20 or b in (0x22, 0x5C, 0x7F) for b in raw)
+
+
+def git_quote(name: str) -> str:
+    """``name`` as git writes it in a diff header (``core.quotePath=false``): as it is, or
+    in double quotes with C escapes when it holds a control character, ``"`` or ``\\``."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if not _needs_quotes(raw):
+        return name
+    out = bytearray(b'"')
+    for b in raw:
+        if b in _C_ESCAPES:
+            out += b"\\" + _C_ESCAPES[b].encode()
+        elif b < 0x20 or b == 0x7F:
+            out += b"\\%03o" % b
+        else:
+            out.append(b)
+    out += b'"'
+    return out.decode("utf-8", "surrogateescape")
+
+
+_UNESCAPES = {v: k for k, v in _C_ESCAPES.items()}
+
+
+def git_unquote(name: str) -> str:
+    """The inverse of ``git_quote``."""
+    if not (len(name) >= 2 and name[0] == name[-1] == '"'):
+        return name
+    raw = name[1:-1].encode("utf-8", "surrogateescape")
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        b = raw[i]
+        if b == 0x5C and i + 1 < len(raw):
+            nxt = chr(raw[i + 1])
+            if nxt in _UNESCAPES:
+                out.append(_UNESCAPES[nxt])
+                i += 2
+                continue
+            if raw[i + 1 : i + 4].isdigit():
+                out.append(int(raw[i + 1 : i + 4], 8))
+                i += 4
+                continue
+        out.append(b)
+        i += 1
+    return out.decode("utf-8", "surrogateescape")
+
+
+def one_line(name: str) -> str:
+    """A file name fit for a one-line message: control characters escaped as git does."""
+    raw = name.encode("utf-8", "surrogateescape")
+    return git_quote(name)[1:-1] if any(b < 0x20 or b == 0x7F for b in raw) else name
+
+
+def _header_name(prefix: str, path: str) -> str:
+    """``a/path`` or ``b/path`` on a ---/+++ line: quoted as git does, a tab after a name
+    with a space (git's own way to end it there)."""
+    return git_quote(prefix + path) + ("\t" if " " in path else "")
+
+
 def unified_diff(path: str, before: bytes | None, after: bytes, context: int = 3) -> str:
-    """A git-style unified diff of one file, checked by reading it back with unidiff."""
+    """A git-style unified diff of one file, checked by reading it back."""
     old = _lines(before) if before is not None else []
     new = _lines(after)
     if before is not None and old == new:
         return ""
-    out = [f"diff --git a/{path} b/{path}\n"]
+    out = [f"diff --git {git_quote('a/' + path)} {git_quote('b/' + path)}\n"]
     if before is None:
         out.append("new file mode 100644\n")
         out.append("--- /dev/null\n")
     else:
-        out.append(f"--- a/{path}\n")
-    out.append(f"+++ b/{path}\n")
+        out.append(f"--- {_header_name('a/', path)}\n")
+    out.append(f"+++ {_header_name('b/', path)}\n")
     ops = line_opcodes(old, new)
     body = []
     for group in _Opcodes(ops).get_grouped_opcodes(context):
@@ -141,17 +280,72 @@ def unified_diff(path: str, before: bytes | None, after: bytes, context: int = 3
     return diff
 
 
+HUNK = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def _read_back(diff: str) -> tuple[str, bool, int, int]:
+    """(path, created, added, removed) of a one-file diff as ``unified_diff`` writes it;
+    ValueError when it does not parse."""
+    lines = diff.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    i = 0
+
+    def take() -> str:
+        nonlocal i
+        if i >= len(lines):
+            raise ValueError("it ends early")
+        i += 1
+        return lines[i - 1]
+
+    if not take().startswith("diff --git "):
+        raise ValueError("no diff --git line")
+    head = take()
+    created = head == "new file mode 100644"
+    if created:
+        head = take()
+    plus = take()
+    if not head.startswith("--- ") or not plus.startswith("+++ "):
+        raise ValueError("no ---/+++ lines")
+    if created != (head == "--- /dev/null"):
+        raise ValueError("new file without /dev/null")
+    name = git_unquote(plus[4:].removesuffix("\t"))
+    if not name.startswith("b/"):
+        raise ValueError(f"target {name} without b/")
+    added = removed = 0
+    while i < len(lines):
+        m = HUNK.fullmatch(take())
+        if m is None:
+            raise ValueError(f"line {i}: not a hunk header")
+        old_n = int(m.group(2) or 1)
+        new_n = int(m.group(4) or 1)
+        while old_n or new_n:
+            line = take()
+            kind = line[:1]
+            if kind == " " and old_n and new_n:
+                old_n -= 1
+                new_n -= 1
+            elif kind == "-" and old_n:
+                old_n -= 1
+                removed += 1
+            elif kind == "+" and new_n:
+                new_n -= 1
+                added += 1
+            else:
+                raise ValueError(f"line {i}: does not fit its hunk")
+            if i < len(lines) and lines[i] == "\\ No newline at end of file":
+                i += 1
+    return name[2:], created, added, removed
+
+
 def _check(diff: str, path: str, added: int, removed: int, created: bool) -> None:
     try:
-        patch = PatchSet(io.StringIO(diff))
-    except Exception as exc:  # unidiff raises UnidiffParseError and friends
+        got, was_created, got_added, got_removed = _read_back(diff)
+    except ValueError as exc:
         raise DiffError(f"diff for {path} does not parse: {exc}") from exc
-    if len(patch) != 1:
-        raise DiffError(f"diff for {path} holds {len(patch)} files")
-    pf = patch[0]
-    if pf.path != path or pf.added != added or pf.removed != removed or (created and not pf.is_added_file):
+    if got != path or got_added != added or got_removed != removed or created != was_created:
         raise DiffError(
-            f"diff for {path} reads back as {pf.path} +{pf.added} -{pf.removed}, "
+            f"diff for {path} reads back as {got} +{got_added} -{got_removed}, "
             f"expected +{added} -{removed}"
         )
 
@@ -337,7 +531,54 @@ def to_json(
     if written is not None:
         doc["written"] = list(written)
         doc["refused"] = [{"file": r.path, "message": r.reason} for r in refused or []]
-    return doc
+    return recoverable(doc)
+
+
+def _not_utf8(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that were not UTF-8, held as lone surrogates
+        return True
+    return False
+
+
+def _raw(value: str) -> bytes:
+    return value.encode("utf-8", "surrogateescape")
+
+
+def uri(path: str) -> str:
+    """A path as a URI reference: every byte but unreserved ones and ``/`` percent-encoded."""
+    return quote(_raw(path), safe="/")
+
+
+def valid_text(value):
+    """``value`` (and what it holds) with U+FFFD for each byte that was not UTF-8."""
+    if isinstance(value, dict):
+        return {k: valid_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [valid_text(v) for v in value]
+    if _not_utf8(value):
+        return _raw(value).decode("utf-8", "replace")
+    return value
+
+
+def recoverable(value):
+    """``valid_text``, plus ``KEY_bytes`` (percent-encoded) beside each string, or list of
+    strings, that was not UTF-8: a JSON reader gets the exact file name or text back."""
+    if isinstance(value, list):
+        return [recoverable(v) for v in value]
+    if not isinstance(value, dict):
+        return valid_text(value)
+    out = {}
+    for key, v in value.items():
+        out[key] = recoverable(v)
+        if _not_utf8(v):
+            out[key + "_bytes"] = uri(v)
+        elif isinstance(v, list) and any(_not_utf8(x) for x in v):
+            out[key + "_bytes"] = [uri(x) if isinstance(x, str) else x for x in v]
+    return out
 
 
 # --------------------------------------------------------------------------- SARIF
@@ -354,10 +595,15 @@ def _replacements(before: bytes | None, after: bytes) -> list[dict]:
     for tag, i1, i2, j1, j2 in line_opcodes(old, new):
         if tag == "equal":
             continue
+        inserted = b"".join(new[j1:j2])
+        try:
+            content = {"text": inserted.decode("utf-8")}
+        except UnicodeDecodeError:  # not UTF-8: the bytes themselves
+            content = {"binary": base64.b64encode(inserted).decode("ascii")}
         out.append(
             {
                 "deletedRegion": {"byteOffset": offsets[i1], "byteLength": offsets[i2] - offsets[i1]},
-                "insertedContent": {"text": _text(b"".join(new[j1:j2]))},
+                "insertedContent": content,
             }
         )
     return out
@@ -384,7 +630,7 @@ def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_er
     notifications = []
     for result in results:
         for sug in result.suggestions:
-            uri = display_path(f"{result.root}/{sug.file}", cwd)
+            where = uri(display_path(f"{result.root}/{sug.file}", cwd))
             item = {
                 "ruleId": sug.rule,
                 "ruleIndex": rule_ids.index(sug.rule),
@@ -393,7 +639,7 @@ def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_er
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                            "artifactLocation": {"uri": where, "uriBaseId": "%SRCROOT%"},
                             "region": {"startLine": max(1, sug.line)},
                         }
                     }
@@ -410,7 +656,7 @@ def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_er
             if sug.offered and sug.after is not None:
                 changes = [
                     {
-                        "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": {"uri": where, "uriBaseId": "%SRCROOT%"},
                         "replacements": _replacements(sug.before, sug.after),
                     }
                 ]
@@ -418,7 +664,7 @@ def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_er
                     changes.append(
                         {
                             "artifactLocation": {
-                                "uri": display_path(f"{result.root}/{rel}", cwd),
+                                "uri": uri(display_path(f"{result.root}/{rel}", cwd)),
                                 "uriBaseId": "%SRCROOT%",
                             },
                             "replacements": _replacements(None, data),
@@ -430,7 +676,7 @@ def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_er
             notifications.append(_notification(err))
     for err in extra_errors:
         notifications.append(_notification(err))
-    return {
+    return valid_text({
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [
@@ -453,7 +699,7 @@ def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_er
                 "results": sarif_results,
             }
         ],
-    }
+    })
 
 
 def _dir_uri(cwd: str) -> str:
@@ -465,7 +711,7 @@ def _dir_uri(cwd: str) -> str:
 
 def _notification(err) -> dict:
     note = {"level": "error", "message": {"text": err.message}}
-    loc = {"physicalLocation": {"artifactLocation": {"uri": err.file, "uriBaseId": "%SRCROOT%"}}}
+    loc = {"physicalLocation": {"artifactLocation": {"uri": uri(err.file), "uriBaseId": "%SRCROOT%"}}}
     if err.line:
         loc["physicalLocation"]["region"] = {"startLine": err.line}
     note["locations"] = [loc]
@@ -533,6 +779,6 @@ def print_tables(tables: list[Table], err: TextIO | None = None) -> None:
 
 
 def dumps(doc: dict) -> str:
-    # ASCII escapes keep bytes that are not UTF-8 (held as surrogates) representable
+    # to_json and to_sarif leave no lone surrogate; ASCII escapes keep the output plain
     return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .cache import cache_dir, code_version, frame, unframe, write_atomically
+from .files import MAX_CACHE_BYTES, read_bytes
 
 MAGIC = b"EXFIXS"
 FORMAT = 1
@@ -90,7 +91,7 @@ def segments_stat(folder: Path, names: list[str]) -> list[tuple] | None:
 def load_snapshot(root: Path, version: str) -> Snapshot | None:
     """The project's snapshot for ``version``, or None (absent, damaged, another format)."""
     try:
-        data = snapshot_path(root, version).read_bytes()
+        data = read_bytes(snapshot_path(root, version), MAX_CACHE_BYTES)
     except OSError:
         return None
     values = unframe(data, MAGIC, FORMAT)

@@ -9,7 +9,16 @@ half-written one. What cannot be written safely is left alone and reported with 
 - the file changed (or vanished, or appeared) on disk since it was analysed;
 - the file is read-only (even where rename would succeed, as it does for root);
 - the path is a symbolic link (a link is never replaced by a plain file);
-- the path is not a regular file, or has other hard links (a rename would split them).
+- the path is not a regular file, or has other hard links (a rename would split them);
+- the file's folder lies outside the folders the change must stay in (a folder link, or an
+  ``elixirc_paths`` entry, leading out of the project): a cloned repository must not be able
+  to aim a write at any file the user can write.
+
+A change whose new files (a helper module) cannot be written is not written either: see
+``commands/suggest.py``, which writes a fix that spans files whole or not at all.
+
+Temporary files carry the writer's process id; one whose process is gone (``kill -9``) is
+removed by ``sweep`` on a later run.
 """
 
 from __future__ import annotations
@@ -17,12 +26,18 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import stat
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 TMP_SUFFIX = ".exfix-tmp"
+# .NAME.PID.RANDOM.exfix-tmp (PID: the writer's process; absent in older versions' names)
+TMP_NAME = re.compile(r"\..+?(?:\.(\d+))?\.[A-Za-z0-9_]+" + re.escape(TMP_SUFFIX) + r"\Z", re.S)
+# a temporary file this old is stale even if a process with its PID runs (PIDs are reused)
+STALE_AFTER = 3600.0
 
 
 def digest(data: bytes) -> str:
@@ -37,6 +52,8 @@ class FileChange:
     expected: bytes | None
     new: bytes
     display: str = ""  # how reports name the file; defaults to the path
+    # real paths of folders the file must lie in (after following links); () = anywhere
+    inside: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -78,9 +95,28 @@ def write_changes(changes: list[FileChange]) -> WriteResult:
     return result
 
 
+def is_inside(folder: str | os.PathLike, roots: tuple[str, ...]) -> bool:
+    """Whether ``folder``, links followed (its nearest existing ancestor when it does not
+    exist yet), lies in one of the real paths ``roots``."""
+    here = os.path.abspath(folder)
+    while not os.path.isdir(here):
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    real = os.path.realpath(here)
+    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+OUTSIDE = ("lies outside the project (a folder link or elixirc_paths leads there); "
+           "left alone: name it on the command line to write it")
+
+
 def check_writable(change: FileChange) -> os.stat_result | None:
     """Raise WriteRefused unless ``change`` may be written now; return the file's stat."""
     path = change.path
+    if change.inside and not is_inside(path.parent, change.inside):
+        raise WriteRefused(OUTSIDE)
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -119,8 +155,10 @@ def write_one(change: FileChange) -> None:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise WriteRefused(f"cannot create folder {folder}: {exc.strerror}") from None
+        if change.inside and not is_inside(folder, change.inside):  # a link made meanwhile
+            raise WriteRefused(OUTSIDE)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX)
     except OSError as exc:
         raise WriteRefused(f"cannot write in {folder}: {exc.strerror}") from None
     try:
@@ -164,6 +202,50 @@ def write_one(change: FileChange) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def sweep(folders, inside: tuple[str, ...] = ()) -> list[str]:
+    """Remove the temporary files a writer killed mid-write (``kill -9``) left in ``folders``:
+    those whose process is gone, or older than an hour. Another run's live ones stay."""
+    removed = []
+    now = time.time()
+    for folder in sorted(set(map(str, folders))):
+        if inside and not is_inside(folder, inside):
+            continue
+        try:
+            names = [n for n in os.listdir(folder) if n.endswith(TMP_SUFFIX)]
+        except OSError:
+            continue
+        for name in names:
+            m = TMP_NAME.match(name)
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if m is None or not stat.S_ISREG(st.st_mode):
+                continue
+            pid = int(m.group(1)) if m.group(1) else None
+            if now - st.st_mtime < STALE_AFTER and (pid is None or _alive(pid)):
+                continue
+            try:
+                os.unlink(path)
+            except OSError:
+                continue
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
+    return True
 
 
 def take_back(change: FileChange) -> bool:

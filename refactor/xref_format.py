@@ -127,6 +127,8 @@ class RenderResult:
     # Everything mix prints on stdout: ``text`` itself for the printed formats,
     # the "Generated ..." notice for dot and json (default output file).
     stdout: str = ""
+    # the error is --fail-above's count (exfix exits 1), not bad input (exit 2)
+    over_limit: bool = False
 
     @property
     def stderr(self) -> str:
@@ -791,7 +793,7 @@ def render_graph(graph: FileGraph, opts: GraphOptions, version: str) -> RenderRe
     found, count = count_info
     if opts.fail_above is not None and count > opts.fail_above:
         msg = f"Too many {found} (found: {count}, permitted: {opts.fail_above})"
-        return RenderResult(body, 1, msg, "Mix", stdout)
+        return RenderResult(body, 1, msg, "Mix", stdout, over_limit=True)
     return RenderResult(body, 0, None, None, stdout)
 
 

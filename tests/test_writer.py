@@ -241,8 +241,8 @@ def test_apply_does_not_replace_a_symlinked_source(billing, tmp_path, monkeypatc
     inv.unlink()
     inv.symlink_to(outside)
     res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1"])
-    assert res.exit_code == 2
-    assert "is a symbolic link" in res.stderr
+    assert res.exit_code == 0  # shown as not fixed, as suggest shows it
+    assert "not fixed: lib/billing/invoice.ex is a symbolic link" in res.stdout
     assert inv.is_symlink() and b"require Billing.Money" in outside.read_bytes()
 
 
@@ -334,3 +334,17 @@ def test_apply_re_verifies_what_is_on_disk_after_writing(billing, monkeypatch):
     res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1"])
     assert res.exit_code == 2
     assert "billing/lib/billing/invoice.ex: error: after writing: new compile edge to lib/billing/money.ex" in res.stderr
+
+
+def test_writer_refuses_a_path_whose_folder_leads_out_of_the_project(tmp_path):
+    """The last check before the rename, for a folder link made after the analysis."""
+    root, outside = tmp_path / "proj", tmp_path / "outside"
+    (root / "lib").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "x.ex").write_bytes(b"old\n")
+    (root / "lib" / "sub").symlink_to(outside)
+    inside = (os.path.realpath(root),)
+    res = write_changes([FileChange(root / "lib/sub/x.ex", b"old\n", b"new\n", inside=inside),
+                         FileChange(root / "lib/sub/new/y.ex", None, b"new\n", inside=inside)])
+    assert res.written == [] and all("lies outside the project" in r.reason for r in res.refused)
+    assert (outside / "x.ex").read_bytes() == b"old\n" and not (outside / "new").exists()

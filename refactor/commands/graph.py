@@ -230,11 +230,12 @@ def emit_graph(fg, opts, fmt: str, output: str | None, version: str) -> int:
     result = render_graph(fg, opts, version)
     if result.error:
         click.echo(f"** (Mix) {result.error}", err=True)
-        sys.exit(1 if result.exit_code == 1 else 2)
+        # mix exits 1 on both; exfix keeps 1 for --fail-above, as the README says
+        sys.exit(1 if result.over_limit else 2)
     if fmt in ("dot", "json"):
         default = "xref_graph.dot" if fmt == "dot" else "xref_graph.json"
         target = output or default
-        if target == "-":
+        if target in STDOUT_NAMES:
             click.echo(result.text, nl=False)
         else:
             write_output(target, result.text)
@@ -244,18 +245,31 @@ def emit_graph(fg, opts, fmt: str, output: str | None, version: str) -> int:
     return result.exit_code
 
 
-def write_output(target: str, text: str) -> None:
-    """Write like mix: an existing file is first renamed to FILE.bak; the new one is written
-    through a temporary file, so it is never seen half-written."""
-    from ..writer import FileChange, WriteRefused, write_one
+STDOUT_NAMES = ("-", "/dev/stdout")
 
+
+def write_output(target: str, text: str) -> None:
+    """Write like ``mix xref graph --output`` (``File.write!``): the file is created or
+    truncated in place, whatever is there (a link is followed, a FIFO or a device is written
+    to, as the user asked). Nothing is renamed and no folder is created: a folder, or a
+    missing parent folder, is refused with one line."""
     p = Path(target)
+    if p.is_dir():
+        raise InputError(f"{target}: is a folder; --output takes a file name")
+    parent = p.parent
+    if not parent.is_dir():
+        raise InputError(f"{target}: cannot write the graph: no folder {parent}")
+    data = text.encode("utf-8")
     try:
-        if p.exists():
-            os.replace(p, str(p) + ".bak")
-        write_one(FileChange(p, None, text.encode("utf-8")))
-    except (OSError, WriteRefused) as exc:
-        raise InputError(f"{target}: cannot write the graph: {exc}") from exc
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOCTTY", 0), 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write the graph: {exc.strerror or exc}") from None
 
 
 @click.command("trace")

@@ -16,11 +16,11 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .. import report
+from .. import output, report
 from ..discover import find_projects
 from ..engine import Options, Problem, ProjectResult, display_path, run_many, units_of
 from ..rules import get_rules
-from ..writer import FileChange, Refused, take_back, write_changes
+from ..writer import FileChange, Refused, WriteResult, sweep, take_back, write_changes
 from .graph import cache_option, env_option, resolve_version
 
 FORMATS = ["diff", "json", "sarif"]
@@ -129,6 +129,7 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         version=version,
         allow_unsafe=allow_concat,
         cwd=cwd,
+        inside=_boundaries(found, paths),
     )
     for f in found:
         if f.umbrella:  # its apps run on their own graphs; its own mix.exs must still read
@@ -138,10 +139,11 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
     written: list[str] | None = None
     refused = None
     if write:
-        written, refused, more = _write(results, opts, jobs, cwd)
+        written, refused, more = _write(results, opts, jobs, cwd, opts.inside)
         problems.extend(more)
 
     out = sys.stdout
+    output_failed = False
     try:
         if fmt == "json":
             doc = report.to_json(results, cwd, problems, written, refused)
@@ -157,10 +159,18 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
     except BrokenPipeError:  # `exfix suggest | head`: the reader has seen enough
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+    except report.DiffError as exc:  # a bug, said on one line: apply has written already
+        problems.append(Problem(".", None, f"internal error: {exc}"))
+    except OSError as exc:  # /dev/full: say so on one line; apply's summary still follows
+        line = output.failure_line(exc)
+        output.silence_stdout()
+        click.echo(line, err=True)
+        output_failed = True
 
     all_problems = [p for r in results for p in r.errors] + problems
     for p in all_problems:
-        click.echo(f"{p.file}{':' + str(p.line) if p.line else ''}: error: {p.message}", err=True)
+        click.echo(f"{report.one_line(p.file)}{':' + str(p.line) if p.line else ''}: error: "
+                   f"{p.message}", err=True)
     tables = []
     if stats:
         tables.append(report.stats_table(results))
@@ -177,7 +187,7 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         fixable = sum(1 for r in results for s_ in r.suggestions if s_.in_patch)
         click.echo(f"exfix: {_plural(found_n, 'suggestion')} ({fixable} with a verified fix) "
                    f"in {_plural(len(results), 'project')}", err=True)
-    if all_problems:
+    if all_problems or output_failed:
         return 2
     if with_mix and not _verify_with_mix(results, version):
         return 1
@@ -214,6 +224,15 @@ def _check_umbrella_root(root: Path, cwd: str) -> list[Problem]:
     return []
 
 
+def _boundaries(found, paths) -> tuple[str, ...]:
+    """Where apply may write: inside each project found (an umbrella's root for its apps)
+    and inside the paths the user named, links followed. A folder link or an
+    ``elixirc_paths`` entry leading elsewhere is analysed, never written through."""
+    named = [Path(p) for p in paths or ["."]]
+    roots = [f.root for f in found] + [p if p.is_dir() else p.parent for p in named]
+    return tuple(sorted({os.path.realpath(r) for r in roots if os.path.exists(r)}))
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -239,20 +258,39 @@ def _run_all(units: list, opts: Options, jobs: int | None) -> list[ProjectResult
         progress.stop()
 
 
-def _write(results: list[ProjectResult], opts: Options, jobs, cwd: str):
-    """Write every patch; then analyse the written projects again and check they hold."""
+def _write(results: list[ProjectResult], opts: Options, jobs, cwd: str, inside: tuple[str, ...] = ()):
+    """Write every patch; then analyse the written projects again and check they hold.
+
+    A fix that spans files (a guard helper and the file that calls it) is written whole or
+    not at all: new files go first, a file whose fixes need a new file that could not be
+    written is left alone, and a new file whose users were all left alone is taken back."""
+    sweep([Path(r.root) / d for r in results for d in r.source_dirs], inside)
     changes: list[tuple[ProjectResult, object, FileChange]] = []
     for result in results:
         for patch in result.patches:
             path = Path(result.root) / patch.file
             changes.append((result, patch, FileChange(path, patch.before, patch.after,
-                                                      display_path(path, cwd))))
-    # new files (helpers) first: until the file using them is written they are harmless
-    changes.sort(key=lambda c: c[2].expected is not None)
-    outcome = write_changes([c for _, _, c in changes])
+                                                      display_path(path, cwd), inside)))
+    created = [c for c in changes if c[2].expected is None]
+    edited = [c for c in changes if c[2].expected is not None]
+    outcome = write_changes([c for _, _, c in created]) if created else WriteResult()
     refused_by_name = {r.path: r.reason for r in outcome.refused}
-    for result, patch, change in changes:
-        if change.expected is not None or change.name not in outcome.written:
+    ready = []
+    for result, patch, change in edited:
+        missing = sorted(n for n in _needs(result, patch, cwd) if n in refused_by_name)
+        if missing:
+            reason = f"it needs {', '.join(missing)}, which could not be written"
+            outcome.refused.append(Refused(change.name, reason))
+            refused_by_name[change.name] = reason
+        else:
+            ready.append(change)
+    more = write_changes(ready)
+    outcome.written.extend(more.written)
+    outcome.refused.extend(more.refused)
+    outcome.unchanged.extend(more.unchanged)
+    refused_by_name.update({r.path: r.reason for r in more.refused})
+    for result, patch, change in created:
+        if change.name not in outcome.written:
             continue
         users = {display_path(Path(result.root) / s.file, cwd)
                  for s in result.suggestions if s.in_patch and patch.file in s.new_files}
@@ -280,6 +318,13 @@ def _write(results: list[ProjectResult], opts: Options, jobs, cwd: str):
     if touched:
         problems.extend(_reverify(list(touched.values()), opts, jobs, cwd, set(outcome.written)))
     return outcome.written, outcome.refused, problems
+
+
+def _needs(result: ProjectResult, patch, cwd: str) -> set[str]:
+    """The new files (as reports name them) that the fixes in ``patch`` need."""
+    return {display_path(Path(result.root) / rel, cwd)
+            for s in result.suggestions if s.in_patch and s.file == patch.file
+            for rel in s.new_files}
 
 
 def _reverify(before: list[ProjectResult], opts: Options, jobs, cwd: str, written: set[str]) -> list[Problem]:

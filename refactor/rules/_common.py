@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections import Counter
+
 from tree_sitter import Node
 
 from refactor.rules.base import Edit
@@ -64,14 +67,45 @@ def indentation(source: bytes, node: Node) -> bytes:
     return line[: len(line) - len(line.lstrip())]
 
 
+class References:
+    """A file's references sorted by line, and counted by target: a rule that asks for those
+    of one statement or one target reads only them, so N directives in one file cost N, not
+    N**2 (each scanning every reference of the file)."""
+
+    def __init__(self, refs):
+        self.refs = sorted(refs, key=lambda r: r.line)
+        self.lines = [r.line for r in self.refs]
+        self.by_target = Counter(r.target for r in self.refs)
+        self.compile = Counter(r.target for r in self.refs if r.mode == "compile")
+
+    def between(self, first: int, last: int) -> list:
+        """The references on lines ``first`` to ``last``, both included, in line order."""
+        return self.refs[bisect_left(self.lines, first) : bisect_right(self.lines, last)]
+
+
+_REFERENCES: dict[int, tuple[object, object, References]] = {}
+
+
+def references(facts) -> References:
+    """``facts.references`` indexed, built once per file's facts (held while they are)."""
+    got = _REFERENCES.get(id(facts))
+    if got is not None and got[0] is facts and got[1] is facts.references:
+        return got[2]
+    if len(_REFERENCES) > 4096:
+        _REFERENCES.clear()
+    index = References(facts.references)
+    _REFERENCES[id(facts)] = (facts, facts.references, index)
+    return index
+
+
 def directive_target(ctx, facts, node: Node) -> str | None:
     """The project module an ``import``/``require`` statement names: the one target of the
     ``require`` references the analysis records on its lines; None when not exactly one."""
     first, last = line(node), node.end_point[0] + 1
     found = {
         r.target
-        for r in facts.references
-        if first <= r.line <= last and r.kind == "require" and not r.via and r.target in ctx.analysis.module_file
+        for r in references(facts).between(first, last)
+        if r.kind == "require" and not r.via and r.target in ctx.analysis.module_file
     }
     return found.pop() if len(found) == 1 else None
 
@@ -86,7 +120,8 @@ def compile_count(analysis, path: str, targets: set[str]) -> int:
     facts = analysis.files.get(path)
     if facts is None:
         return 0
-    return sum(1 for r in facts.references if r.mode == "compile" and r.target in targets)
+    compiled = references(facts).compile
+    return sum(compiled[t] for t in targets)
 
 
 def absorb_blank(source: bytes, span: tuple[int, int]) -> int:

@@ -12,6 +12,7 @@ from refactor.rules._common import (
     clean_sources,
     compile_count,
     directive_target,
+    references,
     enclosing_module,
     line_span,
 )
@@ -82,8 +83,8 @@ class UnusedDirective:
         scope = node.parent
         start_line, end_line = line(node), scope.end_point[0] + 1
         in_scope = [
-            r for r in facts.references
-            if r.target == target and start_line <= r.line <= end_line
+            r for r in references(facts).between(start_line, end_line)
+            if r.target == target
             and not (r.line == start_line and r.kind == "require" and not r.via)
         ]
         if not self.unused(node, info, args, in_scope, source, scope):
@@ -125,10 +126,11 @@ class UnusedDirective:
 
     def verify(self, ctx, diagnostic, patched) -> list[str]:
         facts = ctx.analysis.files[diagnostic.file]
-        targets = {r.target for r in facts.references if r.line == diagnostic.line and not r.via}
-        before = sum(1 for r in facts.references if r.target in targets)
+        here = references(facts).between(diagnostic.line, diagnostic.line)
+        targets = {r.target for r in here if not r.via}
+        before = sum(references(facts).by_target[t] for t in targets)
         pf = patched.analysis.files.get(diagnostic.file)
-        after = sum(1 for r in pf.references if r.target in targets) if pf else 0
+        after = sum(references(pf).by_target[t] for t in targets) if pf else 0
         if after >= before:
             return [f"the references to {', '.join(sorted(targets))} did not decrease"]
         if compile_count(patched.analysis, diagnostic.file, targets) > compile_count(
@@ -148,7 +150,16 @@ TEMPLATE_EXTS = (".eex", ".heex", ".leex", ".sface", ".neex")
 
 def template_reason(ctx, path: str, source: bytes) -> str | None:
     """Why the file's code may call imported names exfix does not see, or None: templates
-    (sigils such as ~H, embedded or colocated template files, Phoenix views)."""
+    (sigils such as ~H, embedded or colocated template files, Phoenix views). Found once
+    per file and context, not once per directive of the file."""
+    memo = ctx.__dict__.setdefault("_template_reasons", {})
+    key = (path, len(source), hash(source))
+    if key not in memo:
+        memo[key] = _template_reason(ctx, path, source)
+    return memo[key]
+
+
+def _template_reason(ctx, path: str, source: bytes) -> str | None:
     if TEMPLATE_SIGILS.search(source):
         return "the module holds template sigils (~H, ~E, ...) whose calls exfix does not read"
     if TEMPLATE_CALLS.search(source):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,6 +225,10 @@ class Module:
     parent: "Module | None"
     auto_alias: tuple[str, str] | None  # (short, full) alias the nested defmodule sets up
     loaded: set[str] = field(default_factory=set)  # checked by an `if` around the defmodule
+    # aliases computed once: asking the parent for them from each level again (twice per
+    # level, by own_aliases and all_aliases) made nested modules cost 2**depth
+    _inherited: dict[str, str] | None = field(default=None, repr=False, compare=False)
+    _own: dict[int, dict[str, str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def body(self) -> Node | None:
@@ -233,21 +238,31 @@ class Module:
         body = self.body
         return _block_statements(body) if body is not None else []
 
+    def inherited_aliases(self) -> dict[str, str]:
+        """The aliases in force where the module starts (its parents' own, outermost first)."""
+        if self._inherited is None:
+            self._inherited = self.parent.all_aliases(self.node.start_byte) if self.parent else {}
+        return self._inherited
+
     def own_aliases(self, before: int) -> dict[str, str]:
         """Aliases the module's own body sets up before byte ``before`` (plus its own short name)."""
+        got = self._own.get(before)
+        if got is not None:
+            return dict(got)
         out: dict[str, str] = {}
         if self.auto_alias:
             out[self.auto_alias[0]] = self.auto_alias[1]
-        inherited = self.parent.all_aliases(self.node.start_byte) if self.parent else {}
+        inherited = self.inherited_aliases()
         for stmt in self.statements():
             if stmt.start_byte >= before:
                 break
-            _collect_alias(stmt, {**inherited, **out}, self, out)
-        return out
+            if _call_name(stmt) in ("alias", "defmodule"):
+                _collect_alias(stmt, {**inherited, **out}, self, out)
+        self._own[before] = out
+        return dict(out)
 
     def all_aliases(self, before: int) -> dict[str, str]:
-        inherited = self.parent.all_aliases(self.node.start_byte) if self.parent else {}
-        return {**inherited, **self.own_aliases(before)}
+        return {**self.inherited_aliases(), **self.own_aliases(before)}
 
 
 def _expand_alias(text: str, aliases: dict[str, str], module: Module | None) -> str | None:
@@ -1256,10 +1271,14 @@ def _positive_tests(node: Node, aliases: dict[str, str], module: Module | None) 
 
 
 def _outer_guarantees(module: Module) -> set[str]:
-    """Modules that an ``if`` around the defmodule (outside it) already checks are loaded."""
-    out: set[str] = set()
+    """Modules that an ``if`` around the defmodule (outside it) already checks are loaded:
+    those of the parent module (computed first), and those the ``if``s between the two
+    check, so each level walks only its own part of the tree (not up to the root again)."""
+    parent = module.parent
+    out: set[str] = set(parent.loaded) if parent is not None else set()
+    stop = parent.node.id if parent is not None else None
     prev, node = module.node, module.node.parent
-    while node is not None:
+    while node is not None and node.id != stop:
         if node.type == "do_block" and prev.type != "else_block" and _call_name(node.parent) == "if":
             args = _args(node.parent)
             if args:
@@ -1408,7 +1427,7 @@ class HoistConditionalUse(Rule):
             self._helper_has_else = re.search(rb"defmacro\s+" + GUARD_MACRO.encode() + rb"\b[^\n]*else:", data) is not None
             return existing[0], existing[1], False
         if name:
-            path = ctx.options.get("guard_path") or _default_helper_path(name)
+            path = ctx.options.get("guard_path") or _default_helper_path(name, _helper_folder(ctx))
             return name, path, True
         app = _app_name(ctx)
         base = _camelize(app) if app else (root_module or "App").split(".")[0]
@@ -1416,7 +1435,7 @@ class HoistConditionalUse(Rule):
         taken = facts.project_modules
         if name in taken:
             name = f"{base}.OptionalGuard"
-        return name, _default_helper_path(name), True
+        return name, _default_helper_path(name, _helper_folder(ctx)), True
 
     # ---- check
 
@@ -1493,7 +1512,9 @@ class HoistConditionalUse(Rule):
                 hoisted = hoist_source(src, start, end)
             except Refusal as exc:
                 hoist_reason = str(exc)
-        if strategy in ("guard", "auto"):
+        if strategy in ("guard", "auto") and helper_new and not helper_path:
+            guard_reason = "no folder of elixirc_paths inside the project can hold the guard helper"
+        elif strategy in ("guard", "auto"):
             try:
                 guarded = guard_source(src, start, end, helper_name, self._helper_has_else)
             except Refusal as exc:
@@ -1622,9 +1643,26 @@ def _find_helper(sources: dict[str, bytes], name: str | None) -> tuple[str, str]
     return None
 
 
-def _default_helper_path(name: str) -> str:
+def _default_helper_path(name: str, folder: str | None = "lib") -> str | None:
+    if folder is None:
+        return None
     parts = [re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", p).lower() for p in name.split(".")]
-    return "lib/" + "/".join(parts) + ".ex"
+    return (folder + "/" if folder else "") + "/".join(parts) + ".ex"
+
+
+def _helper_folder(ctx: RuleContext) -> str | None:
+    """The folder of ``elixirc_paths`` the guard helper goes in (``lib`` when mix compiles
+    it, else the first that lies inside the project): a helper elsewhere is not compiled,
+    and its users fail with "module ... is not loaded". None when there is none."""
+    folders = []
+    for entry in getattr(ctx.project, "elixirc_paths", None) or ["lib"]:
+        norm = os.path.normpath(entry).replace(os.sep, "/")
+        if os.path.isabs(entry) or norm == ".." or norm.startswith("../") or norm.endswith(".ex"):
+            continue
+        folders.append("" if norm == "." else norm)
+    if not folders:
+        return None
+    return "lib" if "lib" in folders else folders[0]
 
 
 def _app_name(ctx: RuleContext) -> str | None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from refactor.parse import captures, load_query
-from refactor.rules._common import absorb_blank, clean_sources, directive_target, enclosing_module, line_span
+from refactor.rules._common import (
+    absorb_blank,
+    clean_sources,
+    directive_target,
+    enclosing_module,
+    line_span,
+    references,
+)
 from refactor.rules._unused import IDENT, _in_quote, dynamic_definitions, imported_names, opaque_uses, template_reason
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
 from refactor.syntax import call_arguments, call_name, line, text
@@ -92,7 +99,7 @@ class ImportToAlias(Rule):
             return None
         scope = node.parent
         last, end_line = node.end_point[0] + 1, scope.end_point[0] + 1
-        refs = [r for r in facts.references if r.target == target and last <= r.line <= end_line]
+        refs = [r for r in references(facts).between(last, end_line) if r.target == target]
         imports = [r for r in refs if r.kind == "import" and not r.via]
         if not imports:
             return None  # unused: drop-unused-import's business

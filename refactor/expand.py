@@ -1195,8 +1195,9 @@ class Expander(Quoting):
             return None
         try:
             return self.read_file(path)
-        except (OSError, ValueError):
-            self.note(f"{self.path}: template {path} cannot be read; its references are not followed")
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.note(f"{self.path}: template {path} cannot be read ({reason}); its references are not followed")
             return None
 
     def list_files(self, pattern: str) -> list[str]:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tree_sitter import Node
 
+from .files import read_bytes
 from .parse import parse
 from .syntax import atom_value, call_arguments, call_name, do_block, keyword_pairs, named_children, text, unwrap_block
 
@@ -140,12 +141,12 @@ def read_lock(root: Path) -> tuple[tuple, bool]:
     found: dict[str, str] = {}
     read = False
     try:
-        found.update(_REQUIRED.findall((root / "mix.exs").read_text(encoding="utf-8", errors="replace")))
+        found.update(_REQUIRED.findall(read_bytes(root / "mix.exs").decode("utf-8", "replace")))
     except OSError:
         pass
     for lock in (root / "mix.lock", root.parent.parent / "mix.lock"):
         try:
-            found.update(_LOCKED.findall(lock.read_text(encoding="utf-8", errors="replace")))
+            found.update(_LOCKED.findall(read_bytes(lock).decode("utf-8", "replace")))
             read = True
             break
         except OSError:
@@ -226,7 +227,7 @@ class _Reader:
 
     def read(self, path: Path) -> None:
         try:
-            data = path.read_bytes()
+            data = read_bytes(path)
         except OSError as exc:
             self.notes.append(f"{path}: cannot read: {exc.strerror}")
             return

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
 from pathlib import Path
 
+from .files import read_bytes
 from .mixconfig import BuildEnv, mix_env, read_config, read_lock
 from .parse import first_error, parse
 from .syntax import (
@@ -80,7 +81,8 @@ class Project:
         return self.root / "deps"
 
     def read(self, rel: str) -> bytes:
-        return (self.root / rel).read_bytes()
+        """A project file's bytes: a regular file within the size limit (files.py)."""
+        return read_bytes(self.root / rel)
 
     def glob(self, pattern: str) -> list[str]:
         """The regular files under the root a glob (``*``, ``?``, ``**``) matches, relative
@@ -164,7 +166,7 @@ def load_project(path: str | os.PathLike, env: str | None = None) -> Project:
     if not mix_exs.is_file():
         raise ProjectError("no mix.exs here: not a mix project", str(root))
     try:
-        source = mix_exs.read_bytes()
+        source = read_bytes(mix_exs)
     except OSError as exc:
         raise ProjectError(f"cannot read: {exc.strerror}", str(mix_exs)) from exc
     tree = parse(source)

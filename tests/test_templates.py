@@ -67,3 +67,16 @@ def test_template_globs_stay_in_the_project_and_do_not_follow_folder_links(tmp_p
     assert project.glob("lib/view/*") == ["lib/view/show.html.eex"]
     assert project.glob("lib/view/**/*.eex") == ["lib/view/nested/deep.html.eex", "lib/view/show.html.eex"]
     assert project.glob("../p/lib/view/*") == [] and project.glob("/etc/*") == []
+
+
+def test_a_template_that_is_not_a_regular_file_is_a_note_not_a_hang(tmp_path):
+    import os
+
+    root = tmp_path / "p"
+    shutil.copytree(FIXTURE, root)
+    view = root / "lib" / "view.ex"
+    view.write_text(view.read_text().replace("lib/view/show.html.eex", "lib/view/fifo.html.eex"))
+    os.mkfifo(root / "lib" / "view" / "fifo.html.eex")
+    analysis = analyze(root, "1.18", cache=False)
+    assert any("fifo.html.eex cannot be read (not a regular file (a FIFO)" in n for n in analysis.notes)
+    assert ("lib/view.ex", "lib/item.ex") not in analysis.file_edges

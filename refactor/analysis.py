@@ -111,7 +111,8 @@ class Analysis:
         """The files mix's graph lists: those that define a module (a file whose modules
         are all behind `if Mix.env() == :dev` defines none in prod, and is not listed)."""
         defining = set(self.module_file.values())
-        return [f for f in self.files if f in defining]
+        # a file whose modules another file defined first is listed too (mix lists both)
+        return [f for f in self.files if f in defining or self.files[f].modules]
 
     @cached_property
     def file_edges(self) -> dict[tuple[str, str], str]:

@@ -113,3 +113,26 @@ def test_a_used_require_of_a_dependency_is_kept_next_to_an_unused_project_one(tm
     assert patch.after.decode() == (
         "defmodule Mixed do\n  require Logger\n\n  def f(x) do\n    Logger.debug(\"x\")\n    x\n  end\nend\n"
     )
+
+
+def test_an_import_used_by_a_function_plug_is_kept(tmp_path):
+    # `plug :fetch_user` calls the imported fetch_user/2 from the compiled pipeline, traced at
+    # the defmodule line, above the import: removing it would break the build
+    from click.testing import CliRunner
+
+    from refactor.cli import main
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "mix.exs").write_text(
+        'defmodule Rp.MixProject do\n  use Mix.Project\n  def project, do: [app: :rp, version: "0.1.0"]\nend\n')
+    (tmp_path / "lib" / "auth.ex").write_text(
+        "defmodule Rp.Auth do\n  def fetch_user(conn, _opts), do: conn\nend\n")
+    (tmp_path / "lib" / "pipeline.ex").write_text(
+        "defmodule Rp.Pipeline do\n  use Plug.Builder\n  import Rp.Auth, only: [fetch_user: 2]\n"
+        "  plug :fetch_user\nend\n")
+    (tmp_path / "lib" / "unused.ex").write_text(
+        "defmodule Rp.Unused do\n  import Rp.Auth, only: [fetch_user: 2]\n  def x, do: 1\nend\n")
+    result = CliRunner().invoke(main, ["suggest", str(tmp_path), "--elixir", "1.18", "--no-cache",
+                                       "--rule", "drop-unused-import"])
+    assert "unused.ex:2" in result.output  # the rule still finds a real one
+    assert "pipeline.ex" not in result.output

@@ -87,6 +87,11 @@ class UnusedDirective:
             if r.target == target
             and not (r.line == start_line and r.kind == "require" and not r.via)
         ]
+        # what the module compiles when its body ends (a plug pipeline calling an imported
+        # function plug, `plug :fetch_current_user`) is traced at the defmodule line, before
+        # the directive: such an import is used
+        in_scope += [r for r in references(facts).between(1, start_line - 1)
+                     if r.target == target and r.kind == "import"]
         if not self.unused(node, info, args, in_scope, source, scope):
             return None  # used: nothing to say
         written = text(args[0])

@@ -384,5 +384,8 @@ def _deps(node, functions) -> dict[str, Dep]:
                     dep.path = _string(value)
                 elif key == "in_umbrella":
                     dep.in_umbrella = text(value) == "true"
+                elif key == "only":
+                    envs = named_children(value) if value.type == "list" else [value]
+                    dep.only = [atom_value(e) for e in envs if atom_value(e) is not None]
         out[name] = dep
     return out

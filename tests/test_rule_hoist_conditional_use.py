@@ -237,11 +237,21 @@ def test_severity_error_for_unknown_module(tmp_path):
     assert "neither in the project nor in its dependencies" in said(diag)
 
 
-def test_severity_warning_for_required_dependency(tmp_path):
-    diag = _severity(CONFIG_IF, {"kino": {"optional": False}}, tmp_path,
+def test_nothing_to_say_for_a_dependency_every_build_has(tmp_path):
+    # the branch cannot fail for want of a module every build fetches
+    for rel, text in {"kino/lib/kino/js.ex": "defmodule Kino.JS do\nend\n"}.items():
+        (tmp_path / "deps" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "deps" / rel).write_text(text)
+    ctx = RuleContext(_Project(tmp_path, {"kino": {"optional": False}}), None, {"lib/a.ex": CONFIG_IF},
+                      {"strategy": "hoist"})
+    assert HoistConditionalUse().check(ctx) == []
+
+
+def test_severity_warning_for_a_dependency_fetched_only_in_some_envs(tmp_path):
+    diag = _severity(CONFIG_IF, {"kino": {"optional": False, "only": ["dev", "test"]}}, tmp_path,
                      dep_files={"kino/lib/kino/js.ex": "defmodule Kino.JS do\nend\n"})
     assert diag.severity == "warning"
-    assert "dependency :kino" in said(diag)
+    assert "comes from :kino, which mix.exs fetches only for :dev, :test" in said(diag)
     assert diag.fix is not None
 
 
@@ -253,12 +263,14 @@ def test_severity_from_mix_exs_without_project_object():
 
 
 def test_analysis_seam_is_used_when_present():
+    # a module the analysis places in the project is always there: nothing to say; without
+    # the analysis it would be "defined neither in the project nor in its dependencies"
     class Analysis:
         module_file = {"Kino.JS": "lib/kino_js.ex"}
 
-    ctx = RuleContext(None, Analysis(), {"lib/a.ex": CONFIG_IF}, {})
-    (diag,) = HoistConditionalUse().check(ctx)
-    assert diag.severity == "warning" and "defined in the project" in said(diag)
+    assert HoistConditionalUse().check(RuleContext(None, Analysis(), {"lib/a.ex": CONFIG_IF}, {})) == []
+    (diag,) = HoistConditionalUse().check(RuleContext(None, None, {"lib/a.ex": CONFIG_IF}, {}))
+    assert diag.severity == "error" and "defined neither in the project" in said(diag)
 
 
 def test_body_level_only():

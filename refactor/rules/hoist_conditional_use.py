@@ -1195,7 +1195,8 @@ def _deps(ctx: RuleContext) -> dict[str, dict]:
         out = {}
         for name, dep in deps.items():  # refactor.project.Dep, or a plain dict
             optional = dep.get("optional") if isinstance(dep, dict) else getattr(dep, "optional", False)
-            out[str(name).lstrip(":")] = {"optional": bool(optional)}
+            only = dep.get("only", []) if isinstance(dep, dict) else getattr(dep, "only", [])
+            out[str(name).lstrip(":")] = {"optional": bool(optional), "only": list(only)}
         return out
     root = _project_root(ctx)
     mix_exs = ctx.sources.get("mix.exs")
@@ -1206,7 +1207,9 @@ def _deps(ctx: RuleContext) -> dict[str, dict]:
     text = mix_exs.decode("utf-8", "replace")
     out = {}
     for m in _DEP_RE.finditer(text):
-        out[m.group(1)] = {"optional": bool(re.search(r"\boptional:\s*true\b", m.group(2)))}
+        only = re.search(r"\bonly:\s*(\[[^\]]*\]|:\w+)", m.group(2))
+        out[m.group(1)] = {"optional": bool(re.search(r"\boptional:\s*true\b", m.group(2))),
+                           "only": re.findall(r":(\w+)", only.group(1)) if only else []}
     return out
 
 
@@ -1290,7 +1293,8 @@ def _outer_guarantees(module: Module) -> set[str]:
 
 
 def _severity(problem: Problem, facts: Facts) -> tuple[str, str, Directive]:
-    """(severity, why, the directive the explanation is about)."""
+    """(severity, why, the directive the explanation is about); severity "none" when every
+    build has the module (nothing to report)."""
     if problem.tested:
         return (
             "error",
@@ -1304,14 +1308,19 @@ def _severity(problem: Problem, facts: Facts) -> tuple[str, str, Directive]:
     for d in problem.directives:
         if d.module not in facts.project_modules and not facts.dep_of(d.module):
             return "error", f"{d.module} is defined neither in the project nor in its dependencies", d
-    d = problem.directives[0]
-    where = "the project" if d.module in facts.project_modules else f"the dependency :{facts.dep_of(d.module)}"
-    return (
-        "warning",
-        f"{d.module} is defined in {where}, but the condition depends on compile-time "
-        "configuration, so a build where it is absent cannot compile this module",
-        d,
-    )
+    for d in problem.directives:
+        dep = facts.dep_of(d.module)
+        only = facts.deps.get(dep, {}).get("only") if dep else None
+        if only:
+            return (
+                "warning",
+                f"{d.module} comes from :{dep}, which mix.exs fetches only for "
+                f"{', '.join(':' + e for e in only)}, so a build in another environment lacks it",
+                d,
+            )
+    # the module is always there (the project's own, or a dependency every build fetches):
+    # the branch cannot fail for want of it
+    return "none", "", problem.directives[0]
 
 
 # --------------------------------------------------------------------------- the rule
@@ -1467,6 +1476,8 @@ class HoistConditionalUse(Rule):
                 roots[root.node.id] = root
             for key, group in by_root.items():
                 root = roots[key]
+                if all(_severity(p, facts)[0] == "none" for p in group):
+                    continue  # every build has the modules: the branch cannot fail for want of them
                 out.append(
                     self._diagnose(ctx, path, src, root, group, facts, strategy, limit)
                 )
@@ -1475,7 +1486,7 @@ class HoistConditionalUse(Rule):
     def _diagnose(self, ctx, path, src, root: Module, group: list[Problem], facts: Facts,
                   strategy: str, limit: int) -> Diagnostic:
         first = group[0]
-        severities = [_severity(p, facts) for p in group]
+        severities = [s for s in (_severity(p, facts) for p in group) if s[0] != "none"]
         severity = "error" if any(s[0] == "error" for s in severities) else "warning"
         sev, why, d = severities[0]
         kind, subject, _ = _conditional_parts(first.conditional)

@@ -99,6 +99,13 @@ def _all(results) -> bool | None:
     return None if seen_unknown else True
 
 
+def combine(op: str, left: bool | None, right: bool | None) -> bool | None:
+    """``left op right`` for ``and``/``&&`` and ``or``/``||`` where None is "not known"."""
+    if op in ("and", "&&"):
+        return False if False in (left, right) else (None if None in (left, right) else True)
+    return True if True in (left, right) else (None if None in (left, right) else False)
+
+
 def guard_holds(guard: Node | None, values: dict[str, Node | None]) -> bool | None:
     """Whether a guard of type tests on the clause's variables holds for their values."""
     if guard is None:
@@ -108,11 +115,7 @@ def guard_holds(guard: Node | None, values: dict[str, Node | None]) -> bool | No
         op = text(guard.child_by_field_name("operator"))
         left = guard_holds(guard.child_by_field_name("left"), values)
         right = guard_holds(guard.child_by_field_name("right"), values)
-        if op in ("and", "&&"):
-            return False if False in (left, right) else (None if None in (left, right) else True)
-        if op in ("or", "||"):
-            return True if True in (left, right) else (None if None in (left, right) else False)
-        return None
+        return combine(op, left, right) if op in ("and", "&&", "or", "||") else None
     if guard.type == "unary_operator" and text(guard.child_by_field_name("operator")) in ("not", "!"):
         inner = [c for c in guard.children_by_field_name("operand") if c.is_named]
         got = guard_holds(inner[0], values) if inner else None

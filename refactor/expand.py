@@ -41,6 +41,7 @@ from .semantics import Semantics
 from .parse import parse
 from .templates import eex_code, heex_code
 from .syntax import (
+    branch_body,
     sigil_content,
     string_content,
     string_value,
@@ -1157,16 +1158,9 @@ class Expander(Quoting):
         if call_name(node) == "unless":
             truth = not truth
         self.walk(args[0], env)
-        block = do_block(node)
-        if block is not None:
-            then = [c for c in named_children(block) if not c.type.endswith("_block")]
-            other = next((c for c in named_children(block) if c.type == "else_block"), None)
-            branches = (then, named_children(other) if other is not None else [])
-        else:
-            branches = tuple([v] if v is not None else [] for v in
-                             (keyword_get(args[1:], "do"), keyword_get(args[1:], "else")))
-        self.seq(branches[0], env if truth else replace(env, dead=True))
-        self.seq(branches[1], replace(env, dead=True) if truth else env)
+        dead = replace(env, dead=True)
+        self.seq(branch_body(node, True), env if truth else dead)
+        self.seq(branch_body(node, False), dead if truth else env)
         return env
 
     def build_condition(self, node: Node, env: Env) -> bool | None:

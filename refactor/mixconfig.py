@@ -24,11 +24,12 @@ from pathlib import Path
 
 from tree_sitter import Node
 
+from .clauses import combine
 from .files import read_bytes
 from .parse import parse
-from .syntax import atom_value, call_arguments, call_name, do_block, keyword_pairs, named_children, text, unwrap_block
+from .syntax import (atom_value, branch_body, call_arguments, call_name, keyword_pairs, named_children, text,
+                     unwrap_block)
 
-ENVS = ("dev", "test", "prod")
 # set by the command line's --env (see commands/graph.py), read by load_project
 DEFAULTS: dict[str, str | None] = {"env": None}
 MAX_IMPORTS = 32
@@ -167,10 +168,7 @@ def env_condition(node: Node, env: str) -> bool | None:
     op = text(node.child_by_field_name("operator"))
     left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
     if op in ("and", "&&", "or", "||"):
-        a, b = env_condition(left, env), env_condition(right, env)
-        if op in ("and", "&&"):
-            return False if False in (a, b) else (None if None in (a, b) else True)
-        return True if True in (a, b) else (None if None in (a, b) else False)
+        return combine(op, env_condition(left, env), env_condition(right, env))
     if not _is_env_call(left):
         left, right = right, left
         if not _is_env_call(left) or op not in ("==", "!=", "===", "!=="):
@@ -250,7 +248,7 @@ class _Reader:
                         self.notes.append(f"{self.where(path, node)}: a condition exfix cannot evaluate; "
                                           "the configuration under it is not read")
                     continue
-                self.statements(_branch(node, truth if name == "if" else not truth), path)
+                self.statements(branch_body(node, truth if name == "if" else not truth), path)
 
     def config(self, args: list[Node], path: Path, node: Node) -> None:
         app = atom_value(args[0])
@@ -294,19 +292,6 @@ def _file_name(node: Node, env: str) -> str | None:
         else:
             return None
     return "".join(out)
-
-
-def _branch(node: Node, truth: bool) -> list[Node]:
-    block = do_block(node)
-    if block is not None:
-        if truth:
-            return [c for c in named_children(block) if not c.type.endswith("_block")]
-        other = next((c for c in named_children(block) if c.type == "else_block"), None)
-        return named_children(other) if other is not None else []
-    for key, value in keyword_pairs(call_arguments(node)[-1]) if len(call_arguments(node)) > 1 else []:
-        if key == ("do" if truth else "else"):
-            return [value]
-    return []
 
 
 def _mentions_config(node: Node) -> bool:

@@ -15,6 +15,7 @@ from .env import DEFINITIONS, Binding, Env, replace
 from .index import Definition, alias_target, is_default
 from .syntax import (
     atom_value,
+    branch_body,
     call_arguments,
     call_name,
     do_block,
@@ -469,15 +470,8 @@ class Quoting:
     @staticmethod
     def branch(node: Node, truth: bool) -> Node | None:
         """The do or else expression of an `if` (a single expression, or None)."""
-        block = do_block(node)
-        if block is not None:
-            if truth:
-                body = [c for c in named_children(block) if not c.type.endswith("_block")]
-            else:
-                other = next((c for c in named_children(block) if c.type == "else_block"), None)
-                body = named_children(other) if other is not None else []
-            return body[-1] if len(body) == 1 else None
-        return keyword_get(call_arguments(node)[1:], "do" if truth else "else")
+        body = branch_body(node, truth)
+        return body[0] if len(body) == 1 else None
 
     @staticmethod
     def param_accepts(param: Node, value: Binding) -> bool:

@@ -167,3 +167,17 @@ def sigil_content(node: Node) -> tuple[bytes, int] | None:
     if not parts:
         return None
     return _between(node, parts[0].start_byte, parts[-1].end_byte, parts[0].start_point[0] + 1)
+
+
+def branch_body(node: Node, truth: bool) -> list[Node]:
+    """The expressions of an ``if``/``unless`` branch: the do part (``truth``) or the else
+    part, from a do-block or from ``do:``/``else:`` keywords."""
+    block = do_block(node)
+    if block is not None:
+        if truth:
+            return [c for c in named_children(block) if not c.type.endswith("_block")]
+        other = next((c for c in named_children(block) if c.type == "else_block"), None)
+        return named_children(other) if other is not None else []
+    value = keyword_get(call_arguments(node)[1:], "do" if truth else "else")
+    return [value] if value is not None else []
+

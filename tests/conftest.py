@@ -3,7 +3,8 @@
 Tests marked ``@pytest.mark.oracle`` compare exfix with the real compiler. They ask
 for one of these fixtures:
 
-    elixir_version   "1.14", "1.18", "1.20" (the test runs once per version)
+    elixir_version   "1.14", "1.18", "1.20" (the test runs once per version), and the
+                     releases built from source when EXFIX_ORACLE_BUILT=1 (tests/oracle.py)
     toolchain        oracle.Toolchain for that version
     compile_project  compile_project(path) -> oracle.Compiled (cached per session)
 
@@ -21,7 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import oracle  # noqa: E402
-from oracle import VERSIONS, OracleUnavailable, fixture_projects  # noqa: E402,F401
+from oracle import VERSIONS, OracleUnavailable, fixture_projects, live_versions  # noqa: E402,F401
 
 
 def _toolchain_or_fail(version: str) -> oracle.Toolchain:
@@ -32,7 +33,7 @@ def _toolchain_or_fail(version: str) -> oracle.Toolchain:
     pytest.fail(f"Elixir oracle unavailable: {message}", pytrace=False)
 
 
-@pytest.fixture(params=VERSIONS, ids=lambda v: f"elixir-{v}")
+@pytest.fixture(params=live_versions(), ids=lambda v: f"elixir-{v}")
 def elixir_version(request) -> str:
     return request.param
 

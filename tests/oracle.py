@@ -4,6 +4,14 @@ Three toolchains: Debian's elixir on the host (1.14) and two debootstrap chroots
 (1.18 in ``trixie``, 1.20 in ``forky``) under ``$EXFIX_CHROOTS`` (default
 ``/opt/exfix-chroots``).  ``bash scripts/setup-tests`` installs all three.
 
+Releases Debian does not package (1.15, 1.16, 1.17, 1.19) can be used when they were built
+from source (README, "Elixir versions"): a build is a folder ``X.Y.Z`` holding ``bin/mix`` and
+a ``.built`` marker, under ``$EXFIX_ELIXIRS`` (default ``/opt/exfix-elixirs``) on the host or
+under ``/opt/exfix-elixirs`` inside a chroot (1.19 needs trixie's OTP 27).  They are opt-in:
+``EXFIX_ORACLE_BUILT=1`` adds the versions found to the ones the oracle tests run on;
+without it the tests compare with their recordings (tests/data/projects, made by
+``scripts/record-versions``).
+
     tc = toolchain("1.18")            # raises OracleUnavailable if missing
     c = compiled("1.18", project)     # one `mix compile` per (version, project) per session
     c.xref_graph("--label", "compile")
@@ -26,6 +34,9 @@ import time
 from pathlib import Path
 
 VERSIONS = ("1.14", "1.18", "1.20")
+# releases built from source, looked for under these chroots (None: the host)
+BUILT_PLACES = (None, "trixie", "forky")
+BUILT_MARKER = ".built"
 
 # version -> Debian suite of the chroot (None: Debian's elixir on the host)
 SUITES = {"1.14": None, "1.18": "trixie", "1.20": "forky"}
@@ -61,6 +72,41 @@ def chroots_dir() -> Path:
     return Path(os.environ.get("EXFIX_CHROOTS") or "/opt/exfix-chroots")
 
 
+def built_dir() -> Path:
+    return Path(os.environ.get("EXFIX_ELIXIRS") or "/opt/exfix-elixirs")
+
+
+def built_elixirs() -> dict[str, tuple[str | None, str]]:
+    """"1.N" -> (suite or None for the host, the build's folder as its toolchain sees it), for
+    each release built from source (a folder X.Y.Z with the .built marker); the newest patch of
+    each minor version; the packaged versions (VERSIONS) are left out."""
+    found: dict[str, tuple[tuple[int, ...], str | None, str]] = {}
+    for suite in BUILT_PLACES:
+        top = built_dir() if suite is None else chroots_dir() / suite / "opt" / "exfix-elixirs"
+        if not top.is_dir():
+            continue
+        for d in top.iterdir():
+            m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", d.name)
+            if not m or not (d / BUILT_MARKER).is_file() or not (d / "bin" / "mix").is_file():
+                continue
+            minor = f"{m.group(1)}.{m.group(2)}"
+            patch = tuple(int(x) for x in m.groups())
+            inside = str(d) if suite is None else f"/opt/exfix-elixirs/{d.name}"
+            if minor not in VERSIONS and (minor not in found or found[minor][0] < patch):
+                found[minor] = (patch, suite, inside)
+    return {v: (suite, inside) for v, (_, suite, inside) in sorted(
+        found.items(), key=lambda kv: tuple(int(x) for x in kv[0].split(".")))}
+
+
+def live_versions() -> tuple[str, ...]:
+    """The versions the oracle tests run mix on: VERSIONS, plus the built releases when
+    EXFIX_ORACLE_BUILT=1."""
+    if os.environ.get("EXFIX_ORACLE_BUILT") not in (None, "", "0"):
+        return tuple(sorted({*VERSIONS, *built_elixirs()},
+                            key=lambda v: tuple(int(x) for x in v.split("."))))
+    return VERSIONS
+
+
 def fixture_projects() -> list[Path]:
     """The dirs ``fixtures/projects/*`` that hold a ``mix.exs`` (maybe none), sorted."""
     if not FIXTURE_PROJECTS.is_dir():
@@ -71,14 +117,17 @@ def fixture_projects() -> list[Path]:
 # --------------------------------------------------------------------------- toolchains
 
 class Toolchain:
-    def __init__(self, version: str, full_version: str, chroot: Path | None):
+    def __init__(self, version: str, full_version: str, chroot: Path | None, bin_dir: str | None = None):
         self.version = version
         self.full_version = full_version
         self.chroot = chroot
+        self.bin_dir = bin_dir                 # a source build's bin/ (as seen inside), first on PATH
         self._base: Path | None = None
 
     def __repr__(self):
         where = f"chroot {self.chroot}" if self.chroot else "host"
+        if self.bin_dir:
+            where += f", {self.bin_dir}"
         return f"<Toolchain elixir {self.full_version} ({where})>"
 
     # scratch area: one per toolchain per process, removed at exit
@@ -112,7 +161,7 @@ class Toolchain:
 
     def env(self, extra: dict | None = None) -> dict[str, str]:
         env = {
-            "PATH": STD_PATH,
+            "PATH": f"{self.bin_dir}:{STD_PATH}" if self.bin_dir else STD_PATH,
             "HOME": self.inside(self.base / "home"),
             "TMPDIR": self.inside(self.base / "tmp"),
             "LANG": "C.UTF-8",
@@ -149,12 +198,22 @@ def _host_tmp() -> Path:
 
 
 def _probe(version: str) -> Toolchain:
-    suite = SUITES.get(version)
-    if version not in SUITES:
-        raise OracleUnavailable(f"unknown Elixir version {version!r}; known: {', '.join(VERSIONS)}")
+    bin_dir = None
+    if version in SUITES:
+        suite = SUITES[version]
+    else:
+        built = built_elixirs()
+        if version not in built:
+            raise OracleUnavailable(
+                f"Elixir {version}: not packaged ({', '.join(VERSIONS)}) and no build of it with a "
+                f"{BUILT_MARKER} marker under {built_dir()} or {chroots_dir()}/*/opt/exfix-elixirs "
+                f"(README, \"Elixir versions\", says how to build one)")
+        suite, home = built[version]
+        bin_dir = f"{home}/bin"
+    path = f"{bin_dir}:{STD_PATH}" if bin_dir else STD_PATH
     if suite is None:
         where = "the host (Debian package elixir)"
-        if not shutil.which("elixir", path=STD_PATH) or not shutil.which("mix", path=STD_PATH):
+        if not shutil.which("elixir", path=path) or not shutil.which("mix", path=path):
             raise OracleUnavailable(f"Elixir {version}: no elixir/mix on {where}; {SETUP_HINT}")
         cmd = ["elixir", "--version"]
         chroot = None
@@ -165,11 +224,11 @@ def _probe(version: str) -> Toolchain:
             raise OracleUnavailable(f"Elixir {version}: {where} is missing; {SETUP_HINT}")
         if os.geteuid() != 0:
             raise OracleUnavailable(f"Elixir {version} runs in {where}, which needs root")
-        cmd = ["chroot", str(chroot), "/usr/bin/env", "-i", f"PATH={STD_PATH}", "LANG=C.UTF-8",
+        cmd = ["chroot", str(chroot), "/usr/bin/env", "-i", f"PATH={path}", "LANG=C.UTF-8",
                "elixir", "--version"]
     try:
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              env={"PATH": STD_PATH, "LANG": "C.UTF-8"}, timeout=120)
+                              env={"PATH": path, "LANG": "C.UTF-8"}, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise OracleUnavailable(f"Elixir {version}: `elixir --version` in {where} failed: {e}; "
                                 f"{SETUP_HINT}") from None
@@ -181,14 +240,15 @@ def _probe(version: str) -> Toolchain:
     full = m.group(1)
     if not full.startswith(version + "."):
         raise OracleUnavailable(f"Elixir {version}: {where} has Elixir {full} instead; {SETUP_HINT}")
-    return Toolchain(version, full, chroot)
+    return Toolchain(version, full, chroot, bin_dir)
 
 
 _toolchains: dict[str, Toolchain | OracleUnavailable] = {}
 
 
 def toolchain(version: str) -> Toolchain:
-    """The toolchain for "1.14", "1.18" or "1.20"; raises OracleUnavailable if missing."""
+    """The toolchain for "1.14", "1.18", "1.20" or a built release ("1.15"...); raises
+    OracleUnavailable if missing."""
     if version not in _toolchains:
         try:
             _toolchains[version] = _probe(version)
@@ -419,6 +479,21 @@ class Compiled(_Project):
     def recompile_after(self, edits: dict[str, str | None]) -> list[str]:
         """Sorted source files mix recompiles after the edits (a fresh copy per call)."""
         return self.recompile(edits).files
+
+
+# the edits the recompile comparisons make: a comment appended (same exports), and a public
+# function added to the file's first module
+BODY_EDIT = "\n# edited\n"
+_DEFMODULE = re.compile(r"^(\s*)defmodule\s+([\w.]+)\s+do\s*$", re.M)
+
+
+def with_new_export(text: str) -> tuple[str, str] | None:
+    """The text with a public function added to its first module, and that module's name."""
+    m = _DEFMODULE.search(text)
+    if m is None:
+        return None
+    insert = f"{m.group(1)}  def exfix_probe_export, do: :ok\n"
+    return text[: m.end()] + "\n" + insert + text[m.end() + 1 :], m.group(2)
 
 
 def _newest_mtime(root: Path) -> float:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from oracle import fixture_projects
+from oracle import BODY_EDIT, fixture_projects, with_new_export
 from refactor.analysis import analyze
 from refactor.cli import main
 from refactor.recompile import recompiles
@@ -107,18 +107,6 @@ def most_depended_upon(analysis, count: int) -> list[str]:
     return [f for f in ranked if indegree[f] > 0][:count]
 
 
-DEFMODULE = re.compile(r"^(\s*)defmodule\s+([\w.]+)\s+do\s*$", re.M)
-
-
-def with_new_export(text: str) -> tuple[str, str] | None:
-    """The text with a public function added to its first module, and that module's name."""
-    m = DEFMODULE.search(text)
-    if m is None:
-        return None
-    insert = f"{m.group(1)}  def exfix_probe_export, do: :ok\n"
-    return text[: m.end()] + "\n" + insert + text[m.end() + 1 :], m.group(2)
-
-
 @pytest.mark.oracle
 @pytest.mark.parametrize("project", [p for p in PROJECTS if not is_umbrella(p)],
                          ids=[p.name for p in PROJECTS if not is_umbrella(p)])
@@ -132,7 +120,7 @@ def test_recompiles_match_mix(project, elixir_version, compile_project):
     checked = 0
     for target in targets:
         text = (project / target).read_text()
-        body_edit = text + "\n# edited\n"
+        body_edit = text + BODY_EDIT
         expected = compiled.recompile_after({target: body_edit})
         predicted = recompiles(deps, target, False, elixir_version, export_implies_runtime=False)
         assert sorted([target, *predicted]) == expected, f"body edit of {target}"

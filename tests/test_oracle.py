@@ -71,7 +71,8 @@ pytestmark = pytest.mark.oracle
 def test_toolchain_answers(toolchain, elixir_version):
     assert toolchain.version == elixir_version
     assert toolchain.full_version.startswith(elixir_version + ".")
-    assert (toolchain.chroot is None) == (elixir_version == "1.14")
+    assert (toolchain.chroot is None) == (elixir_version == "1.14" or (
+        toolchain.bin_dir is not None and oracle.built_elixirs()[elixir_version][0] is None))
     work = toolchain.workdir("probe")
     assert work.is_dir() and not any(work.iterdir())
     out = toolchain.run(work, ["elixir", "-e", "IO.puts(System.version())"]).stdout
@@ -96,10 +97,10 @@ def test_graph_dot_is_the_file(compile_project, tiny):
     assert c.xref_graph("--format", "dot") == dot
 
 
-def test_graph_json_on_1_20(compile_project, tiny, elixir_version):
+def test_graph_json_since_1_19(compile_project, tiny, elixir_version):
     c = compile_project(tiny)
-    if elixir_version != "1.20":
-        # only 1.20 knows --format json; the harness reports mix's failure
+    if tuple(map(int, elixir_version.split("."))) < (1, 19):
+        # --format json came with 1.19; the harness reports mix's failure
         with pytest.raises(oracle.MixFailed):
             c.xref_graph("--format", "json")
         return

@@ -1122,7 +1122,7 @@ class Expander(Quoting):
         protocols = self.derives.pop(module, [])
         if not protocols:
             return
-        if self.sem.derive_compile:
+        if self.sem.derive_struct_traced:
             self.emit(env, node, module, "struct", "export")
         for protocol in protocols:
             if protocol == "Inspect":

@@ -1,11 +1,14 @@
 """How each supported Elixir version labels what the lexical tracker sees.
 
-Each flag is a difference measured between versions (see the oracle tests that compare with
-``mix xref`` on 1.14, 1.18 and 1.20); everything not listed here behaves the same.
+Each flag is a difference measured between versions (the oracle tests compare with live
+``mix xref`` on 1.14, 1.18 and 1.20, tests/test_versions_recorded.py with recordings of 1.15,
+1.16, 1.17 and 1.19); everything not listed here behaves the same. A flag is computed from the
+first release that changed it (SINCE), so every version from 1.14 to 1.20 gets its own rules.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -13,39 +16,67 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-SUPPORTED = ("1.14", "1.18", "1.20")
-NEWEST = SUPPORTED[-1]
+SUPPORTED = ("1.14", "1.15", "1.16", "1.17", "1.18", "1.19", "1.20")
+OLDEST, NEWEST = SUPPORTED[0], SUPPORTED[-1]
+
+# The first release of each change (Semantics below says what each flag means), found by
+# comparing mix's output on fixtures/projects across 1.14.0, 1.15.8, 1.16.3, 1.17.3, 1.18.3,
+# 1.19.5 and 1.20.4 (tests/data/projects): with the change one release later or earlier,
+# some recording disagrees (README, "Elixir versions", lists them per release).
+SINCE = {
+    "skip_aliases_in_patterns": (1, 15),
+    "behaviour_runtime": (1, 15),
+    "derive_compile": (1, 15),
+    "derive_struct_traced": (1, 18),
+    "defimpl_export": (1, 20),
+    "defimpl_traced_as_alias": (1, 15),
+    "defimpl_traced_as_require_again": (1, 20),
+    "imported_call_traced_once": (1, 18),
+    "import_call_kind": (1, 18),
+    "after_compile_traced": (1, 15),
+    "attribute_trace_origin": (1, 18),
+    "compile_env_default_runtime": (1, 15),
+    "attribute_literals_partial": (1, 15),
+    "typespec_structs": (1, 18),
+    "protocol_any_runtime": (1, 20),
+    "protocol_builtins_untraced": (1, 16),
+}
 
 
 @dataclass(frozen=True)
 class Semantics:
     version: str
-    # 1.18+: aliases inside a function's patterns and guards are not dependencies at all
+    # 1.15+: aliases inside a function's patterns and guards are not dependencies at all
     skip_aliases_in_patterns: bool
-    # 1.14: @behaviour makes a compile-time dependency (the behaviour is loaded to check it)
+    # up to 1.14: @behaviour makes a compile-time dependency (the behaviour is loaded to check it)
     behaviour_compile: bool
-    # 1.18+: @derive runs the protocol's deriving at compile time
+    # 1.15+: @derive runs the protocol's deriving at compile time
     derive_compile: bool
+    # 1.18+: deriving also traces the struct it derives for (an export reference to itself)
+    derive_struct_traced: bool
     # label of the protocol for `defimpl P` (compile up to 1.19, export since 1.20)
     defimpl_mode: str
-    # how mix xref trace names that reference (require, alias on 1.18, require on 1.20)
+    # how mix xref trace names that reference (require on 1.14, alias on 1.15 to 1.19,
+    # require on 1.20)
     defimpl_kind: str
-    # 1.14 traces an imported function call both as an import and as a remote call
+    # up to 1.17 an imported function call is traced both as an import and as a remote call
     imported_call_also_remote: bool
-    # 1.18+ traces the call to an @after_compile callback
+    # how mix xref trace names an imported call ("import" up to 1.17, "import call" since)
+    import_kind: str
+    # 1.15+ traces the call to an @after_compile callback
     after_compile_traced: bool
     # 1.18+ names replayed attribute traces "@attr" and uses the reading line
     attribute_trace_origin: bool
-    # 1.18+: Application.compile_env's default argument is expanded as a literal (runtime)
+    # 1.15+: Application.compile_env's default argument is expanded as a literal (runtime)
     compile_env_default_runtime: bool
-    # 1.18+: attribute values expand their literal parts (Macro.expand_literals); before,
+    # 1.15+: attribute values expand their literal parts (Macro.expand_literals); before,
     # only a value that is a literal as a whole had its aliases made runtime
     attribute_literals_partial: bool
     # 1.18+: structs named in typespecs are expanded (export references)
     typespec_structs: bool
     # a protocol depends on its Any implementation at compile time (up to 1.19)
     protocol_any_compile: bool
-    # 1.14: a protocol's impl_for references the implementations for built-in types
+    # up to 1.15: a protocol's impl_for references the implementations for built-in types
     protocol_builtins_runtime: bool
 
     def remote_special(self, module: str, function: str) -> str | None:
@@ -54,55 +85,56 @@ class Semantics:
         return None
 
 
+@functools.lru_cache(maxsize=None)
 def semantics(version: str) -> Semantics:
+    """The rules of Elixir ``version`` ("1.17", "1.17.3"), which must be in SUPPORTED."""
     key = normalize(version)
-    major_minor = tuple(int(x) for x in key.split("."))
-    new = major_minor >= (1, 18)
+    v = _number(key)
+
+    def since(change: str) -> bool:
+        return v >= SINCE[change]
+
+    if since("defimpl_traced_as_require_again"):
+        defimpl_kind = "require"
+    else:
+        defimpl_kind = "alias" if since("defimpl_traced_as_alias") else "require"
     return Semantics(
         version=key,
-        skip_aliases_in_patterns=new,
-        behaviour_compile=not new,
-        derive_compile=new,
-        defimpl_mode="export" if major_minor >= (1, 20) else "compile",
-        defimpl_kind="alias" if (1, 18) <= major_minor < (1, 20) else "require",
-        imported_call_also_remote=not new,
-        attribute_trace_origin=new,
-        after_compile_traced=new,
-        compile_env_default_runtime=new,
-        attribute_literals_partial=new,
-        typespec_structs=new,
-        protocol_any_compile=major_minor < (1, 20),
-        protocol_builtins_runtime=not new,
+        skip_aliases_in_patterns=since("skip_aliases_in_patterns"),
+        behaviour_compile=not since("behaviour_runtime"),
+        derive_compile=since("derive_compile"),
+        derive_struct_traced=since("derive_struct_traced"),
+        defimpl_mode="export" if since("defimpl_export") else "compile",
+        defimpl_kind=defimpl_kind,
+        imported_call_also_remote=not since("imported_call_traced_once"),
+        import_kind="import call" if since("import_call_kind") else "import",
+        attribute_trace_origin=since("attribute_trace_origin"),
+        after_compile_traced=since("after_compile_traced"),
+        compile_env_default_runtime=since("compile_env_default_runtime"),
+        attribute_literals_partial=since("attribute_literals_partial"),
+        typespec_structs=since("typespec_structs"),
+        protocol_any_compile=not since("protocol_any_runtime"),
+        protocol_builtins_runtime=not since("protocol_builtins_untraced"),
     )
 
 
 def normalize(version: str) -> str:
-    """'1.18.3' -> '1.18'; a version between two modelled ones -> the modelled one at or below
-    it (``approximation`` says so); raises ValueError outside 1.14 to 1.20."""
-    m = re.match(r"^\s*(\d+)\.(\d+)", version or "")
+    """'1.18.3' -> '1.18' (a patch number, or a pre-release suffix, is accepted and ignored);
+    raises ValueError for anything that is not a version from 1.14 to 1.20."""
+    m = re.match(r"^\s*v?(\d+)\.(\d+)(\.\d+)?(-[0-9A-Za-z.-]+)?\s*$", version or "")
     if not m:
-        raise ValueError(f"not an Elixir version: {version!r}")
-    key = f"{m.group(1)}.{m.group(2)}"
-    if key in SUPPORTED:
-        return key
-    numbers = (int(m.group(1)), int(m.group(2)))
-    if not _number(SUPPORTED[0]) <= numbers <= _number(SUPPORTED[-1]):
-        raise ValueError(f"Elixir {key} is not modelled: exfix models {SUPPORTED[0]} to {SUPPORTED[-1]}")
-    return [v for v in SUPPORTED if _number(v) <= numbers][-1]
+        raise ValueError(f"not an Elixir version: {version!r} (expected MAJOR.MINOR or MAJOR.MINOR.PATCH, "
+                         f"e.g. 1.17 or 1.17.3)")
+    key = f"{int(m.group(1))}.{int(m.group(2))}"
+    if key not in SUPPORTED:
+        raise ValueError(f"Elixir {key} is not modelled: exfix models {OLDEST} to {NEWEST} "
+                         f"({', '.join(SUPPORTED)})")
+    return key
 
 
 def _number(version: str) -> tuple[int, int]:
     major, minor = version.split(".")[:2]
     return int(major), int(minor)
-
-
-def approximation(version: str) -> str | None:
-    """A one-line warning when ``version`` is analysed with another version's rules."""
-    m = re.match(r"^\s*(\d+)\.(\d+)", version or "")
-    if not m or f"{m.group(1)}.{m.group(2)}" in SUPPORTED:
-        return None
-    return (f"Elixir {m.group(1)}.{m.group(2)} is analysed with {normalize(version)}'s rules "
-            f"(exfix models {', '.join(SUPPORTED)}); labels that changed in between may differ from mix's")
 
 
 def installed_version() -> str | None:
@@ -144,18 +176,19 @@ def default_version() -> str:
 
 
 def resolve(value: str | None) -> tuple[str, str | None]:
-    """The modelled version for ``--elixir VALUE`` (else the installed elixir, else the
-    newest), and a warning when another version's rules stand in for it. ValueError for a
-    version given outside the modelled range; an installed one outside it falls back to the
-    nearest end of the range, with a warning."""
-    if value:
-        return normalize(value), approximation(value)
+    """The version whose rules apply for ``--elixir VALUE`` (else the installed elixir, else
+    the newest), and a warning when another version's rules stand in for it. A version given
+    outside 1.14-1.20 is a ValueError; an installed one outside it is analysed with the rules
+    of the nearest end of the range, with a warning naming both."""
+    if value is not None:
+        return normalize(value), None
     found = installed_version()
     if not found:
         return NEWEST, None
     try:
-        return normalize(found), approximation(found)
+        return normalize(found), None
     except ValueError:
         m = re.match(r"^\s*(\d+)\.(\d+)", found)
-        key = SUPPORTED[0] if m and (int(m.group(1)), int(m.group(2))) < _number(SUPPORTED[0]) else NEWEST
-        return key, f"the installed Elixir {found} is not modelled; analysed with {key}'s rules"
+        key = OLDEST if m and (int(m.group(1)), int(m.group(2))) < _number(OLDEST) else NEWEST
+        return key, (f"the installed Elixir {found} is not modelled (exfix models {OLDEST} to {NEWEST}); "
+                     f"analysed with {key}'s rules")

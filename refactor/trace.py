@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .analysis import Analysis
 from .facts import Reference
+from .semantics import semantics
 
 # Erlang term order of the atoms mix sorts by
 _MODE_ORDER = {"compile": 0, "export": 1, "runtime": 2}
@@ -48,8 +49,8 @@ def format_entry(path: str, ref: Reference, version: str) -> str:
         name, _, arity = ref.function.rpartition("/")
         subject = f"{ref.target}.{_format_fun(name)}/{arity}"
     kind = ref.kind
-    if kind == "import" and version != "1.14":
-        kind = "import call"
+    if kind == "import":
+        kind = semantics(version).import_kind
     return f"{ref.origin or path}:{ref.line}: {kind} {subject} ({ref.mode})"
 
 

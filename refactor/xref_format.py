@@ -4,8 +4,8 @@ The graph itself (which file depends on which, and how) is computed elsewhere;
 this module only reproduces what ``mix xref graph`` does with it: grouping,
 exclusion, ``--source``/``--sink`` trees, label filters, and the ``pretty``,
 ``plain``, ``dot``, ``json``, ``stats`` and ``cycles`` formats, for Elixir
-1.14, 1.18 and 1.20 (``version`` is ``"1.14"``, ``"1.18"`` or ``"1.20"``; other
-``"1.N"`` strings get the rules switched at 1.15 and 1.19, untested).
+1.14 to 1.20 (``version`` is ``"1.N"``; the rules switch at 1.15, 1.17 and 1.19, checked
+against live mix on 1.14, 1.18 and 1.20 and recordings of 1.15, 1.16, 1.17 and 1.19).
 
 API::
 
@@ -23,12 +23,12 @@ exception name, so ``RenderResult.stderr`` is the line mix prints, e.g.
 
 Version behaviour (as in mix's own sources):
 
-* On 1.14, ``--label`` filters the graph before *every* format, stats and cycles
-  included; since 1.18 stats and cycles see the whole graph and apply the label
+* Up to 1.16, ``--label`` filters the graph before stats and cycles (on 1.14 before
+  every format); since 1.17 stats and cycles see the whole graph and apply the label
   themselves (compile-connected counts as compile there).
 * ``cycles`` prints one cycle found by a depth-first search per part of each
-  strongly connected component up to 1.18 (1.14 prints the start vertex twice and
-  counts it in the length), and whole strongly connected components with each
+  strongly connected component up to 1.18 (up to 1.16 it prints the start vertex twice,
+  counts it in the length and shows no labels), and whole strongly connected components with each
   file's strongest label inside the component since 1.19. ``--min-cycle-size``
   keeps cycles *longer* than N before 1.19 and *at least* N since.
 * ``--min-cycle-label`` does not exist before 1.19: for 1.14 and 1.18 the result
@@ -54,7 +54,7 @@ Known limits (intentional, documented deviations):
   than 32 dependencies) has the same content but possibly another key order,
   and for 1.14/1.18 ``cycles`` the files listed for a strongly connected
   component that is not a simple ring may differ in such big graphs.
-* 1.14 starts each cycle search at the first vertex of the component as
+* Up to 1.16 each cycle search starts at the first vertex of the component as
   returned by ``digraph_utils``, whose order comes from ETS hashing; this module
   starts at the component's smallest file name. Simple rings print the same
   files, possibly rotated.
@@ -620,14 +620,14 @@ def _cycles_old(graph: _Digraph, flt, min_size, ver):
             for x in cycle:
                 if x in vertices:
                     vertices.remove(x)
-            if ver < (1, 15):
+            if ver < (1, 17):
                 found.append((len(cycle), [(x, None) for x in cycle]))
             else:
                 labelled = [(b, graph.label[(a, b)]) for a, b in zip(cycle, cycle[1:])]
                 found.append((len(labelled), labelled))
     if min_size is not None:
         found = [c for c in found if c[0] > min_size]
-    if ver >= (1, 15) and flt != "all":
+    if ver >= (1, 17) and flt != "all":
         want = COMPILE if flt == "compile_connected" else flt
         found = [c for c in found if any(kind == want for _, kind in c[1])]
     return found
@@ -710,7 +710,7 @@ def _print_stats(out: _Out, refs: dict, flt, opts, ver):
     out.info(f"Runtime dependencies: {counters[RUNTIME]} (edges)")
     out.info(f"Cycles: {len(_cycles(graph, flt, opts, ver))}")
 
-    if ver >= (1, 15) and flt != "all":
+    if ver >= (1, 17) and flt != "all":
         fn = _filter_fn(refs, flt)
         # mix passes the file itself (not the neighbour) to the filter
         out_count = lambda f: sum(1 for w in graph.out_order[f] if fn(f, graph.label[(f, w)]))
@@ -853,6 +853,13 @@ def _render(graph: FileGraph, opts: GraphOptions, ver, out: _Out):
         if has_label:
             refs = {k: v for k, v in refs.items() if v}
         stats_refs, stats_filter = refs, "all"
+    elif ver < (1, 17):
+        # 1.15 and 1.16 filter the trees themselves, but stats and cycles still see the
+        # filtered graph (1.17: "Respect the --label option on stats and cycles")
+        stats_refs = _transitive_filter(refs, flt)
+        if has_label:
+            stats_refs = {k: v for k, v in stats_refs.items() if v}
+        stats_filter = "all"
     else:
         stats_refs, stats_filter = refs, flt
 

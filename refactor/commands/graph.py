@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -29,8 +30,10 @@ def elixir_option(f):
         "elixir",
         metavar="VERSION",
         help=(
-            "Label edges and format output as this Elixir version does "
-            f"({', '.join(SUPPORTED)}; default: the installed elixir, else {SUPPORTED[-1]})."
+            "Label edges and format output as this Elixir version does: any of "
+            f"{SUPPORTED[0]} to {SUPPORTED[-1]}, a patch number accepted and ignored (1.17.3 is 1.17); "
+            "another version is refused. Default: the installed elixir, else "
+            f"{SUPPORTED[-1]}; --verbose says which."
         ),
     )(f)
 
@@ -99,10 +102,10 @@ def analysis_options(f):
     return f
 
 
-def resolve_version(value: str | None) -> str:
-    """The Elixir version whose rules apply (semantics.resolve), saying so when it stands in
-    for another."""
-    from ..semantics import resolve
+def resolve_version(value: str | None, verbose: bool = False) -> str:
+    """The Elixir version whose rules apply (semantics.resolve), saying so when another stands
+    in for it, and with --verbose which version it is and where it came from."""
+    from ..semantics import installed_version, resolve
 
     try:
         version, warning = resolve(value)
@@ -110,6 +113,14 @@ def resolve_version(value: str | None) -> str:
         raise click.BadParameter(str(exc), param_hint="--elixir") from exc
     if warning:
         click.echo(f"warning: {warning}", err=True)
+    if verbose:
+        if value is not None:
+            source = f"--elixir {value}"
+        else:
+            found = installed_version()
+            source = f"the installed elixir ({shutil.which('elixir')}) is {found}" if found else \
+                "no elixir on PATH, so the newest modelled"
+        click.echo(f"note: Elixir {version}'s rules ({source})", err=True)
     return version
 
 
@@ -185,7 +196,7 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
     """
     from ..xref_format import FileGraph, GraphOptions
 
-    version = resolve_version(elixir)
+    version = resolve_version(elixir, verbose)
     try:
         project = load_project(path)
     except ProjectError as exc:
@@ -283,7 +294,7 @@ def trace(file, project_dir, label, elixir, verbose):
     as `mix xref trace FILE` would."""
     from ..trace import format_entry, trace_entries
 
-    version = resolve_version(elixir)
+    version = resolve_version(elixir, verbose)
     analysis = load_analysis(project_dir, version, verbose)
     rel = relative_to_project(analysis.project.root, file)
     if rel not in analysis.files:
@@ -309,7 +320,7 @@ def recompiles(file, project_dir, exports_changed, fmt, elixir, verbose):
     """
     from ..recompile import recompiles as compute
 
-    version = resolve_version(elixir)
+    version = resolve_version(elixir, verbose)
     analysis = load_analysis(project_dir, version, verbose)
     rel = relative_to_project(analysis.project.root, file)
     if rel not in analysis.files:
@@ -337,7 +348,7 @@ def fanout(path, top, fmt, elixir, verbose):
     """
     from ..breakable import format_ranking, rank
 
-    version = resolve_version(elixir)
+    version = resolve_version(elixir, verbose)
     analysis = load_analysis(path, version, verbose)
     counts = analysis.fanout()
     mean = sum(counts.values()) / len(counts) if counts else 0.0

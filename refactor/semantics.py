@@ -28,9 +28,9 @@ SINCE = {
     "behaviour_runtime": (1, 15),
     "derive_compile": (1, 15),
     "derive_struct_traced": (1, 18),
-    "defimpl_export": (1, 20),
+    "defimpl_export": (1, 19),
     "defimpl_traced_as_alias": (1, 15),
-    "defimpl_traced_as_require_again": (1, 20),
+    "defimpl_traced_as_require_again": (1, 19),
     "imported_call_traced_once": (1, 18),
     "import_call_kind": (1, 18),
     "after_compile_traced": (1, 15),
@@ -54,10 +54,10 @@ class Semantics:
     derive_compile: bool
     # 1.18+: deriving also traces the struct it derives for (an export reference to itself)
     derive_struct_traced: bool
-    # label of the protocol for `defimpl P` (compile up to 1.19, export since 1.20)
+    # label of the protocol for `defimpl P` (compile up to 1.18, export since 1.19)
     defimpl_mode: str
-    # how mix xref trace names that reference (require on 1.14, alias on 1.15 to 1.19,
-    # require on 1.20)
+    # how mix xref trace names that reference (require on 1.14, alias on 1.15 to 1.18,
+    # require again since 1.19)
     defimpl_kind: str
     # up to 1.17 an imported function call is traced both as an import and as a remote call
     imported_call_also_remote: bool

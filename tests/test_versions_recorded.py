@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from refactor import semantics
 from refactor.analysis import analyze
 from refactor.cli import main
 from refactor.recompile import recompiles
@@ -166,3 +167,46 @@ def test_recompiles_match_the_recording(name, version):
         changed = {edit["module"]} if edit["edit"] == "export" else False
         predicted = recompiles(deps, edit["file"], changed, version, export_implies_runtime=False)
         assert sorted([edit["file"], *predicted]) == edit["recompiled"], f"{edit['edit']} edit of {edit['file']}"
+
+
+def agrees_on(version: str) -> bool:
+    """Whether exfix gives every non-umbrella recording of ``version`` (graph, traces,
+    recompile sets); stops at the first disagreement."""
+    from refactor.xref_format import FileGraph, GraphOptions, render_graph
+
+    for name, v in NON_UMBRELLA:
+        if v != version:
+            continue
+        rec = DATA / name / v
+        analysis = analyze(project_dir(name), v, cache=False)
+        dot = render_graph(FileGraph(files=analysis.tracked_files, edges=analysis.edges()),
+                           GraphOptions(format="dot"), v).text
+        if dot != (rec / "graph.dot").read_text():
+            return False
+        for f, text in sections((rec / "trace.txt").read_text()).items():
+            got = [format_entry(f, ref, v) for ref in trace_entries(analysis, f)]
+            if fold_repeats(text.splitlines()) != fold_repeats(got):
+                return False
+        deps = analysis.file_deps()
+        for edit in json.loads((rec / "recompiles.json").read_text())["edits"]:
+            changed = {edit["module"]} if edit["edit"] == "export" else False
+            if sorted([edit["file"], *recompiles(deps, edit["file"], changed, v,
+                                                 export_implies_runtime=False)]) != edit["recompiled"]:
+                return False
+    return True
+
+
+@pytest.mark.parametrize("change", sorted(semantics.SINCE))
+def test_each_change_is_pinned_to_its_release_by_the_recordings(change, monkeypatch):
+    """Modelled one release later (so its release keeps the old rule) or one earlier (so the
+    release before already has it), the change makes some recording disagree."""
+    major, minor = semantics.SINCE[change]
+    for moved, checked in (((major, minor + 1), f"{major}.{minor}"), ((major, minor - 1), f"{major}.{minor - 1}")):
+        assert checked in {v for _, v in NON_UMBRELLA}, f"no recording of {checked}"
+        monkeypatch.setitem(semantics.SINCE, change, moved)
+        semantics.semantics.cache_clear()
+        try:
+            assert not agrees_on(checked), f"{change} modelled from {moved}: {checked}'s recordings still agree"
+        finally:
+            monkeypatch.setitem(semantics.SINCE, change, (major, minor))
+            semantics.semantics.cache_clear()

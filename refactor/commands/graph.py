@@ -113,17 +113,35 @@ def resolve_version(value: str | None) -> str:
     return version
 
 
-def load_analysis(path: str, version: str, verbose: bool) -> Analysis:
+def open_project(path: str, verbose: bool = False):
+    """The project at ``path``, or the one enclosing it (``cd lib && exfix graph``)."""
+    from ..discover import enclosing_project
+
+    if not (Path(path) / "mix.exs").is_file() and Path(path).is_dir():
+        found = enclosing_project(path)
+        if found is not None:
+            if verbose:
+                click.echo(f"note: no mix.exs in {path}; using the project at {found}", err=True)
+            path = str(found)
     try:
-        project = load_project(path)
+        return load_project(path)
     except ProjectError as exc:
         raise InputError(str(exc)) from exc
+
+
+def load_file_analysis(path: str, file: str, version: str, verbose: bool) -> tuple[Analysis, str]:
+    """The analysis of the project at (or above) ``path`` and ``file`` relative to its root;
+    at an umbrella root, of the app holding ``file``."""
+    project = open_project(path, verbose)
+    rel = relative_to_project(project.root, file)
     if project.is_umbrella:
-        raise InputError(
-            f"{path}: this is an umbrella root; run exfix inside one of its apps "
-            f"({project.apps_path}/NAME)"
-        )
-    return report_analysis(analyze(project, version), verbose)
+        for app in project.children():
+            prefix = os.path.relpath(app.root, project.root).replace(os.sep, "/") + "/"
+            if rel.startswith(prefix):
+                return report_analysis(analyze(app, version), verbose), rel[len(prefix):]
+        raise InputError(f"{file}: not inside an app of the umbrella at {project.root} "
+                         f"({project.apps_path}/NAME)")
+    return report_analysis(analyze(project, version), verbose), rel
 
 
 def report_analysis(analysis: Analysis, verbose: bool) -> Analysis:
@@ -186,10 +204,11 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
     from ..xref_format import FileGraph, GraphOptions
 
     version = resolve_version(elixir)
-    try:
-        project = load_project(path)
-    except ProjectError as exc:
-        raise InputError(str(exc)) from exc
+    if fmt == "stats" and fail_above is not None:
+        click.echo("warning: --fail-above counts nothing with --format stats (mix counts 0 there, "
+                   "so it cannot fail); use the default format with --label compile-connected, "
+                   "or --format cycles", err=True)
+    project = open_project(path, verbose)
     root = project.root
     opts = GraphOptions(
         format=fmt,
@@ -228,10 +247,9 @@ def emit_graph(fg, opts, fmt: str, output: str | None, version: str) -> int:
     from ..xref_format import generated_notice, render_graph
 
     result = render_graph(fg, opts, version)
-    if result.error:
+    if result.error and not result.over_limit:
         click.echo(f"** (Mix) {result.error}", err=True)
-        # mix exits 1 on both; exfix keeps 1 for --fail-above, as the README says
-        sys.exit(1 if result.over_limit else 2)
+        sys.exit(2)  # mix exits 1; exfix keeps 1 for --fail-above, as the README says
     if fmt in ("dot", "json"):
         default = "xref_graph.dot" if fmt == "dot" else "xref_graph.json"
         target = output or default
@@ -242,6 +260,9 @@ def emit_graph(fg, opts, fmt: str, output: str | None, version: str) -> int:
             click.echo(generated_notice(fmt, version, target), nl=False)
     else:
         click.echo(result.text, nl=False)
+    if result.over_limit:  # as mix: what is shown, then the error
+        click.echo(f"** (Mix) {result.error}", err=True)
+        sys.exit(1)
     return result.exit_code
 
 
@@ -284,8 +305,7 @@ def trace(file, project_dir, label, elixir, verbose):
     from ..trace import format_entry, trace_entries
 
     version = resolve_version(elixir)
-    analysis = load_analysis(project_dir, version, verbose)
-    rel = relative_to_project(analysis.project.root, file)
+    analysis, rel = load_file_analysis(project_dir, file, version, verbose)
     if rel not in analysis.files:
         raise InputError(f"{file}: not a source file of the project at {analysis.project.root} "
                                    f"(elixirc_paths: {analysis.project.elixirc_paths})")
@@ -310,8 +330,7 @@ def recompiles(file, project_dir, exports_changed, fmt, elixir, verbose):
     from ..recompile import recompiles as compute
 
     version = resolve_version(elixir)
-    analysis = load_analysis(project_dir, version, verbose)
-    rel = relative_to_project(analysis.project.root, file)
+    analysis, rel = load_file_analysis(project_dir, file, version, verbose)
     if rel not in analysis.files:
         raise InputError(f"{file}: not a source file of the project at {analysis.project.root}")
     files = compute(analysis.file_deps(), rel, exports_changed, version, export_implies_runtime=False)
@@ -335,30 +354,52 @@ def fanout(path, top, fmt, elixir, verbose):
     breaking (in a cycle, or compile-connected), each with the references that create it
     and how much the mean would drop without them.
     """
-    from ..breakable import format_ranking, rank
-
     version = resolve_version(elixir)
-    analysis = load_analysis(path, version, verbose)
+    project = open_project(path, verbose)
+    if not project.is_umbrella:
+        analysis = report_analysis(analyze(project, version), verbose)
+        if fmt == "json":
+            click.echo(json.dumps(_fanout_doc(analysis, top)))
+        else:
+            click.echo(_fanout_text(analysis, top), nl=False)
+        return
+    # an umbrella: each app compiles on its own, with its own fan-out (as mix 1.14's graph)
+    apps = [report_analysis(analyze(app, version), verbose) for app in project.children()]
+    if fmt == "json":
+        click.echo(json.dumps({"apps": [{"app": a.project.name, **_fanout_doc(a, top)} for a in apps]}))
+        return
+    for a in apps:
+        click.echo(f"==> {a.project.name}")
+        click.echo(_fanout_text(a, top), nl=False)
+
+
+def _fanout_doc(analysis: Analysis, top: int) -> dict:
+    from ..breakable import rank
+
     counts = analysis.fanout()
     mean = sum(counts.values()) / len(counts) if counts else 0.0
     worst = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return {
+        "files": len(counts), "mean": round(mean, 3), "max": max(counts.values(), default=0),
+        "top": [{"file": f, "recompiles": n} for f, n in worst],
+        "breakable": [{
+            "source": e.source, "sink": e.sink, "module": e.target, "why": e.why,
+            "fanout_before": round(e.fanout_before, 3), "fanout_after": round(e.fanout_after, 3),
+            "references": [{"file": c.file, "line": c.line, "construct": c.construct} for c in e.culprits],
+        } for e in rank(analysis, top)],
+    }
+
+
+def _fanout_text(analysis: Analysis, top: int) -> str:
+    from ..breakable import format_ranking, rank
+
+    counts = analysis.fanout()
+    mean = sum(counts.values()) / len(counts) if counts else 0.0
+    worst = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    lines = [f"{len(counts)} files; a change recompiles {mean:.2f} other files on average, "
+             f"{max(counts.values(), default=0)} at most"]
+    lines += [f"  {f}: {n}" for f, n in worst if n]
     edges = rank(analysis, top)
-    if fmt == "json":
-        click.echo(json.dumps({
-            "files": len(counts), "mean": round(mean, 3), "max": max(counts.values(), default=0),
-            "top": [{"file": f, "recompiles": n} for f, n in worst],
-            "breakable": [{
-                "source": e.source, "sink": e.sink, "module": e.target, "why": e.why,
-                "fanout_before": round(e.fanout_before, 3), "fanout_after": round(e.fanout_after, 3),
-                "references": [{"file": c.file, "line": c.line, "construct": c.construct} for c in e.culprits],
-            } for e in edges],
-        }))
-        return
-    click.echo(f"{len(counts)} files; a change recompiles {mean:.2f} other files on average, "
-               f"{max(counts.values(), default=0)} at most")
-    for f, n in worst:
-        if n:
-            click.echo(f"  {f}: {n}")
     if edges:
-        click.echo("\nCompile edges worth breaking, most recompiles saved first:")
-        click.echo(format_ranking(edges))
+        lines += ["", "Compile edges worth breaking, most recompiles saved first:", format_ranking(edges)]
+    return "\n".join(lines) + "\n"

@@ -37,6 +37,9 @@ def _rule_ids() -> str:
 EXIT_CODES = """\b
 Exit codes: 0 done, 1 suggestions found (with --check), 2 usage or input errors
 (errors on stderr as file:line: error: message)."""
+APPLY_EXIT_CODES = """\b
+Exit codes: 0 done (written, or nothing to write), 2 usage or input errors, or a file
+left alone (errors on stderr as file:line: error: message)."""
 
 
 def _options(f):
@@ -97,8 +100,9 @@ def suggest(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixi
 Examples:
   exfix apply                          # write every verified fix below this folder
   exfix apply --rule hoist-conditional-use --strategy guard apps/web
+  exfix apply && exfix suggest --check   # write, then fail if anything is left
 """
-    + EXIT_CODES,
+    + APPLY_EXIT_CODES,
 )
 @_options
 def apply(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir):
@@ -121,7 +125,13 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         raise click.BadParameter(str(exc), param_hint="--rule/--skip-rule") from exc
     version = resolve_version(elixir)
     cwd = os.getcwd()
-    found, discover_errors = find_projects(list(paths) or ["."])
+    scan_below = False
+    if not paths:
+        paths, scan_below = _default_paths(cwd)
+    found, discover_errors = find_projects(list(paths))
+    if scan_below:
+        n = len(units_of(found))
+        click.echo(f"exfix: {_plural(n, 'project')} found below {cwd}", err=True)
     problems = [Problem(display_path(e.path, cwd), None, e.message) for e in discover_errors]
     opts = Options(
         rules=rules,
@@ -211,6 +221,19 @@ def _verify_with_mix(results: list[ProjectResult], version: str) -> bool:
         click.echo(f"mix: {verdict.describe()}", err=True)
         ok = ok and verdict.ok
     return ok
+
+
+def _default_paths(cwd: str) -> tuple[tuple[str, ...], bool]:
+    """With no PATH: the project at or above the working folder, as git finds its repository;
+    else every project below it, saying so first (that walk may be long). The paths, and
+    whether they are a scan below."""
+    from ..discover import enclosing_project
+
+    found = enclosing_project(".")
+    if found is not None:
+        return (str(found),), False
+    click.echo(f"exfix: no mix.exs here or above; looking for projects below {cwd}", err=True)
+    return (".",), True
 
 
 def _check_umbrella_root(root: Path, cwd: str) -> list[Problem]:

@@ -13,7 +13,7 @@ from ..analysis import Analysis, analyze, umbrella_graph
 from ..project import ProjectError, load_project
 from ..semantics import SUPPORTED
 
-FORMATS = ["pretty", "plain", "dot", "stats", "cycles", "json"]
+FORMATS = ["pretty", "plain", "dot", "stats", "cycles", "json", "html"]
 LABELS = ["compile", "export", "runtime", "compile-connected"]
 
 
@@ -177,12 +177,15 @@ Examples:
   exfix graph --format cycles --label compile    # cycles holding a compile edge
   exfix graph --sink lib/foo.ex --label compile --only-nodes
   exfix graph --format json --output -           # the graph as mix's JSON, on stdout
+  exfix graph --format html                      # a page to look at: xref_graph.html
 """,
 )
 @click.argument("path", default=".", type=click.Path(file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="pretty", show_default=True,
-              help="Output format, as `mix xref graph --format`.")
-@click.option("--output", metavar="PATH|-", help="Where dot/json go (default xref_graph.dot/.json; - for stdout).")
+              help="Output format, as `mix xref graph --format`; html: one self-contained page "
+                   "(chains, cycles, fan-out, and a clicked file's trace and recompile set).")
+@click.option("--output", metavar="PATH|-",
+              help="Where dot/json/html go (default xref_graph.dot/.json/.html; - for stdout).")
 @click.option("--label", type=click.Choice(LABELS), help="Only show edges of this label.")
 @click.option("--only-direct", is_flag=True, help="With --label: keep only files with that direct relationship.")
 @click.option("--only-nodes", is_flag=True, help="Print file names only.")
@@ -209,6 +212,15 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
                    "so it cannot fail); use the default format with --label compile-connected, "
                    "or --format cycles", err=True)
     project = open_project(path, verbose)
+    if fmt == "html":
+        given = [name for name, value in (
+            ("--label", label), ("--only-direct", only_direct), ("--only-nodes", only_nodes),
+            ("--source", sources), ("--sink", sinks), ("--exclude", exclude), ("--group", groups),
+            ("--min-cycle-size", min_cycle_size), ("--min-cycle-label", min_cycle_label),
+            ("--fail-above", fail_above)) if value]
+        if given:
+            raise click.UsageError(f"--format html draws the whole project; it takes no {', '.join(given)}")
+        sys.exit(emit_html(project, version, verbose, output))
     root = project.root
     opts = GraphOptions(
         format=fmt,
@@ -264,6 +276,35 @@ def emit_graph(fg, opts, fmt: str, output: str | None, version: str) -> int:
         click.echo(f"** (Mix) {result.error}", err=True)
         sys.exit(1)
     return result.exit_code
+
+
+def emit_html(project, version: str, verbose: bool, output: str | None) -> int:
+    from ..html_graph import page_data, render_page
+
+    if project.is_umbrella:
+        parts = []
+        for child in project.children():
+            prefix = os.path.relpath(child.root, project.root).replace(os.sep, "/") + "/"
+            parts.append((prefix, report_analysis(analyze(child, version), verbose)))
+    else:
+        parts = [("", report_analysis(analyze(project, version), verbose))]
+    page = render_page(page_data(parts, version, f"exfix graph: {project.name}"))
+    target = output or "xref_graph.html"
+    if target in STDOUT_NAMES:
+        click.echo(page, nl=False)
+    elif Path(target).parent.is_dir() and (not os.path.lexists(target) or Path(target).is_file()
+                                            and not Path(target).is_symlink()):
+        from ..cache import write_atomically
+
+        try:  # a page is only ever seen whole
+            write_atomically(Path(target), page.encode("utf-8"))
+        except OSError as exc:
+            raise InputError(f"{target}: cannot write the page: {exc.strerror or exc}") from None
+    else:
+        write_output(target, page)  # a link, FIFO or device is written to, as for dot
+    if target not in STDOUT_NAMES:
+        click.echo(f'Generated "{target}": open it in a browser (it needs no network).')
+    return 0
 
 
 STDOUT_NAMES = ("-", "/dev/stdout")

@@ -65,11 +65,13 @@ def cache_option(f):
 
 
 def jobs_option(f):
-    """``--jobs N``: worker processes for parsing and expanding large projects."""
+    """``--jobs N``: the most processes a command uses, in every command (sets the default
+    of ``analyze()``; ``suggest`` reads it there too)."""
     return click.option(
         "--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N", expose_value=False,
         callback=_set_jobs,
-        help="Parse and expand files in N processes (default: all cores, on large projects).",
+        help="Use at most N processes: for the projects found, or for a large project's files "
+             "(default: all cores).",
     )(f)
 
 
@@ -138,10 +140,18 @@ def load_file_analysis(path: str, file: str, version: str, verbose: bool) -> tup
         for app in project.children():
             prefix = os.path.relpath(app.root, project.root).replace(os.sep, "/") + "/"
             if rel.startswith(prefix):
-                return report_analysis(analyze(app, version), verbose), rel[len(prefix):]
+                return report_analysis(analyse(app, version), verbose), rel[len(prefix):]
         raise InputError(f"{file}: not inside an app of the umbrella at {project.root} "
                          f"({project.apps_path}/NAME)")
-    return report_analysis(analyze(project, version), verbose), rel
+    return report_analysis(analyse(project, version), verbose), rel
+
+
+def analyse(project, version: str) -> Analysis:
+    """``analyze``, with a progress bar on a terminal when it takes over a second."""
+    from ..progress import files_bar
+
+    with files_bar(project.name):
+        return analyze(project, version)
 
 
 def report_analysis(analysis: Analysis, verbose: bool) -> Analysis:
@@ -236,12 +246,12 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
         fail_above=fail_above,
     )
     if not project.is_umbrella:
-        analysis = report_analysis(analyze(project, version), verbose)
+        analysis = report_analysis(analyse(project, version), verbose)
         # every label of every direct reference: only --only-direct reads them
         direct = analysis.direct_labels() if only_direct else None
         graphs = [(None, FileGraph(files=analysis.tracked_files, edges=analysis.edges(), direct=direct))]
     else:
-        children = [report_analysis(analyze(child, version), verbose) for child in project.children()]
+        children = [report_analysis(analyse(child, version), verbose) for child in project.children()]
         if version == "1.14":
             # 1.14 runs the task in each app: one graph per app under a "==> app" header
             graphs = [(c.project.name, FileGraph(c.tracked_files, c.edges())) for c in children]
@@ -285,9 +295,9 @@ def emit_html(project, version: str, verbose: bool, output: str | None) -> int:
         parts = []
         for child in project.children():
             prefix = os.path.relpath(child.root, project.root).replace(os.sep, "/") + "/"
-            parts.append((prefix, report_analysis(analyze(child, version), verbose)))
+            parts.append((prefix, report_analysis(analyse(child, version), verbose)))
     else:
-        parts = [("", report_analysis(analyze(project, version), verbose))]
+        parts = [("", report_analysis(analyse(project, version), verbose))]
     page = render_page(page_data(parts, version, f"exfix graph: {project.name}"))
     target = output or "xref_graph.html"
     if target in STDOUT_NAMES:
@@ -398,14 +408,14 @@ def fanout(path, top, fmt, elixir, verbose):
     version = resolve_version(elixir)
     project = open_project(path, verbose)
     if not project.is_umbrella:
-        analysis = report_analysis(analyze(project, version), verbose)
+        analysis = report_analysis(analyse(project, version), verbose)
         if fmt == "json":
             click.echo(json.dumps(_fanout_doc(analysis, top)))
         else:
             click.echo(_fanout_text(analysis, top), nl=False)
         return
     # an umbrella: each app compiles on its own, with its own fan-out (as mix 1.14's graph)
-    apps = [report_analysis(analyze(app, version), verbose) for app in project.children()]
+    apps = [report_analysis(analyse(app, version), verbose) for app in project.children()]
     if fmt == "json":
         click.echo(json.dumps({"apps": [{"app": a.project.name, **_fanout_doc(a, top)} for a in apps]}))
         return

@@ -9,6 +9,7 @@ reported and the others still run.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,9 +22,9 @@ from ..discover import find_projects
 from ..engine import Options, Problem, ProjectResult, display_path, run_many, units_of
 from ..rules import get_rules
 from ..writer import FileChange, Refused, WriteResult, sweep, take_back, write_changes
-from .graph import cache_option, env_option, resolve_version
+from .graph import cache_option, env_option, jobs_option, resolve_version, verbose_option
 
-FORMATS = ["diff", "json", "sarif"]
+FORMATS = ["diff", "concise", "github", "json", "sarif"]
 STRATEGIES = ["auto", "hoist", "guard"]
 PROGRESS_MIN_PROJECTS = 2
 
@@ -46,13 +47,18 @@ def _options(f):
     decorators = [
         click.argument("paths", nargs=-1, type=click.Path(path_type=str), metavar="[PATH]..."),
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="diff", show_default=True,
-                     help="diff: unified diffs git apply accepts; json; sarif (2.1.0, for code scanning)."),
+                     help="diff: unified diffs git apply accepts; concise: one line per finding; "
+                          "github: GitHub Actions annotations; json (schema: refactor/"
+                          "suggest.schema.json); sarif (2.1.0, for code scanning)."),
+        click.option("--color", "color", type=click.Choice(["auto", "always", "never"]), default="auto",
+                     show_default=True,
+                     help="Colour the diff; auto: on a terminal, unless NO_COLOR is set or "
+                          "FORCE_COLOR is."),
         click.option("--rule", "select", multiple=True, metavar="ID",
                      help=f"Run only this rule (repeatable; rules: {_rule_ids()})."),
         click.option("--skip-rule", "skip", multiple=True, metavar="ID", help="Do not run this rule (repeatable)."),
         click.option("--stats", is_flag=True, help="End with a table of suggestions per rule."),
-        click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
-                     help="Projects analysed in parallel (default: all cores)."),
+        jobs_option,
         click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True,
                      help="How rules that can cut an edge several ways do it."),
         click.option("--allow-concat", is_flag=True,
@@ -61,6 +67,7 @@ def _options(f):
                      help="Label edges as this Elixir version does (default: the installed elixir)."),
         env_option,
         cache_option,
+        verbose_option,
     ]
     for deco in reversed(decorators):
         f = deco(f)
@@ -83,14 +90,15 @@ Examples:
               help="Also apply the patches to a temporary copy, compile it with `mix compile "
                    "--warnings-as-errors` and compare `mix xref graph` with exfix's graph "
                    "(needs mix on PATH; exit 1 when mix disagrees).")
-def suggest(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, verify_with_mix):
+def suggest(paths, fmt, color, select, skip, stats, strategy, allow_concat, elixir, verbose, check,
+            verify_with_mix):
     """Show every verified patch as a unified diff; write nothing.
 
     PATH may be a mix project, an umbrella, or any folder holding projects at any depth
     (default: the current folder).
     """
-    code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write=False,
-                with_mix=verify_with_mix)
+    code = _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check, write=False,
+                with_mix=verify_with_mix, color=color, verbose=verbose)
     sys.exit(code)
 
 
@@ -105,20 +113,24 @@ Examples:
     + APPLY_EXIT_CODES,
 )
 @_options
-def apply(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir):
+def apply(paths, fmt, color, select, skip, stats, strategy, allow_concat, elixir, verbose):
     """Write the patches `suggest` shows, each file atomically, then re-verify.
 
     A file changed on disk since it was analysed, a read-only file or a symbolic link is left
     alone and reported. A second `apply` changes nothing.
     """
-    code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, False, write=True)
+    code = _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, False, write=True,
+                color=color, verbose=verbose)
     sys.exit(code)
 
 
 
 
-def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write,
-         with_mix=False) -> int:
+def _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check, write,
+         with_mix=False, color="auto", verbose=False) -> int:
+    from .. import analysis
+
+    jobs = analysis.DEFAULTS.get("jobs")  # -j: processes, for projects or for one's files
     try:
         rules = get_rules(select, skip)
     except ValueError as exc:
@@ -160,11 +172,17 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
             out.write(report.dumps(doc))
         elif fmt == "sarif":
             out.write(report.dumps(report.to_sarif(results, cwd, rules, problems)))
+        elif fmt in ("concise", "github"):
+            from .. import line_formats
+
+            lines = getattr(line_formats, fmt)(results, cwd)
+            out.write("".join(line + "\n" for line in lines))
         else:
-            colour = out.isatty() and "NO_COLOR" not in os.environ
+            colour = output.use_colour(color, out)
+            width = shutil.get_terminal_size().columns if out.isatty() else None
             if hasattr(out, "reconfigure"):
                 out.reconfigure(errors="surrogateescape")  # non-UTF-8 bytes go out as they came
-            report.write_diff_report(results, out, cwd, colour)
+            report.write_diff_report(results, out, cwd, colour, width)
         out.flush()
     except BrokenPipeError:  # `exfix suggest | head`: the reader has seen enough
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -178,6 +196,10 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         output_failed = True
 
     all_problems = [p for r in results for p in r.errors] + problems
+    if verbose:
+        for r in results:
+            for note in r.notes:
+                click.echo(f"note: {r.display}: {note}", err=True)
     for p in all_problems:
         click.echo(f"{report.one_line(p.file)}{':' + str(p.line) if p.line else ''}: error: "
                    f"{p.message}", err=True)
@@ -262,7 +284,12 @@ def _plural(n: int, word: str) -> str:
 
 def _run_all(units: list, opts: Options, jobs: int | None) -> list[ProjectResult]:
     console = Console(stderr=True)
-    if not console.is_terminal or len(units) < PROGRESS_MIN_PROJECTS:
+    if len(units) < PROGRESS_MIN_PROJECTS:  # one project: its files, once past a second
+        from ..progress import files_bar
+
+        with files_bar(units[0].root.resolve().name if units else ""):
+            return run_many(units, opts, jobs)
+    if not console.is_terminal:
         return run_many(units, opts, jobs)
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -157,3 +158,24 @@ def test_apply_help_documents_only_what_apply_has():
     assert "--check" not in text.replace("exfix suggest --check", "")
     assert "Exit codes: 0 done" in text
     assert "--check" in run("suggest", "--help").stdout
+
+
+def test_the_readme_ci_graph_line_can_fail(tmp_path, monkeypatch):
+    """The README's CI line for the graph exits 1 on the example (it has compile-connected
+    edges) and 0 once there are none."""
+    readme = (HERE.parent / "README.md").read_text()
+    line = next(l for l in readme.splitlines() if l.startswith("exfix graph") and "--fail-above" in l)
+    argv = shlex.split(line.split("#")[0])[1:]
+    shutil.copytree(EXAMPLE, tmp_path / "example")
+    monkeypatch.chdir(tmp_path / "example")
+    res = run(*argv, "--no-cache", "--elixir", "1.18")
+    assert res.exit_code == 1 and "Too many references" in res.stderr
+    assert "warning" not in res.stderr
+    # cut both chains: catalog.ex no longer reads Config at compile time, search.ex no
+    # longer calls the query macro
+    catalog = tmp_path / "example/lib/bookshelf/catalog.ex"
+    catalog.write_text(catalog.read_text().replace("@default_shelf Config.default_shelf()", "@default_shelf :main"))
+    search = tmp_path / "example/lib/bookshelf/search.ex"
+    search.write_text("defmodule Bookshelf.Search do\n  def by_title(t), do: t\nend\n")
+    res = run(*argv, "--no-cache", "--elixir", "1.18")
+    assert res.exit_code == 0, res.output

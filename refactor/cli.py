@@ -69,6 +69,7 @@ Start with:
   exfix graph --label compile-connected   the edges that make files recompile transitively
   exfix recompiles lib/my_app/repo.ex     what recompiles when that file changes
   exfix fanout                            the files that cost most, and what to break
+  exfix graph --format html               a page to look at: chains, cycles, fan-out
 Every command takes --help.""",
 )
 @click.version_option(__version__, prog_name="exfix")

@@ -261,7 +261,8 @@
     host.appendChild(el("p", { class: "muted" }, "(its public functions, macros and struct unchanged; exfix recompiles FILE --exports-changed for the rest)"));
     const trace = D.trace[v];
     host.appendChild(el("h2", {}, `Its references to the project (mix xref trace): ${trace.length}`));
-    host.appendChild(el("pre", { class: "trace", id: "trace" }, trace.join("\n")));
+    host.appendChild(trace.length ? el("pre", { class: "trace", id: "trace" }, trace.join("\n"))
+      : el("p", { class: "muted", id: "trace" }, ""));
     const node = nodeOf.get(v);
     if (node) node.scrollIntoView({ block: "nearest", inline: "nearest" });
   }

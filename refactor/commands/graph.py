@@ -211,6 +211,8 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
           min_cycle_size, min_cycle_label, fail_above, elixir, verbose):
     """Print the file dependency graph of the mix project at PATH, as `mix xref graph` would.
 
+    PATH defaults to the project at or above the current folder, as git finds its repository.
+
     Edges are labelled compile, export or runtime exactly as the chosen Elixir version labels
     them, computed from the source without compiling. Paths are relative to the project root.
     """
@@ -347,7 +349,7 @@ def write_output(target: str, text: str) -> None:
 @click.command("trace")
 @click.argument("file", type=click.Path())
 @click.option("--project", "project_dir", default=".", type=click.Path(file_okay=False),
-              help="The mix project holding FILE (default: current directory).")
+              help="The mix project holding FILE (default: the one at or above the current folder).")
 @click.option("--label", type=click.Choice(["compile", "export", "runtime"]), help="Only references of this label.")
 @analysis_options
 def trace(file, project_dir, label, elixir, verbose):
@@ -367,7 +369,7 @@ def trace(file, project_dir, label, elixir, verbose):
 @click.command("recompiles")
 @click.argument("file", type=click.Path())
 @click.option("--project", "project_dir", default=".", type=click.Path(file_okay=False),
-              help="The mix project holding FILE (default: current directory).")
+              help="The mix project holding FILE (default: the one at or above the current folder).")
 @click.option("--exports-changed", is_flag=True,
               help="FILE's public functions, macros or struct change too (default: only bodies).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)

@@ -95,7 +95,7 @@ def suggest(paths, fmt, color, select, skip, stats, strategy, allow_concat, elix
     """Show every verified patch as a unified diff; write nothing.
 
     PATH may be a mix project, an umbrella, or any folder holding projects at any depth
-    (default: the current folder).
+    (default: the project at or above the current folder, else every project below it).
     """
     code = _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check, write=False,
                 with_mix=verify_with_mix, color=color, verbose=verbose)

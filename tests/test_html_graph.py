@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import networkx as nx
@@ -134,3 +136,35 @@ def test_html_takes_no_filters_and_writes_stdout_with_dash(tmp_path):
     res = CliRunner().invoke(main, ["graph", str(EXAMPLE), "--format", "html", "--output", "-",
                                     "--no-cache", "--elixir", "1.18"])
     assert res.exit_code == 0 and res.stdout.startswith("<!DOCTYPE html>")
+
+
+def test_a_generated_project_page_in_chromium(tmp_path, browser):
+    """400 files with routers in compile cycles with their controllers: every edge to draw is
+    drawn once, the cycles are those of the graph, the recompile sets of the costliest files
+    are exfix's."""
+    project = tmp_path / "p400"
+    subprocess.run([sys.executable, str(HERE.parent / "bench" / "generate.py"), "400", str(project)],
+                   check=True, capture_output=True)
+    page_path = tmp_path / "p400.html"
+    make_page(project, page_path)
+    browser.open(page_path.as_uri())
+    assert browser.evaluate("document.body.dataset.ready") == "1"
+    analysis = analyze(project, "1.18", cache=False)
+    drawn, cycle_files = expected_drawing(analysis)
+    assert cycle_files and drawn
+    shown = browser.evaluate("[...document.querySelectorAll('path.edge')].map(p => [p.dataset.from, p.dataset.to])")
+    assert sorted(map(tuple, shown)) == sorted(drawn)
+    assert set(browser.evaluate("[...document.querySelectorAll('g.node.cycle')].map(g => g.dataset.file)")) == cycle_files
+    # no two boxes overlap
+    boxes = browser.evaluate("[...document.querySelectorAll('g.node rect')].map(r => [+r.getAttribute('x'), "
+                             "+r.getAttribute('y'), +r.getAttribute('width')])")
+    for i, (x, y, w) in enumerate(boxes):
+        for x2, y2, w2 in boxes[i + 1:]:
+            assert y != y2 or x + w <= x2 or x2 + w2 <= x
+    deps = analysis.file_deps()
+    counts = analysis.fanout()
+    for file in sorted(counts, key=lambda f: (-counts[f], f))[:10]:
+        browser.evaluate(f"document.querySelector('#files li[data-file={json.dumps(file)}]').click()")
+        shown = browser.evaluate("[...document.querySelectorAll('#recompile-set li')].map(li => li.textContent)")
+        assert shown == recompiles(deps, file, False, "1.18", export_implies_runtime=False), file
+    assert browser.errors() == []

@@ -192,7 +192,8 @@ def _walk(top: Path):
             spec = _spec(os.path.join(dirpath, ".gitignore"))
             if spec is not None:
                 specs.append((dirpath, spec))
-        if ".git" in dirnames:  # a repository's root: its own excludes apply below
+        if ".git" in dirnames and dirpath != str(top):  # a repository below: its excludes
+            # (the one at ``top`` or above is in ``outside``)
             spec = _spec(os.path.join(dirpath, ".git", "info", "exclude"))
             if spec is not None:
                 specs.append((dirpath, spec))

@@ -86,6 +86,9 @@ def test_git_info_exclude_is_honoured_like_gitignore(tmp_path):
     write(repo / ".gitignore", "vendor/\n")
     found, _ = find_projects([repo])
     assert [f.root.name for f in found] == ["kept"]
+    # from a folder above the repository, its excludes apply inside it
+    found, _ = find_projects([tmp_path])
+    assert [f.root.name for f in found] == ["kept"]
     # from a folder inside the repository, the excludes of the repository above still apply
     found, errors = find_projects([repo / "scratch"])
     assert found == [] and [e.message for e in errors] == ["no mix.exs found here or below"]

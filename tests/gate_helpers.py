@@ -15,7 +15,7 @@ EXAMPLE = ROOT / "fixtures" / "example"
 
 # a module attribute computed from another module, read only in a function: a finding of
 # attribute-to-function (severity warning) with a verified fix
-NEW_FINDING = """defmodule Bookshelf.Report do
+NEW_FINDING = """defmodule Bookshelf.Summary do
   @shelf Bookshelf.Config.default_shelf()
 
   def title, do: "Books on #{@shelf}"

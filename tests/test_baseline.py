@@ -29,9 +29,9 @@ def test_a_baseline_hides_what_it_lists_and_only_that(example):
     # a baselined fix is not made either
     res = exfix("apply", "--baseline", ".exfix-baseline.json", cwd=example)
     assert "wrote 0 files" in res.stderr
-    (example / "lib/bookshelf/report.ex").write_text(NEW_FINDING)
+    (example / "lib/bookshelf/summary.ex").write_text(NEW_FINDING)
     res = exfix("suggest", "--check", "--baseline", ".exfix-baseline.json", cwd=example)
-    assert res.exit_code == 1 and findings(res) == ["attribute-to-function lib/bookshelf/report.ex:2"]
+    assert res.exit_code == 1 and findings(res) == ["attribute-to-function lib/bookshelf/summary.ex:2"]
 
 
 def test_lines_moving_do_not_bring_an_entry_back_but_editing_it_does(example):
@@ -49,13 +49,13 @@ def test_lines_moving_do_not_bring_an_entry_back_but_editing_it_does(example):
 
 
 def test_a_second_identical_finding_is_new(example):
-    report = example / "lib/bookshelf/report.ex"
-    report.write_text(NEW_FINDING)
+    summary = example / "lib/bookshelf/summary.ex"
+    summary.write_text(NEW_FINDING)
     exfix("baseline", cwd=example)
-    report.write_text(NEW_FINDING.replace("end\n", "end\n\n") + NEW_FINDING.replace("Report", "Report2"))
+    summary.write_text(NEW_FINDING.replace("end\n", "end\n\n") + NEW_FINDING.replace("Summary", "Summary2"))
     res = exfix("suggest", "--check", "--baseline", ".exfix-baseline.json", cwd=example)
     assert res.exit_code == 1
-    assert [f for f in findings(res) if "report.ex" in f] == ["attribute-to-function lib/bookshelf/report.ex:8"]
+    assert [f for f in findings(res) if "summary.ex" in f] == ["attribute-to-function lib/bookshelf/summary.ex:8"]
 
 
 def test_paths_are_relative_to_the_baseline_so_any_working_folder_works(example, tmp_path):

@@ -86,7 +86,7 @@ def test_found_in_the_project_or_a_folder_above(tmp_path):
 def example(tmp_path):
     root = copy_example(tmp_path / "example")
     exfix("apply", cwd=root)
-    (root / "lib/bookshelf/report.ex").write_text(NEW_FINDING)
+    (root / "lib/bookshelf/summary.ex").write_text(NEW_FINDING)
     return root
 
 
@@ -114,10 +114,10 @@ def test_rules_off_severities_and_excluded_paths_apply(example):
 
 
 def test_an_excluded_file_gets_no_fix(example):
-    (example / ".exfix.exs").write_text('[exclude: ["lib/bookshelf/report.*"]]')
+    (example / ".exfix.exs").write_text('[exclude: ["lib/bookshelf/summary.*"]]')
     res = exfix("apply", cwd=example)
     assert "wrote 0 files" in res.stderr
-    assert (example / "lib/bookshelf/report.ex").read_text() == NEW_FINDING
+    assert (example / "lib/bookshelf/summary.ex").read_text() == NEW_FINDING
     assert exfix("suggest", "--check", cwd=example).exit_code == 0
 
 

@@ -24,10 +24,10 @@ def test_apply_then_check_is_green_and_a_new_finding_turns_it_red(example):
     assert len(left) == 3 and all(" info: " in line for line in res.stdout.splitlines()
                                   if line.startswith("# ") and not line.startswith("#  "))
     assert "exfix: check passed: no verified fix to apply, no finding at or above error (3 below)" in res.stderr
-    (example / "lib/bookshelf/report.ex").write_text(NEW_FINDING)
+    (example / "lib/bookshelf/summary.ex").write_text(NEW_FINDING)
     res = exfix("suggest", "--check", cwd=example)
     assert res.exit_code == 1
-    assert "attribute-to-function lib/bookshelf/report.ex:2" in findings(res)
+    assert "attribute-to-function lib/bookshelf/summary.ex:2" in findings(res)
     assert "exfix: check failed: 1 verified fix to apply" in res.stderr
 
 

@@ -87,17 +87,17 @@ def test_check_fails_on_a_staged_new_finding_and_apply_fixes_it(repo):
     subprocess.run([sys.executable, "-m", "refactor", "apply", "--elixir", "1.18", "--jobs", "1"],
                    cwd=repo.root, env=repo.env, check=True, capture_output=True)
     git(repo.root, "commit", "-qam", "fixes applied")
-    (repo / "lib/bookshelf/report.ex").write_text(NEW_FINDING)
-    git(repo.root, "add", "lib/bookshelf/report.ex")
+    (repo / "lib/bookshelf/summary.ex").write_text(NEW_FINDING)
+    git(repo.root, "add", "lib/bookshelf/summary.ex")
     res = pre_commit(repo, "exfix-check")
     assert res.returncode == 1
-    assert headers(res.stdout) == [h for h in headers(res.stdout) if "report.ex" in h]
-    assert len(headers(res.stdout)) == 1 and "attribute-to-function lib/bookshelf/report.ex:2" in res.stdout
+    assert headers(res.stdout) == [h for h in headers(res.stdout) if "summary.ex" in h]
+    assert len(headers(res.stdout)) == 1 and "attribute-to-function lib/bookshelf/summary.ex:2" in res.stdout
     assert "check failed: 1 verified fix to apply" in res.stdout
     res = pre_commit(repo, "exfix-apply")
     assert res.returncode == 1 and "files were modified by this hook" in res.stdout
-    assert "defp shelf" in (repo / "lib/bookshelf/report.ex").read_text()
-    git(repo.root, "add", "lib/bookshelf/report.ex")
+    assert "defp shelf" in (repo / "lib/bookshelf/summary.ex").read_text()
+    git(repo.root, "add", "lib/bookshelf/summary.ex")
     assert pre_commit(repo, "exfix-check").returncode == 0
     assert pre_commit(repo, "exfix-apply").returncode == 0
 

@@ -28,28 +28,28 @@ def test_only_changed_files_are_reported(repo):
     res = exfix("suggest", "--since", "HEAD", cwd=repo)
     assert findings(res) == ["attribute-to-function lib/bookshelf/catalog.ex:5"]
     # a new file git does not ignore, and a staged one
-    (repo / "lib/bookshelf/report.ex").write_text(NEW_FINDING)
+    (repo / "lib/bookshelf/summary.ex").write_text(NEW_FINDING)
     res = exfix("suggest", "--check", "--since", "HEAD", cwd=repo)
     assert sorted(findings(res)) == ["attribute-to-function lib/bookshelf/catalog.ex:5",
-                                     "attribute-to-function lib/bookshelf/report.ex:2"]
+                                     "attribute-to-function lib/bookshelf/summary.ex:2"]
     assert res.exit_code == 1
-    git(repo, "add", "lib/bookshelf/report.ex")
+    git(repo, "add", "lib/bookshelf/summary.ex")
     git(repo, "checkout", "lib/bookshelf/catalog.ex")
     res = exfix("suggest", "--since", "HEAD", cwd=repo)
-    assert findings(res) == ["attribute-to-function lib/bookshelf/report.ex:2"]
+    assert findings(res) == ["attribute-to-function lib/bookshelf/summary.ex:2"]
 
 
 def test_committed_changes_since_a_branch_point(repo):
     git(repo, "checkout", "-qb", "feature")
-    (repo / "lib/bookshelf/report.ex").write_text(NEW_FINDING)
+    (repo / "lib/bookshelf/summary.ex").write_text(NEW_FINDING)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "report")
     res = exfix("suggest", "--check", "--since", "main", cwd=repo)
-    assert findings(res) == ["attribute-to-function lib/bookshelf/report.ex:2"] and res.exit_code == 1
+    assert findings(res) == ["attribute-to-function lib/bookshelf/summary.ex:2"] and res.exit_code == 1
     assert findings(exfix("suggest", "--since", "HEAD", cwd=repo)) == []
     # ignored files are not new files
     (repo / ".gitignore").write_text("lib/bookshelf/scratch.ex\n")
-    (repo / "lib/bookshelf/scratch.ex").write_text(NEW_FINDING.replace("Report", "Scratch"))
+    (repo / "lib/bookshelf/scratch.ex").write_text(NEW_FINDING.replace("Summary", "Scratch"))
     assert findings(exfix("suggest", "--since", "HEAD", cwd=repo)) == []
 
 
@@ -61,9 +61,9 @@ def test_a_project_in_a_subfolder_of_the_repository(tmp_path):
     git(top, "init", "-q")
     git(top, "add", "-A")
     git(top, "commit", "-qm", "start")
-    (root / "lib/bookshelf/report.ex").write_text(NEW_FINDING)
+    (root / "lib/bookshelf/summary.ex").write_text(NEW_FINDING)
     res = exfix("suggest", "--since", "HEAD", ".", cwd=top)
-    assert findings(res) == ["attribute-to-function apps/shelf/lib/bookshelf/report.ex:2"]
+    assert findings(res) == ["attribute-to-function apps/shelf/lib/bookshelf/summary.ex:2"]
     assert "in 1 project" in res.stderr  # billing changed nothing: not analysed
 
 

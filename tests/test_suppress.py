@@ -52,7 +52,7 @@ def test_a_comment_naming_no_rule_or_an_unknown_one_is_a_problem_at_its_line():
 def with_new_finding(tmp_path):
     example = copy_example(tmp_path / "example")
     exfix("apply", cwd=example)
-    (example / "lib/bookshelf/report.ex").write_text(NEW_FINDING)
+    (example / "lib/bookshelf/summary.ex").write_text(NEW_FINDING)
     assert exfix("suggest", "--check", cwd=example).exit_code == 1
     return example
 
@@ -60,34 +60,34 @@ def with_new_finding(tmp_path):
 @pytest.mark.parametrize("how", ["line before", "line end", "file"])
 def test_suppressing_the_new_finding_makes_the_gate_green_and_apply_leave_it(with_new_finding, how):
     example = with_new_finding
-    report = example / "lib/bookshelf/report.ex"
+    summary = example / "lib/bookshelf/summary.ex"
     attr = "  @shelf Bookshelf.Config.default_shelf()\n"
     text = {
         "line before": NEW_FINDING.replace(attr, "  # exfix:ignore attribute-to-function\n" + attr),
         "line end": NEW_FINDING.replace(attr, attr.rstrip("\n") + "  # exfix:ignore attribute-to-function\n"),
         "file": "# exfix:ignore-file attribute-to-function\n" + NEW_FINDING,
     }[how]
-    report.write_text(text)
+    summary.write_text(text)
     res = exfix("suggest", "--check", cwd=example)
     assert res.exit_code == 0, res.stderr
-    assert not [f for f in findings(res) if "report.ex" in f]
+    assert not [f for f in findings(res) if "summary.ex" in f]
     res = exfix("apply", cwd=example)
-    assert "wrote 0 files" in res.stderr and report.read_text() == text
+    assert "wrote 0 files" in res.stderr and summary.read_text() == text
 
 
 def test_a_suppression_of_another_rule_hides_nothing(with_new_finding):
     example = with_new_finding
-    report = example / "lib/bookshelf/report.ex"
-    report.write_text("# exfix:ignore-file module-concat\n" + NEW_FINDING)
+    summary = example / "lib/bookshelf/summary.ex"
+    summary.write_text("# exfix:ignore-file module-concat\n" + NEW_FINDING)
     res = exfix("suggest", "--check", cwd=example)
-    assert res.exit_code == 1 and "attribute-to-function lib/bookshelf/report.ex:3" in findings(res)
+    assert res.exit_code == 1 and "attribute-to-function lib/bookshelf/summary.ex:3" in findings(res)
 
 
 def test_a_misspelt_rule_is_an_error_naming_file_and_line(with_new_finding):
     example = with_new_finding
-    (example / "lib/bookshelf/report.ex").write_text(
+    (example / "lib/bookshelf/summary.ex").write_text(
         NEW_FINDING.replace("  @shelf", "  # exfix:ignore attribute-to-functoin\n  @shelf"))
     res = exfix("suggest", "--check", cwd=example)
     assert res.exit_code == 2
-    assert ("lib/bookshelf/report.ex:2: error: exfix:ignore names unknown rule attribute-to-functoin"
+    assert ("lib/bookshelf/summary.ex:2: error: exfix:ignore names unknown rule attribute-to-functoin"
             in res.stderr)

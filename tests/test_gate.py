@@ -72,4 +72,4 @@ def test_help_says_what_fails_and_why_the_default(example):
     res = exfix("suggest", "--help")
     assert "--fail-on [error|warning|info]" in res.stdout
     assert "a verified fix left to apply" in res.stdout
-    assert "`exfix apply` cleaned pass" in " ".join(res.stdout.split())
+    assert "lets a project cleaned by `exfix apply` pass" in " ".join(res.stdout.split())

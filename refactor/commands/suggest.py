@@ -53,7 +53,15 @@ its rule: `# exfix:ignore RULE` on the line before it or at the end of its line,
 `# exfix:ignore-file RULE` anywhere in the file. `exfix rule RULE` shows a rule's docs."""
 
 
-def _options(f):
+baseline_option = click.option(
+    "--baseline", "baseline_file", metavar="FILE", type=click.Path(dir_okay=False),
+    help="Hide the findings this file lists (written by `exfix baseline`).")
+
+
+def _options(f=None, *, baseline=True):
+    """The options suggest, apply and baseline share (baseline: without --baseline)."""
+    if f is None:
+        return lambda g: _options(g, baseline=baseline)
     decorators = [
         click.argument("paths", nargs=-1, type=click.Path(path_type=str), metavar="[PATH]..."),
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="diff", show_default=True,
@@ -75,8 +83,7 @@ def _options(f):
         click.option("--since", metavar="GIT_REF",
                      help="Report only on files changed since this commit (committed, staged, "
                           "modified or new), as `mix credo diff --from-git-ref`."),
-        click.option("--baseline", "baseline_file", metavar="FILE", type=click.Path(dir_okay=False),
-                     help="Hide the findings this file lists (written by `exfix baseline`)."),
+        *([baseline_option] if baseline else []),
         env_option,
         cache_option,
     ]
@@ -101,9 +108,9 @@ Examples:
               help="Exit 1 when a verified fix is left to apply or a finding is at or above "
                    "--fail-on (for CI).")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default=FAIL_ON_DEFAULT, show_default=True,
-              help="With --check, the least severity that fails. The default lets a project "
-                   "`exfix apply` cleaned pass while nothing left would break its build; "
-                   "warning or info also fail on advice that has no automatic fix.")
+              help="With --check, the least severity that fails. The default, error, lets a "
+                   "project cleaned by `exfix apply` pass unless something left breaks its "
+                   "build; warning or info also fail on advice that has no automatic fix.")
 @click.option("--verify-with-mix", is_flag=True,
               help="Also apply the patches to a temporary copy, compile it with `mix compile "
                    "--warnings-as-errors` and compare `mix xref graph` with exfix's graph "
@@ -150,19 +157,16 @@ Examples:
 """
     + EXIT_CODES,
 )
-@_options
+@_options(baseline=False)
 @click.option("--output", "-o", "out_file", metavar="FILE", type=click.Path(dir_okay=False),
               default=".exfix-baseline.json", show_default=True, help="Where to write the baseline.")
-def baseline(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, since, baseline_file,
-             out_file):
+def baseline(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, since, out_file):
     """Write every current finding to a baseline file, for `--baseline FILE` to hide.
 
     Entries are keyed by file, rule and the text of the finding's line (not its number), so
     lines added above a finding do not bring it back; file names are relative to the
     baseline's folder. The findings are printed as `suggest` prints them (--format).
     """
-    if baseline_file:
-        raise click.UsageError("exfix baseline records every finding; --baseline FILE is for suggest and apply")
     code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, False, write=False,
                 since=since, baseline_out=out_file)
     sys.exit(code)

@@ -58,7 +58,8 @@ def restrict(found: list, ref: str) -> list:
         mine = sorted(os.path.relpath(p, root).replace(os.sep, "/") for p in tops[key]
                       if p.startswith(root + os.sep))
         if f.only is not None:
-            mine = [p for p in mine if p in set(f.only)]
+            named = set(f.only)
+            mine = [p for p in mine if p in named]
         if mine:
             f.only = mine
             out.append(f)

@@ -73,3 +73,11 @@ def test_a_ref_that_names_no_commit_or_no_repository_is_an_input_error(repo, tmp
     plain = copy_example(tmp_path / "plain")
     res = exfix("suggest", "--since", "HEAD", cwd=plain)
     assert res.exit_code == 2 and "is not in a git work tree" in res.stderr
+
+
+def test_named_files_and_since_both_narrow(repo):
+    catalog = repo / "lib/bookshelf/catalog.ex"
+    catalog.write_text(catalog.read_text() + "\n")
+    (repo / "lib/bookshelf/summary.ex").write_text(NEW_FINDING)
+    res = exfix("suggest", "--since", "HEAD", "lib/bookshelf/summary.ex", "lib/bookshelf/query.ex", cwd=repo)
+    assert findings(res) == ["attribute-to-function lib/bookshelf/summary.ex:2"]

@@ -147,6 +147,7 @@ class ProjectResult:
     leaf_files: list[str] = field(default_factory=list)  # files with no outgoing edge
     # folders holding its source files (relative to root): apply sweeps stale temporary files
     source_dirs: list[str] = field(default_factory=list)
+    version: str | None = None  # the Elixir version it was analysed as
 
     @property
     def failed(self) -> bool:
@@ -386,6 +387,7 @@ class _Runner:
             if disk.get(rel) != data
         ]
         self.result.fanout_after = self.fanout_now  # with every patch applied
+        self.result.version = self.version
         return self.result
 
     def one_pass(self, sources: dict[str, bytes], number: int) -> None:

@@ -174,3 +174,27 @@ def test_a_broken_config_is_an_error_and_its_projects_are_not_run(example):
     assert res.exit_code == 2
     assert ".exfix.exs:2: error: not a literal: maybe()" in res.stderr
     assert findings(res) == []
+
+
+def test_apply_verifies_what_it_wrote_as_the_configured_version(tmp_path, monkeypatch):
+    import contextlib
+
+    from click.testing import CliRunner
+
+    import refactor.engine as engine
+    from refactor.cli import main
+
+    seen = []
+    real = engine.run_project
+
+    def spy(root, opts, *args, **kwargs):
+        seen.append((bool(opts.rules), opts.version))
+        return real(root, opts, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "run_project", spy)
+    root = copy_example(tmp_path / "example")
+    (root / ".exfix.exs").write_text('[elixir: "1.20"]')
+    with contextlib.chdir(root):
+        res = CliRunner().invoke(main, ["apply", "--jobs", "1"])  # the installed elixir is 1.14
+    assert res.exit_code == 0 and "wrote 2 files" in res.stderr
+    assert seen == [(True, "1.20"), (False, "1.20")]  # the analysis, then the re-verification

@@ -1,9 +1,9 @@
 """``exfix suggest`` and ``exfix apply``: run the rules over one project or a whole monorepo.
 
 Exit codes: 0 done; 1 with ``--check`` when a verified fix is left to apply or a finding is at
-or above ``--fail-on``; 2 for usage or input errors (a path with no project, a broken mix.exs, a file that does not parse, a file that could
-not be written). Errors go to stderr as ``file:line: error: message``; one broken project is
-reported and the others still run.
+or above ``--fail-on``; 2 for usage or input errors (a path with no project, a broken mix.exs,
+a file that does not parse, a file that could not be written). Errors go to stderr as
+``file:line: error: message``; one broken project is reported and the others still run.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         if f.umbrella:  # its apps run on their own graphs; its own mix.exs must still read
             problems.extend(_check_umbrella_root(f.root, cwd))
     units = units_of(found)
-    units = _configured(units, opts, select, skip, strategy, elixir, cwd, problems)
+    units = _configured(units, opts, select, strategy, elixir, cwd, problems)
     if version is None and any((u.opts or opts).version is None for u in units):
         opts.version = resolve_version(None)  # the installed elixir, said once if approximated
         for u in units:
@@ -270,13 +270,13 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         fixable = sum(1 for r in results for s_ in r.suggestions if s_.in_patch)
         click.echo(f"exfix: {_plural(found_n, 'suggestion')} ({fixable} with a verified fix) "
                    f"in {_plural(len(results), 'project')}", err=True)
-    failing = None
-    if check:
-        failing = _gate(results, fail_on)
-    if baseline_out and not all_problems:
-        problems_writing = _write_baseline(results, baseline_out, cwd)
-        all_problems.extend(problems_writing)
-        for p in problems_writing:
+    failing = check and _gate(results, fail_on)
+    if baseline_out and (all_problems or output_failed):
+        click.echo(f"exfix: {baseline_out} not written: the findings are incomplete (errors above)",
+                   err=True)
+    elif baseline_out:
+        for p in _write_baseline(results, baseline_out, cwd):
+            all_problems.append(p)
             click.echo(f"{p.file}: error: {p.message}", err=True)
     if all_problems or output_failed:
         return 2
@@ -327,7 +327,7 @@ def _write_baseline(results: list[ProjectResult], out_file: str, cwd: str) -> li
     return []
 
 
-def _configured(units, base: Options, select, skip, strategy, elixir, cwd, problems) -> list:
+def _configured(units, base: Options, select, strategy, elixir, cwd, problems) -> list:
     """Each unit with the options of its .exfix.exs (found upward from it); a unit whose
     config does not read is reported and left out."""
     from .. import config as cfg_mod
@@ -343,7 +343,7 @@ def _configured(units, base: Options, select, skip, strategy, elixir, cwd, probl
         if key not in by_file:
             try:
                 cfg = cfg_mod.load(found, list(ALL_RULES), display_path(found, cwd))
-                by_file[key] = _with_config(base, cfg, select, skip, strategy, elixir)
+                by_file[key] = _with_config(base, cfg, select, strategy, elixir)
             except cfg_mod.ConfigError as exc:
                 problems.append(Problem(exc.file, exc.line, exc.message))
                 by_file[key] = None
@@ -353,11 +353,11 @@ def _configured(units, base: Options, select, skip, strategy, elixir, cwd, probl
     return kept
 
 
-def _with_config(base: Options, cfg, select, skip, strategy, elixir) -> Options:
+def _with_config(base: Options, cfg, select, strategy, elixir) -> Options:
     """``base`` with what ``cfg`` sets; the command line wins (--rule, --strategy, --elixir)."""
     from dataclasses import replace
 
-    from ..config import ExcludeFilter, ConfigError
+    from ..config import ConfigError, ExcludeFilter
     from ..semantics import resolve
 
     rules = base.rules if select else [r for r in base.rules if r.id not in cfg.disabled]
@@ -511,8 +511,14 @@ def _needs(result: ProjectResult, patch, cwd: str) -> set[str]:
 
 def _reverify(before: list[ProjectResult], opts: Options, jobs, cwd: str, written: set[str]) -> list[Problem]:
     """The written tree, analysed afresh: written files parse, no compile edge or cycle added."""
+    from dataclasses import replace
+
+    from ..engine import Unit
+
     bare = Options(rules=[], rule_options=opts.rule_options, version=opts.version, cwd=opts.cwd)
-    after = run_many([Path(r.root) for r in before], bare, jobs)  # whole projects: all files
+    # whole projects (all files), each as the version it was analysed as (its .exfix.exs')
+    units = [Unit(Path(r.root), opts=replace(bare, version=r.version or opts.version)) for r in before]
+    after = run_many(units, bare, jobs)
     problems = []
     for old, new in zip(before, after):
         if new.stats is None or old.stats is None:

@@ -2,13 +2,14 @@
 
 A path that is itself a project (it holds a ``mix.exs``) is taken whole: an umbrella with
 the apps under the ``apps_path`` its mix.exs declares, or one project, even an app inside an
-umbrella. Any other folder is searched at any depth for folders holding a ``mix.exs``,
-skipping ``deps/``, ``_build/``, ``node_modules/``, ``.git/`` (and ``.elixir_ls/``,
-``cover/``) and whatever git ignores there: the ``.gitignore`` files on the way and above,
-and the repository's ``.git/info/exclude``, read with pathspec as git reads them. Projects do
-not nest: the inside of a project found is not searched, so the apps of an umbrella belong
-to it and are not listed again. ``enclosing_project`` looks upward instead, as git and mix
-users expect from a subfolder (``cd lib && exfix graph``).
+umbrella. A file, ``mix.exs`` included, is reported on alone, within the project that holds
+it. Any other folder is searched at any depth for folders holding a ``mix.exs``, skipping
+``deps/``, ``_build/``, ``node_modules/``, ``.git/`` (and ``.elixir_ls/``, ``cover/``) and
+whatever git ignores there: the ``.gitignore`` files on the way and above, and the
+repository's ``.git/info/exclude``, read with pathspec as git reads them. Projects do not
+nest: the inside of a project found is not searched, so the apps of an umbrella belong to it
+and are not listed again. ``enclosing_project`` looks upward instead, as git and mix users
+expect from a subfolder (``cd lib && exfix graph``).
 """
 
 from __future__ import annotations
@@ -90,10 +91,8 @@ def find_projects(paths: list[str | os.PathLike]) -> tuple[list[Found], list[Dis
             errors.append(DiscoverError(str(raw), "no such file or folder"))
             continue
         if path.is_file():
-            if path.name == "mix.exs":
-                add(path.parent)
-                continue
-            # a source file (as pre-commit passes them): its project, reporting on it alone
+            # a file (as pre-commit passes them, mix.exs too): its project, reporting on that
+            # file alone, so files split over parallel runs are each reported once
             root = project_of(path)
             if root is None:
                 errors.append(DiscoverError(str(raw), "not inside a mix project"))

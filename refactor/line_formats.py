@@ -35,15 +35,19 @@ def concise(results: list[ProjectResult], cwd: str) -> list[str]:
             for where, sug in findings(results, cwd)]
 
 
-def github(results: list[ProjectResult], cwd: str) -> list[str]:
-    """``::warning file=...,line=...,title=...::message`` for each finding: paths relative to
-    the working folder, which in a workflow is the repository's root."""
+def github(results: list[ProjectResult], cwd: str, problems=()) -> list[str]:
+    """``::warning file=...,line=...,title=...::message`` for each finding, then ``::error``
+    for each error (a file that does not parse, a broken mix.exs): paths relative to the
+    working folder, which in a workflow is the repository's root."""
     out = []
     for where, sug in findings(results, cwd):
         level = GITHUB_LEVEL.get(sug.severity, "warning")
         title = f"exfix {sug.rule} ({status(sug)})"
         out.append(f"::{level} file={_property(where)},line={sug.line},title={_property(title)}::"
                    f"{_data(sug.message)}")
+    for p in problems:
+        where = f"file={_property(p.file)}" + (f",line={p.line}" if p.line else "")
+        out.append(f"::error {where},title=exfix::{_data(p.message)}")
     return out
 
 

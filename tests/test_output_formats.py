@@ -74,6 +74,16 @@ def test_github_annotations(example):
         assert message.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%") == s["message"]
 
 
+def test_github_annotations_for_errors(example):
+    (example / "lib" / "broken.ex").write_text("defmodule Broken do\n  def f(, do: 1\nend\n")
+    res = run("suggest", "example", "--format", "github", "-j", "1")
+    assert res.exit_code == 2
+    errors = [line for line in res.stdout.splitlines() if line.startswith("::error ")]
+    assert errors == ["::error file=example/lib/broken.ex,line=2,title=exfix::syntax error; "
+                      "exfix rewrites nothing in this file"]
+    assert "example/lib/broken.ex:2: error: syntax error" in res.stderr  # and on stderr as ever
+
+
 def test_github_escaping():
     from refactor.line_formats import _data, _property
 

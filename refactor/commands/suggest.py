@@ -259,7 +259,10 @@ def _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check,
         elif fmt in ("concise", "github"):
             from .. import line_formats
 
-            lines = getattr(line_formats, fmt)(results, cwd)
+            if fmt == "github":
+                lines = line_formats.github(results, cwd, [p for r in results for p in r.errors] + problems)
+            else:
+                lines = line_formats.concise(results, cwd)
             out.write("".join(line + "\n" for line in lines))
         else:
             colour = output.use_colour(color, out)

@@ -101,13 +101,22 @@ Examples:
     + EXIT_CODES,
 )
 @_options
-def apply(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir):
+@click.option("--verify-with-mix/--no-verify-with-mix", "with_mix", default=True, show_default=True,
+              help="Before writing, compile the patches with mix in a copy of the project (its "
+                   "_build and deps included, so only what changed compiles again): a patched file "
+                   "that does not compile or adds a warning is reverted, not written; a file `mix "
+                   "format` found clean is formatted after patching. Needs mix on PATH and a "
+                   "project compiled for the environment (_build/ENV); otherwise the patches are "
+                   "checked against exfix's graph only, and apply says so.")
+def apply(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, with_mix):
     """Write the patches `suggest` shows, each file atomically, then re-verify.
 
-    A file changed on disk since it was analysed, a read-only file or a symbolic link is left
-    alone and reported. A second `apply` changes nothing.
+    With mix on PATH and a compiled project, the compiler checks the patches first (see
+    --verify-with-mix). A file changed on disk since it was analysed, a read-only file or a
+    symbolic link is left alone and reported. A second `apply` changes nothing.
     """
-    code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, False, write=True)
+    code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, False, write=True,
+                with_mix=with_mix)
     sys.exit(code)
 
 
@@ -139,6 +148,12 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
     written: list[str] | None = None
     refused = None
     if write:
+        if with_mix:
+            from ..applycheck import judge
+            from ..mixconfig import mix_env
+
+            for line in judge(results, mix_env(), cwd):
+                click.echo(line, err=True)
         written, refused, more = _write(results, opts, jobs, cwd, opts.inside)
         problems.extend(more)
 
@@ -189,7 +204,7 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
                    f"in {_plural(len(results), 'project')}", err=True)
     if all_problems or output_failed:
         return 2
-    if with_mix and not _verify_with_mix(results, version):
+    if with_mix and not write and not _verify_with_mix(results, version):
         return 1
     if check and any(r.suggestions for r in results):
         return 1

@@ -13,7 +13,8 @@ from refactor.rules._common import (
     line_span,
     references,
 )
-from refactor.rules._unused import IDENT, _in_quote, dynamic_definitions, imported_names, opaque_uses, template_reason
+from refactor.rules._sight import Blind, atoms, opaque, unfollowed
+from refactor.rules._unused import IDENT, _in_quote, dynamic_definitions, imported_names, template_reason
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
 from refactor.syntax import call_arguments, call_name, line, text
 
@@ -109,6 +110,7 @@ class ImportToAlias(Rule):
         written = text(args[0])
         head = f"import {written} is used only for"
         used = sorted({r.function for r in imports})
+        used_names = {f.split("/")[0] for f in used}
         macros = {n for n, _ in info.macros}
         try:
             bad = [f for f in used if f.split("/")[0] in macros]
@@ -119,9 +121,10 @@ class ImportToAlias(Rule):
             remote_macros = [r.function for r in refs if r.kind == "call" and r.function.split("/")[0] in macros]
             if remote_macros:
                 raise Refusal(f"the import also requires {written} for {remote_macros[0]}")
-            for use in opaque_uses(ctx, scope):
-                raise Refusal(f"`use {use}` in the same scope may inject calls that rely on it "
-                              "(exfix expands only the project's own `__using__` macros)")
+            unfollowed(ctx, path)
+            opaque(ctx, scope)
+            atoms(source, enclosing_module(node).start_byte, enclosing_module(node).end_byte,
+                  imported_names(info, args) or set(used_names), f"the function {{name}} imported from {written}")
             prefix = self.prefix(written, scope, node)
             edits = self.call_edits(source, node, scope, imports, locals_, prefix, info, args)
             span = line_span(source, node)
@@ -130,6 +133,9 @@ class ImportToAlias(Rule):
         except Refusal as why:
             return Diagnostic(RULE_ID, path, line(node), "info",
                               f"import {written} could become remote calls, but: {why}")
+        except Blind as why:
+            return Diagnostic(RULE_ID, path, line(node), "info",
+                              f"import {written} could become remote calls, but: {why}", refused=why.kind)
         edits.append(Edit(span[0], absorb_blank(source, span), b"", tidy=True))
         message = (
             f"{head} {', '.join(used)}: call them as {prefix}.f(...) and drop the import, "

@@ -52,7 +52,7 @@ def apply_verdict(result: ProjectResult, verdict: BuildVerdict, cwd: str) -> lis
             sug.reasons.append(f"reverted: {reverted[hit[0]]}")
     formatted = sum(1 for p in kept if p.file in verdict.formatted)
     lines.append(
-        f"mix: {result.display}: {len(kept)} patched file{'s' if len(kept) != 1 else ''} compile with no new "
+        f"mix: {result.display}: {len(kept)} patched file{'s compile' if len(kept) != 1 else ' compiles'} with no new "
         f"warning, {len(reverted)} reverted, {formatted} formatted by mix format "
         f"({verdict.compiles} mix compile in a copy, {verdict.seconds:.1f} s)")
     return lines

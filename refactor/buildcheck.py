@@ -165,7 +165,8 @@ class _Judge:
     def blame(self, proc, fresh: list[mixdiag.Diagnostic], live: dict) -> dict[str, str]:
         """The patched files to revert, each with what mix said about it."""
         out: dict[str, str] = {}
-        for d in fresh:
+        # "== Compilation error in file x ==" says less than the error under it
+        for d in sorted(fresh, key=lambda d: d.message == "compilation error"):
             if d.file in live and d.file not in out:
                 what = "does not compile" if d.kind == "error" else "adds a warning"
                 out[d.file] = f"the patched file {what}: {d.describe()}"

@@ -189,6 +189,9 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
     tables = []
     if stats:
         tables.append(report.stats_table(results))
+        refused_by_kind = report.refused_table(results)
+        if refused_by_kind is not None:
+            tables.append(refused_by_kind)
     if len(results) > 1 or stats:
         tables.append(report.projects_table(results))
     if tables:

@@ -8,13 +8,13 @@ from tree_sitter import Node
 
 from refactor.parse import captures, load_query
 from refactor.rules._common import (
-    absorb_blank,
     clean_sources,
     compile_count,
     directive_target,
-    references,
     enclosing_module,
     line_span,
+    references,
+    removal,
 )
 from refactor.rules._sight import Blind, atoms, opaque, unfollowed
 from refactor.rules.base import Diagnostic, Edit, Fix, RuleContext
@@ -119,7 +119,7 @@ class UnusedDirective:
             f"{head} is unused in its scope and only adds an export dependency on {sink}, "
             f"so this file recompiles whenever {target}'s public functions or macros change"
         )
-        return Diagnostic(self.id, path, line(node), "warning", message, Fix([Edit(span[0], absorb_blank(source, span), b"", tidy=True)]))
+        return Diagnostic(self.id, path, line(node), "warning", message, Fix([removal(source, span)]))
 
     def unused(self, node, info, args, refs, source, scope) -> bool:
         """True when nothing of the module is used in the statement's scope (``refs``: the

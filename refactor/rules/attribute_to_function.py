@@ -9,7 +9,6 @@ from tree_sitter import Node
 from refactor.parse import captures, load_query
 from refactor.rules._common import (
     DEF_KINDS,
-    absorb_blank,
     clean_sources,
     compile_count,
     enclosing_module,
@@ -18,6 +17,7 @@ from refactor.rules._common import (
     module_name,
     newline_of,
     private_function_edit,
+    removal,
 )
 from refactor.rules._sight import Blind, atoms, opaque, unfollowed
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
@@ -179,7 +179,7 @@ class AttributeToFunction(Rule):
                 RULE_ID, path, line(node), "warning",
                 f"{head}; not rewritten: the module's `end` shares its line with other code",
             )
-        edits = [Edit(span[0], absorb_blank(source, span), b"", tidy=True), function]
+        edits = [removal(source, span), function]
         for read in my_reads:
             edits.append(Edit(read.start_byte, read.end_byte, f"{name}()".encode()))
         message = (

@@ -10,7 +10,6 @@ from tree_sitter import Node
 from refactor.parse import captures, load_query
 from refactor.rules._common import (
     DEF_KINDS,
-    absorb_blank,
     clean_sources,
     compile_count,
     enclosing_module,
@@ -20,6 +19,7 @@ from refactor.rules._common import (
     module_name,
     newline_of,
     private_function_edit,
+    removal,
     tuple_of,
 )
 from refactor.rules.attribute_to_function import AttributeToFunction, _short, _where
@@ -314,7 +314,7 @@ class BodyTimeCall(Rule):
             raise Refusal(f"the assignment to `{var}` shares its line with other code", kind=MANUAL)
         nl = newline_of(source)
         value_text = text(value)
-        edits = [Edit(span[0], absorb_blank(source, span), b"", tidy=True)]
+        edits = [removal(source, span)]
         if len(fragments) == 1 and "\n" not in value_text:
             unquote, _ = fragments[0]
             needs_parens = value.type not in ATOMIC and unquote.parent is not None and unquote.parent.type not in (

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
 from refactor.parse import captures, load_query
 from refactor.rules._common import (
-    absorb_blank,
     clean_sources,
     directive_target,
     enclosing_module,
     line_span,
     references,
+    removal,
 )
 from refactor.rules._sight import Blind, atoms, opaque, unfollowed
 from refactor.rules._unused import IDENT, _in_quote, dynamic_definitions, imported_names, template_reason
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
-from refactor.syntax import call_arguments, call_name, line, text
+from refactor.syntax import call_arguments, call_name, keyword_get, line, text
 
 RULE_ID = "import-to-alias"
 QUERY_NAME = "import_to_alias"
@@ -136,7 +138,7 @@ class ImportToAlias(Rule):
         except Blind as why:
             return Diagnostic(RULE_ID, path, line(node), "info",
                               f"import {written} could become remote calls, but: {why}", refused=why.kind)
-        edits.append(Edit(span[0], absorb_blank(source, span), b"", tidy=True))
+        edits.append(removal(source, span))
         message = (
             f"{head} {', '.join(used)}: call them as {prefix}.f(...) and drop the import, "
             f"so this file no longer recompiles when {target}'s exports change"
@@ -144,15 +146,21 @@ class ImportToAlias(Rule):
         return Diagnostic(RULE_ID, path, line(node), "info", message, Fix(edits))
 
     def prefix(self, written: str, scope: Node, node: Node) -> str:
+        """How to write the module in calls: the alias in scope for it (``alias A.B``,
+        ``alias A.{B, C}``, ``alias A.B, as: X``, in this block or one around it, written
+        before the import), else as the import writes it."""
         if "." not in written:
             return written
-        for stmt in scope.named_children:
-            if stmt.start_byte >= node.start_byte:
-                break
-            if stmt.type == "call" and call_name(stmt) == "alias":
-                a = call_arguments(stmt)
-                if len(a) == 1 and text(a[0]) == written:
-                    return written.rsplit(".", 1)[1]
+        here, block = node, scope
+        while block is not None:
+            for stmt in block.named_children:
+                if stmt.start_byte >= here.start_byte:
+                    break
+                if stmt.type == "call" and call_name(stmt) == "alias":
+                    short = _aliases(stmt).get(written)
+                    if short is not None:
+                        return short
+            here, block = block, block.parent
         return written
 
     def call_edits(self, source, node, scope, imports, locals_, prefix, info, args) -> list[Edit]:
@@ -212,6 +220,25 @@ class ImportToAlias(Rule):
         if left:
             return [f"{left[0].kind} references to {left[0].target} remain (line {left[0].line})"]
         return []
+
+
+MULTI_ALIAS = re.compile(r"^([A-Z][\w.]*)\.\{(.*)\}$", re.S)
+
+
+def _aliases(stmt: Node) -> dict[str, str]:
+    """The modules an ``alias`` statement names, each with the name it gives them."""
+    args = call_arguments(stmt)
+    if not args:
+        return {}
+    first = re.sub(r"\s+", "", text(args[0]))
+    as_ = keyword_get(args[1:], "as")
+    if as_ is not None:
+        return {first: text(as_)} if as_.type == "alias" else {}
+    multi = MULTI_ALIAS.match(first)
+    if multi:
+        return {f"{multi.group(1)}.{part}": part.rsplit(".", 1)[-1]
+                for part in multi.group(2).split(",") if part}
+    return {first: first.rsplit(".", 1)[-1]}
 
 
 def _captures(scope: Node, after: Node, names: set[str]) -> list[tuple[Node, int]]:

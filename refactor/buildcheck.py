@@ -2,11 +2,9 @@
 a warning, is reverted (never written).
 
 The folder mix builds the project in (the project, or the umbrella holding it: where
-``_build/<env>`` is) is copied whole, ``_build`` and ``deps`` included, to a temporary
-folder, so mix compiles the copy incrementally: the dependencies are not built again (mix
-1.15+ keys its manifest on the project's path, so it compiles the project's own files once
-more; 1.14 only what changed). Measured on the bundled example and on live_beats: see
-``bench/README.md``. In the copy:
+``_build/<env>`` is) is copied whole, ``_build`` and ``deps`` included, and kept between runs
+(``shadow.py``), so mix compiles the copy incrementally and the dependencies are not built
+again. In the copy:
 
 1. the files to patch are formatted by ``mix format`` as they are; those it leaves
    unchanged were clean, and stay clean: once patched, ``mix format`` formats them (with
@@ -18,22 +16,21 @@ more; 1.14 only what changed). Measured on the bundled example and on live_beats
    a warning the baseline lacks, gets its original text back, and mix compiles again, until
    the build holds. An error or new warning that names no patched file reverts every patch.
 
-The project itself is never touched: ``apply`` writes what this leaves, afterwards.
+The project's own files are never touched here (the copy lives under ``_build/exfix``, which
+mix does not read): ``apply`` writes what this leaves, afterwards.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import mixdiag
 from .mixcheck import Runner, run_on_path
+from .shadow import build_copy
 
-GENERATED = (".git", "node_modules", ".elixir_ls", "xref_graph.dot", "xref_graph.json")
 MAX_ROUNDS = 8  # compiles after the baseline; past it, what still fails is all reverted
 
 
@@ -66,27 +63,15 @@ def check_build(root: Path, patches, env: str, run: Runner = run_on_path,
     home = build_root(root, env)
     if home is None:
         return BuildVerdict(False, f"the project has no _build/{env} (run mix compile first)")
-    base = Path(tempfile.mkdtemp(prefix="exfix-build-", dir=workdir))
-    try:
-        copy = base / home.name
-        shutil.copytree(home, copy, symlinks=True, ignore=_skip)
+    with build_copy(home, env, workdir) as copy:
         prefix = root.resolve().relative_to(home).as_posix()
         judge = _Judge(copy, {_join(prefix, p.file): p for p in patches}, env, run)
         verdict = judge.run()
-        verdict.reverted = {_strip(prefix, f): why for f, why in verdict.reverted.items()}
-        verdict.formatted = {_strip(prefix, f): data for f, data in verdict.formatted.items()}
-        verdict.unformatted = sorted(_strip(prefix, f) for f in verdict.unformatted)
-        verdict.seconds = time.monotonic() - started
-        return verdict
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def _skip(dirpath: str, names: list[str]) -> list[str]:
-    skipped = [n for n in names if n in GENERATED]
-    if os.path.basename(dirpath) == "_build" and "exfix" in names:
-        skipped.append("exfix")  # exfix's own cache
-    return skipped
+    verdict.reverted = {_strip(prefix, f): why for f, why in verdict.reverted.items()}
+    verdict.formatted = {_strip(prefix, f): data for f, data in verdict.formatted.items()}
+    verdict.unformatted = sorted(_strip(prefix, f) for f in verdict.unformatted)
+    verdict.seconds = time.monotonic() - started
+    return verdict
 
 
 def _join(prefix: str, rel: str) -> str:

@@ -41,6 +41,7 @@ from typing import Callable
 
 import networkx as nx
 
+from .baseline import LineText
 from .facts import STRENGTH
 from .files import read_bytes
 from .parse import first_error, parse, restore_nul
@@ -91,6 +92,7 @@ class Suggestion:
     written: bool = False  # apply wrote it
     found_in_pass: int = 1  # 2+: found on the text the fixes of earlier passes leave
     refused: str = ""  # the kind of blind spot that made the rule refuse a fix (rules/_sight.py)
+    code: str = ""  # the text of its line as analysed, blanks squeezed (the baseline's key)
 
     @property
     def offered(self) -> bool:
@@ -146,6 +148,7 @@ class ProjectResult:
     leaf_files: list[str] = field(default_factory=list)  # files with no outgoing edge
     # folders holding its source files (relative to root): apply sweeps stale temporary files
     source_dirs: list[str] = field(default_factory=list)
+    version: str | None = None  # the Elixir version it was analysed as
 
     @property
     def failed(self) -> bool:
@@ -164,6 +167,13 @@ class Options:
     # real paths of the folders fixes may write in (the projects and the paths the user
     # named); () = anywhere. See ``_Runner.write_refusal``.
     inside: tuple[str, ...] = ()
+    # what hides a finding before its fix is considered (inline suppressions, excluded
+    # paths, a baseline): objects with ``keep(root, diagnostics, sources)`` returning the
+    # diagnostics to report, and ``problems(sources, wanted)`` returning (file, line,
+    # message) of what they cannot read. Picklable: they go to the worker processes.
+    filters: tuple = ()
+    # rule id -> the severity its findings take (a project's .exfix.exs)
+    severities: dict = field(default_factory=dict)
 
 
 # The seams to the project loader and the analyser; tests may pass their own.
@@ -378,6 +388,7 @@ class _Runner:
             if disk.get(rel) != data
         ]
         self.result.fanout_after = self.fanout_now  # with every patch applied
+        self.result.version = self.version
         return self.result
 
     def one_pass(self, sources: dict[str, bytes], number: int) -> None:
@@ -409,7 +420,12 @@ class _Runner:
             self.result.compile_edge_list = sorted(self.base_edges)
             graph = self.analysis.file_graph
             self.result.leaf_files = sorted(f for f in graph.nodes if graph.out_degree(f) == 0)
+            for f in self.opts.filters:
+                for rel, line, message in f.problems(sources, self.wanted):
+                    self.error(rel, line, message)
         self.ctx = RuleContext(self.project, self.analysis, sources, dict(self.opts.rule_options))
+        found: list[Diagnostic] = []
+        rule_of: dict[int, Rule] = {}
         for rule_cls in self.opts.rules:
             rule = rule_cls()
             try:
@@ -422,9 +438,19 @@ class _Runner:
             for diag in sorted(diagnostics, key=lambda d: (d.file, d.line)):
                 if not self.wanted(diag.file):
                     continue
-                sug = self.consider(rule, diag)
-                self.origin[id(sug)] = (rule, diag)
-                self.result.suggestions.append(sug)
+                diag.rule = diag.rule or rule.id
+                diag.severity = self.opts.severities.get(diag.rule, diag.severity)
+                rule_of[id(diag)] = rule
+                found.append(diag)
+        for f in self.opts.filters:
+            found = f.keep(self.root, found, sources)
+        lines = LineText(sources)
+        for diag in found:
+            rule = rule_of[id(diag)]
+            sug = self.consider(rule, diag)
+            sug.code = lines.at(diag.file, diag.line)
+            self.origin[id(sug)] = (rule, diag)
+            self.result.suggestions.append(sug)
         self.verify_pending()
         self.build_patches()
 
@@ -832,6 +858,7 @@ class Unit:
 
     root: Path
     only: list[str] | None = None
+    opts: Options | None = None  # this project's own options (its .exfix.exs), else the run's
 
 
 def units_of(found) -> list[Unit]:
@@ -859,7 +886,7 @@ def _unit(item) -> Unit:
 
 def _run_unit(args):
     unit, opts, loader, analyzer = args
-    return run_project(unit.root, opts, loader, analyzer, only=unit.only)
+    return run_project(unit.root, unit.opts or opts, loader, analyzer, only=unit.only)
 
 
 def run_many(
@@ -883,7 +910,7 @@ def run_many(
         if started:
             started()
         for i, unit in enumerate(units):
-            results[i] = run_project(unit.root, opts, loader, analyzer, only=unit.only)
+            results[i] = run_project(unit.root, unit.opts or opts, loader, analyzer, only=unit.only)
             if progress:
                 progress(results[i])
         return results  # type: ignore[return-value]

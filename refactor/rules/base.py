@@ -144,6 +144,10 @@ class Rule:
     summary: str = ""
     # Fixes of an unsafe rule are only applied on explicit request.
     safe: bool = True
+    # False for a rule that only advises (where only a person can decide): it has no fix
+    fixes: bool = True
+    # option name -> int, str or a tuple of the words allowed: what .exfix.exs may set
+    config_options: dict = {}
 
     def check(self, ctx: RuleContext) -> list[Diagnostic]:
         raise NotImplementedError

@@ -1416,6 +1416,9 @@ class HoistConditionalUse(Rule):
     id = RULE_ID
     summary = "use/import/require inside a body-level if: hoist the condition above defmodule"
     safe = True
+    # what a project's .exfix.exs may set for this rule (see refactor/config.py)
+    config_options = {"strategy": tuple(STRATEGIES), "hoist_max_lines": int, "guard_module": str,
+                      "guard_path": str}
     _helper_has_else = True
 
     # ---- options

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 START = re.compile(r"^\s*(warning|error):\s*(.*)$|^\s*\*\* \((\w+(?:\.\w+)*)\)\s*(.*)$")
 COMPILATION_ERROR = re.compile(r"^== Compilation error in file (\S+) ==")
 LOCATION = re.compile(r"(?:^|[\s(\"'])((?:[\w.@+-]+/)*[\w.@+-]+\.(?:exs?|[hl]?eex)):(\d+)")
-LINE_WORDS = re.compile(r"\b(line|lines) \d+\b|\.(?:exs?|[hl]?eex):\d+(?::\d+)?")
+LINE_WORDS = re.compile(r"\b(line|lines) \d+\b|(\.(?:exs?|[hl]?eex)):\d+(?::\d+)?")
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def parse(output: str) -> list[Diagnostic]:
             if m:
                 file, line = m.group(1).removeprefix("./"), int(m.group(2))
                 break
-        message = LINE_WORDS.sub(lambda m: m.group(0).split(" ")[0] + " N" if m.group(1) else "", head[1])
+        message = LINE_WORDS.sub(lambda m: f"{m.group(1)} N" if m.group(1) else m.group(2), head[1])
         out.append(Diagnostic(head[0], message.strip(), file, line))
 
     for text in output.splitlines():

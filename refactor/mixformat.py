@@ -18,7 +18,7 @@ class Formatter:
     def __init__(self, mix: Mix, copy: Path):
         self.mix = mix
         self.copy = copy
-        self.usable = any(copy.glob(".formatter.exs"))
+        self.usable = (copy / ".formatter.exs").is_file()
 
     def clean(self, files: list[str]) -> set[str]:
         """The Elixir files of ``files`` (relative to the copy) that ``mix format`` leaves as

@@ -587,8 +587,7 @@ class Expander(Quoting):
         if not args:
             return env
         if name in TYPESPEC_ATTRS:
-            if self.sem.typespec_structs:
-                self.typespec_structs(args[0], env)
+            self.typespec_structs(args[0], env)
             return env
         inner = replace(env, attribute=name)
         value = args[0]
@@ -634,15 +633,19 @@ class Expander(Quoting):
         return None
 
     def typespec_structs(self, node: Node, env: Env) -> None:
-        """1.18+ expands structs named in typespecs (an export reference)."""
+        """A struct named in a typespec is expanded: an export reference to its module, and
+        its alias a runtime one (every version); the module's own struct is traced since
+        1.18 only."""
         stack = [node]
         while stack:
             n = stack.pop()
             if n.type == "struct":
                 inner = named_children(n)
                 target = self.resolve(inner[0], env) if inner else None
-                if target is not None:
+                if target is not None and (target != env.module or self.sem.typespec_own_struct):
                     self.emit(env, inner[0], target, "struct", "export")
+                    if target != env.module:
+                        self.emit(env, inner[0], target, "alias", "runtime")
             stack.extend(reversed(named_children(n)))
 
     def callback_target(self, node: Node, env: Env, default: str) -> tuple[str, str] | None:

@@ -37,7 +37,7 @@ SINCE = {
     "attribute_trace_origin": (1, 18),
     "compile_env_default_runtime": (1, 15),
     "attribute_literals_partial": (1, 15),
-    "typespec_structs": (1, 18),
+    "typespec_own_struct": (1, 18),
     "protocol_any_runtime": (1, 20),
     "protocol_builtins_untraced": (1, 16),
 }
@@ -72,8 +72,9 @@ class Semantics:
     # 1.15+: attribute values expand their literal parts (Macro.expand_literals); before,
     # only a value that is a literal as a whole had its aliases made runtime
     attribute_literals_partial: bool
-    # 1.18+: structs named in typespecs are expanded (export references)
-    typespec_structs: bool
+    # 1.18+: a typespec naming the module's own struct (%__MODULE__{}) traces it (another
+    # module's struct in a typespec is an export reference in every version)
+    typespec_own_struct: bool
     # a protocol depends on its Any implementation at compile time (up to 1.19)
     protocol_any_compile: bool
     # up to 1.15: a protocol's impl_for references the implementations for built-in types
@@ -112,7 +113,7 @@ def semantics(version: str) -> Semantics:
         after_compile_traced=since("after_compile_traced"),
         compile_env_default_runtime=since("compile_env_default_runtime"),
         attribute_literals_partial=since("attribute_literals_partial"),
-        typespec_structs=since("typespec_structs"),
+        typespec_own_struct=since("typespec_own_struct"),
         protocol_any_compile=not since("protocol_any_runtime"),
         protocol_builtins_runtime=not since("protocol_builtins_untraced"),
     )

@@ -54,6 +54,16 @@ def _options(f):
                      help="How rules that can cut an edge several ways do it."),
         click.option("--allow-concat", is_flag=True,
                      help="Also use the last-resort rewrite (Module.concat); see its warnings."),
+        click.option("--min-gain", type=int, default=1, show_default=True, metavar="N",
+                     help="Offer only fixes whose gain is at least N. The gain of a fix is the "
+                          "recompiles it saves over the project: the sum, over every file, of "
+                          "how many files mix recompiles when that file changes, before the "
+                          "fix minus after it (the drop in mean fan-out times the number of "
+                          "files). A fix below N is not shown nor applied; the last line counts "
+                          "them per rule."),
+        click.option("--all", "show_all", is_flag=True,
+                     help="Offer every verified fix, also those that save no recompile "
+                          "(overrides --min-gain)."),
         click.option("--elixir", "elixir", metavar="VERSION",
                      help="Label edges as this Elixir version does (default: the installed elixir)."),
         env_option,
@@ -80,14 +90,16 @@ Examples:
               help="Also apply the patches to a temporary copy, compile it with `mix compile "
                    "--warnings-as-errors` and compare `mix xref graph` with exfix's graph "
                    "(needs mix on PATH; exit 1 when mix disagrees).")
-def suggest(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, verify_with_mix):
-    """Show every verified patch as a unified diff; write nothing.
+def suggest(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, min_gain, show_all, elixir,
+            check, verify_with_mix):
+    """Show every verified patch as a unified diff, the fixes that save the most
+    recompiles first; write nothing.
 
     PATH may be a mix project, an umbrella, or any folder holding projects at any depth
     (default: the current folder).
     """
     code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write=False,
-                with_mix=verify_with_mix)
+                with_mix=verify_with_mix, min_gain=None if show_all else min_gain)
     sys.exit(code)
 
 
@@ -101,20 +113,22 @@ Examples:
     + EXIT_CODES,
 )
 @_options
-def apply(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir):
+def apply(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, min_gain, show_all, elixir):
     """Write the patches `suggest` shows, each file atomically, then re-verify.
 
-    A file changed on disk since it was analysed, a read-only file or a symbolic link is left
-    alone and reported. A second `apply` changes nothing.
+    The same selection as `suggest`: fixes below --min-gain are not written. A file changed
+    on disk since it was analysed, a read-only file or a symbolic link is left alone and
+    reported. A second `apply` changes nothing.
     """
-    code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, False, write=True)
+    code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, False, write=True,
+                min_gain=None if show_all else min_gain)
     sys.exit(code)
 
 
 
 
 def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write,
-         with_mix=False) -> int:
+         with_mix=False, min_gain: int | None = None) -> int:
     try:
         rules = get_rules(select, skip)
     except ValueError as exc:
@@ -130,6 +144,7 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         allow_unsafe=allow_concat,
         cwd=cwd,
         inside=_boundaries(found, paths),
+        min_gain=min_gain,
     )
     for f in found:
         if f.umbrella:  # its apps run on their own graphs; its own mix.exs must still read
@@ -187,6 +202,9 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         fixable = sum(1 for r in results for s_ in r.suggestions if s_.in_patch)
         click.echo(f"exfix: {_plural(found_n, 'suggestion')} ({fixable} with a verified fix) "
                    f"in {_plural(len(results), 'project')}", err=True)
+    hidden = _hidden_line(results, min_gain, write)
+    if hidden:
+        click.echo(hidden, err=True)
     if all_problems or output_failed:
         return 2
     if with_mix and not _verify_with_mix(results, version):
@@ -231,6 +249,22 @@ def _boundaries(found, paths) -> tuple[str, ...]:
     named = [Path(p) for p in paths or ["."]]
     roots = [f.root for f in found] + [p if p.is_dir() else p.parent for p in named]
     return tuple(sorted({os.path.realpath(r) for r in roots if os.path.exists(r)}))
+
+
+def _hidden_line(results: list[ProjectResult], min_gain: int | None, write: bool) -> str:
+    """The verified fixes left out for saving fewer than ``min_gain`` recompiles, per rule."""
+    by_rule: dict[str, int] = {}
+    for r in results:
+        for sug in r.hidden:
+            by_rule[sug.rule] = by_rule.get(sug.rule, 0) + 1
+    if not by_rule:
+        return ""
+    n = sum(by_rule.values())
+    rules = ", ".join(f"{rule} {count}" for rule, count in sorted(by_rule.items()))
+    what = "saves no recompile" if min_gain == 1 else f"saves fewer than {min_gain} recompiles"
+    return (f"exfix: {n} verified fix{'es' if n != 1 else ''} {'not written' if write else 'not shown'} ({rules}): "
+            f"{'each' if n > 1 else 'it'} {what}; --all {'writes' if write else 'shows'} "
+            f"{'them' if n > 1 else 'it'}")
 
 
 def _plural(n: int, word: str) -> str:

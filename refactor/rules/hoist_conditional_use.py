@@ -1416,6 +1416,7 @@ class HoistConditionalUse(Rule):
     id = RULE_ID
     summary = "use/import/require inside a body-level if: hoist the condition above defmodule"
     safe = True
+    for_gain = False  # it repairs a build without the module, whatever the recompiles
     _helper_has_else = True
 
     # ---- options

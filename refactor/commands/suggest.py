@@ -60,7 +60,8 @@ def _options(f):
                           "how many files mix recompiles when that file changes, before the "
                           "fix minus after it (the drop in mean fan-out times the number of "
                           "files). A fix below N is not shown nor applied; the last line counts "
-                          "them per rule."),
+                          "them per rule. hoist-conditional-use, which repairs builds, is "
+                          "offered whatever its gain."),
         click.option("--all", "show_all", is_flag=True,
                      help="Offer every verified fix, also those that save no recompile "
                           "(overrides --min-gain)."),
@@ -81,11 +82,13 @@ Examples:
   exfix suggest                        # this project, or every project below this folder
   exfix suggest --check --format sarif > exfix.sarif   # CI: code scanning, fail on findings
   exfix suggest > fix.patch && git apply fix.patch      # same result as exfix apply
+  exfix suggest --min-gain 20          # only fixes that save 20 recompiles or more
 """
     + EXIT_CODES,
 )
 @_options
-@click.option("--check", is_flag=True, help="Exit 1 when there is any suggestion (for CI).")
+@click.option("--check", is_flag=True,
+              help="Exit 1 when there is any suggestion (for CI); fixes below --min-gain do not count.")
 @click.option("--verify-with-mix", is_flag=True,
               help="Also apply the patches to a temporary copy, compile it with `mix compile "
                    "--warnings-as-errors` and compare `mix xref graph` with exfix's graph "

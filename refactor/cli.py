@@ -15,6 +15,9 @@ from . import __version__, output
 COMMANDS = {
     "suggest": ("refactor.commands.suggest", "suggest"),
     "apply": ("refactor.commands.suggest", "apply"),
+    "baseline": ("refactor.commands.suggest", "baseline"),
+    "rules": ("refactor.commands.rules", "rules"),
+    "rule": ("refactor.commands.rules", "rule"),
     "graph": ("refactor.commands.graph", "graph"),
     "trace": ("refactor.commands.graph", "trace"),
     "recompiles": ("refactor.commands.graph", "recompiles"),
@@ -69,6 +72,7 @@ Start with:
   exfix graph --label compile-connected   the edges that make files recompile transitively
   exfix recompiles lib/my_app/repo.ex     what recompiles when that file changes
   exfix fanout                            the files that cost most, and what to break
+  exfix rules                             the rules; exfix rule ID shows one's docs
 Every command takes --help.""",
 )
 @click.version_option(__version__, prog_name="exfix")

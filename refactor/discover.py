@@ -1,7 +1,8 @@
 """Find the mix projects under the paths a user names.
 
 A path that is itself a project (it holds a ``mix.exs``) is taken whole: an umbrella with
-its apps, or one project, even an app inside an umbrella. Any other folder is searched at any
+its apps, or one project, even an app inside an umbrella. A file, ``mix.exs`` included, is
+reported on alone, within the project that holds it. Any other folder is searched at any
 depth for folders holding a ``mix.exs``, skipping ``deps/``, ``_build/``, ``node_modules/``,
 ``.git/`` (and ``.elixir_ls/``, ``cover/``) and whatever a ``.gitignore`` on the way ignores,
 read with pathspec as git reads it. Projects do not nest: the inside of a project found is
@@ -86,10 +87,8 @@ def find_projects(paths: list[str | os.PathLike]) -> tuple[list[Found], list[Dis
             errors.append(DiscoverError(str(raw), "no such file or folder"))
             continue
         if path.is_file():
-            if path.name == "mix.exs":
-                add(path.parent)
-                continue
-            # a source file (as pre-commit passes them): its project, reporting on it alone
+            # a file (as pre-commit passes them, mix.exs too): its project, reporting on that
+            # file alone, so files split over parallel runs are each reported once
             root = project_of(path)
             if root is None:
                 errors.append(DiscoverError(str(raw), "not inside a mix project"))

@@ -46,6 +46,7 @@ from typing import Callable
 
 import networkx as nx
 
+from .baseline import LineText
 from .facts import STRENGTH
 from .gain import by_gain, fanout_values, gain, mean_of, total_of, worth
 from .files import read_bytes
@@ -98,6 +99,7 @@ class Suggestion:
     in_patch: bool = False  # part of the patches apply writes
     written: bool = False  # apply wrote it
     found_in_pass: int = 1  # 2+: found on the text the fixes of earlier passes leave
+    code: str = ""  # the text of its line as analysed, blanks squeezed (the baseline's key)
 
     @property
     def offered(self) -> bool:
@@ -155,6 +157,7 @@ class ProjectResult:
     leaf_files: list[str] = field(default_factory=list)  # files with no outgoing edge
     # folders holding its source files (relative to root): apply sweeps stale temporary files
     source_dirs: list[str] = field(default_factory=list)
+    version: str | None = None  # the Elixir version it was analysed as
 
     @property
     def failed(self) -> bool:
@@ -173,6 +176,13 @@ class Options:
     # real paths of the folders fixes may write in (the projects and the paths the user
     # named); () = anywhere. See ``_Runner.write_refusal``.
     inside: tuple[str, ...] = ()
+    # what hides a finding before its fix is considered (inline suppressions, excluded
+    # paths, a baseline): objects with ``keep(root, diagnostics, sources)`` returning the
+    # diagnostics to report, and ``problems(sources, wanted)`` returning (file, line,
+    # message) of what they cannot read. Picklable: they go to the worker processes.
+    filters: tuple = ()
+    # rule id -> the severity its findings take (a project's .exfix.exs)
+    severities: dict = field(default_factory=dict)
     # a verified fix whose gain (recompiles saved, gain.py) is below this is no fix: hidden
     # and not applied. None: every verified fix (the command line's --all; its default is 1)
     min_gain: int | None = None
@@ -384,6 +394,7 @@ class _Runner:
             if disk.get(rel) != data
         ]
         self.result.fanout_after = self.fanout_now  # with every patch applied
+        self.result.version = self.version
         return self.result
 
     def one_pass(self, sources: dict[str, bytes], number: int) -> None:
@@ -417,7 +428,12 @@ class _Runner:
             self.result.compile_edge_list = sorted(self.base_edges)
             graph = self.analysis.file_graph
             self.result.leaf_files = sorted(f for f in graph.nodes if graph.out_degree(f) == 0)
+            for f in self.opts.filters:
+                for rel, line, message in f.problems(sources, self.wanted):
+                    self.error(rel, line, message)
         self.ctx = RuleContext(self.project, self.analysis, sources, dict(self.opts.rule_options))
+        found: list[Diagnostic] = []
+        rule_of: dict[int, Rule] = {}
         for rule_cls in self.opts.rules:
             rule = rule_cls()
             try:
@@ -430,9 +446,19 @@ class _Runner:
             for diag in sorted(diagnostics, key=lambda d: (d.file, d.line)):
                 if not self.wanted(diag.file):
                     continue
-                sug = self.consider(rule, diag)
-                self.origin[id(sug)] = (rule, diag)
-                self.result.suggestions.append(sug)
+                diag.rule = diag.rule or rule.id
+                diag.severity = self.opts.severities.get(diag.rule, diag.severity)
+                rule_of[id(diag)] = rule
+                found.append(diag)
+        for f in self.opts.filters:
+            found = f.keep(self.root, found, sources)
+        lines = LineText(sources)
+        for diag in found:
+            rule = rule_of[id(diag)]
+            sug = self.consider(rule, diag)
+            sug.code = lines.at(diag.file, diag.line)
+            self.origin[id(sug)] = (rule, diag)
+            self.result.suggestions.append(sug)
         self.verify_pending()
         self.hide_worthless()
         self.build_patches()
@@ -854,6 +880,7 @@ class Unit:
 
     root: Path
     only: list[str] | None = None
+    opts: Options | None = None  # this project's own options (its .exfix.exs), else the run's
 
 
 def units_of(found) -> list[Unit]:
@@ -881,7 +908,7 @@ def _unit(item) -> Unit:
 
 def _run_unit(args):
     unit, opts, loader, analyzer = args
-    return run_project(unit.root, opts, loader, analyzer, only=unit.only)
+    return run_project(unit.root, unit.opts or opts, loader, analyzer, only=unit.only)
 
 
 def run_many(
@@ -905,7 +932,7 @@ def run_many(
         if started:
             started()
         for i, unit in enumerate(units):
-            results[i] = run_project(unit.root, opts, loader, analyzer, only=unit.only)
+            results[i] = run_project(unit.root, unit.opts or opts, loader, analyzer, only=unit.only)
             if progress:
                 progress(results[i])
         return results  # type: ignore[return-value]

@@ -1,9 +1,9 @@
 """``exfix suggest`` and ``exfix apply``: run the rules over one project or a whole monorepo.
 
-Exit codes: 0 done; 1 with ``--check`` when there is any suggestion; 2 for usage or input
-errors (a path with no project, a broken mix.exs, a file that does not parse, a file that could
-not be written). Errors go to stderr as ``file:line: error: message``; one broken project is
-reported and the others still run.
+Exit codes: 0 done; 1 with ``--check`` when a verified fix is left to apply or a finding is at
+or above ``--fail-on``; 2 for usage or input errors (a path with no project, a broken mix.exs,
+a file that does not parse, a file that could not be written). Errors go to stderr as
+``file:line: error: message``; one broken project is reported and the others still run.
 """
 
 from __future__ import annotations
@@ -19,12 +19,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .. import output, report
 from ..discover import find_projects
 from ..engine import Options, Problem, ProjectResult, display_path, run_many, units_of
-from ..rules import get_rules
+from ..rules import ALL_RULES, get_rules
 from ..writer import FileChange, Refused, WriteResult, sweep, take_back, write_changes
-from .graph import cache_option, env_option, resolve_version
+from ..suppress import SuppressionFilter
+from .graph import InputError, cache_option, env_option, resolve_version
 
 FORMATS = ["diff", "json", "sarif"]
 STRATEGIES = ["auto", "hoist", "guard"]
+SEVERITIES = ["error", "warning", "info"]  # most severe first
+# --check's default threshold: a project exfix apply has cleaned passes unless something
+# left breaks its build (an error: a module that fails to compile when an optional
+# dependency is absent). Warnings and info left after apply are advice without an automatic
+# fix (a person decides, or --allow-concat): counting them would keep the gate red forever.
+FAIL_ON_DEFAULT = "error"
 PROGRESS_MIN_PROJECTS = 2
 
 
@@ -35,11 +42,42 @@ def _rule_ids() -> str:
 
 
 EXIT_CODES = """\b
-Exit codes: 0 done, 1 suggestions found (with --check), 2 usage or input errors
-(errors on stderr as file:line: error: message)."""
+Exit codes: 0 done, 1 with --check: a verified fix left to apply, or a finding at or above
+--fail-on; 2 usage or input errors (errors on stderr as file:line: error: message)."""
+
+CONFIG_HELP = """\b
+Configuration: the nearest .exfix.exs at or above each project (an Elixir literal, read
+without running it) turns rules off, sets their severity and options, excludes paths and
+sets the Elixir version; command-line options win. A finding is hidden by a comment naming
+its rule: `# exfix:ignore RULE` on the line before it or at the end of its line,
+`# exfix:ignore-file RULE` anywhere in the file. `exfix rule RULE` shows a rule's docs."""
 
 
-def _options(f):
+baseline_option = click.option(
+    "--baseline", "baseline_file", metavar="FILE", type=click.Path(dir_okay=False),
+    help="Hide the findings this file lists (written by `exfix baseline`).")
+
+
+gain_options = [
+    click.option("--min-gain", type=int, default=1, show_default=True, metavar="N",
+                 help="Offer only fixes whose gain is at least N. The gain of a fix is the "
+                      "recompiles it saves over the project: the sum, over every file, of "
+                      "how many files mix recompiles when that file changes, before the "
+                      "fix minus after it (the drop in mean fan-out times the number of "
+                      "files). A fix below N is not shown nor applied; the last line counts "
+                      "them per rule. hoist-conditional-use, which repairs builds, is "
+                      "offered whatever its gain."),
+    click.option("--all", "show_all", is_flag=True,
+                 help="Offer every verified fix, also those that save no recompile "
+                      "(overrides --min-gain)."),
+]
+
+
+def _options(f=None, *, baseline=True, gains=True):
+    """The options suggest, apply and baseline share (baseline: without --baseline, nor
+    --min-gain and --all: it records every finding)."""
+    if f is None:
+        return lambda g: _options(g, baseline=baseline, gains=gains)
     decorators = [
         click.argument("paths", nargs=-1, type=click.Path(path_type=str), metavar="[PATH]..."),
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="diff", show_default=True,
@@ -50,23 +88,19 @@ def _options(f):
         click.option("--stats", is_flag=True, help="End with a table of suggestions per rule."),
         click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Projects analysed in parallel (default: all cores)."),
-        click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True,
-                     help="How rules that can cut an edge several ways do it."),
+        click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
+                     help="How rules that can cut an edge several ways do it (default: the "
+                          ".exfix.exs setting, else auto)."),
         click.option("--allow-concat", is_flag=True,
                      help="Also use the last-resort rewrite (Module.concat); see its warnings."),
-        click.option("--min-gain", type=int, default=1, show_default=True, metavar="N",
-                     help="Offer only fixes whose gain is at least N. The gain of a fix is the "
-                          "recompiles it saves over the project: the sum, over every file, of "
-                          "how many files mix recompiles when that file changes, before the "
-                          "fix minus after it (the drop in mean fan-out times the number of "
-                          "files). A fix below N is not shown nor applied; the last line counts "
-                          "them per rule. hoist-conditional-use, which repairs builds, is "
-                          "offered whatever its gain."),
-        click.option("--all", "show_all", is_flag=True,
-                     help="Offer every verified fix, also those that save no recompile "
-                          "(overrides --min-gain)."),
         click.option("--elixir", "elixir", metavar="VERSION",
-                     help="Label edges as this Elixir version does (default: the installed elixir)."),
+                     help="Label edges as this Elixir version does (default: .exfix.exs's "
+                          "elixir, else the installed elixir)."),
+        click.option("--since", metavar="GIT_REF",
+                     help="Report only on files changed since this commit (committed, staged, "
+                          "modified or new), as `mix credo diff --from-git-ref`."),
+        *(gain_options if gains else []),
+        *([baseline_option] if baseline else []),
         env_option,
         cache_option,
     ]
@@ -81,28 +115,35 @@ def _options(f):
 Examples:
   exfix suggest                        # this project, or every project below this folder
   exfix suggest --check --format sarif > exfix.sarif   # CI: code scanning, fail on findings
+  exfix suggest --check --since origin/main             # only the files a branch changed
   exfix suggest > fix.patch && git apply fix.patch      # same result as exfix apply
   exfix suggest --min-gain 20          # only fixes that save 20 recompiles or more
 """
-    + EXIT_CODES,
+    + CONFIG_HELP + "\n\n" + EXIT_CODES,
 )
 @_options
 @click.option("--check", is_flag=True,
-              help="Exit 1 when there is any suggestion (for CI); fixes below --min-gain do not count.")
+              help="Exit 1 when a verified fix is left to apply or a finding is at or above "
+                   "--fail-on (for CI); fixes below --min-gain do not count.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default=FAIL_ON_DEFAULT, show_default=True,
+              help="With --check, the least severity that fails. The default, error, lets a "
+                   "project cleaned by `exfix apply` pass unless something left breaks its "
+                   "build; warning or info also fail on advice that has no automatic fix.")
 @click.option("--verify-with-mix", is_flag=True,
               help="Also apply the patches to a temporary copy, compile it with `mix compile "
                    "--warnings-as-errors` and compare `mix xref graph` with exfix's graph "
                    "(needs mix on PATH; exit 1 when mix disagrees).")
-def suggest(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, min_gain, show_all, elixir,
-            check, verify_with_mix):
+def suggest(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, min_gain, show_all, elixir, since,
+            baseline_file, check, fail_on, verify_with_mix):
     """Show every verified patch as a unified diff, the fixes that save the most
     recompiles first; write nothing.
 
     PATH may be a mix project, an umbrella, or any folder holding projects at any depth
-    (default: the current folder).
+    (default: the current folder); a file: report on that file alone, within its project.
     """
     code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write=False,
-                with_mix=verify_with_mix, min_gain=None if show_all else min_gain)
+                with_mix=verify_with_mix, fail_on=fail_on, since=since, baseline_file=baseline_file,
+                min_gain=None if show_all else min_gain)
     sys.exit(code)
 
 
@@ -113,10 +154,11 @@ Examples:
   exfix apply                          # write every verified fix below this folder
   exfix apply --rule hoist-conditional-use --strategy guard apps/web
 """
-    + EXIT_CODES,
+    + CONFIG_HELP + "\n\n" + EXIT_CODES,
 )
 @_options
-def apply(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, min_gain, show_all, elixir):
+def apply(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, min_gain, show_all, elixir, since,
+          baseline_file):
     """Write the patches `suggest` shows, each file atomically, then re-verify.
 
     The same selection as `suggest`: fixes below --min-gain are not written. A file changed
@@ -124,35 +166,82 @@ def apply(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, min_gai
     reported. A second `apply` changes nothing.
     """
     code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, False, write=True,
-                min_gain=None if show_all else min_gain)
+                since=since, baseline_file=baseline_file, min_gain=None if show_all else min_gain)
+    sys.exit(code)
+
+
+@click.command(
+    "baseline",
+    epilog="""\b
+Examples:
+  exfix baseline                       # accept today's findings: .exfix-baseline.json
+  exfix suggest --check --baseline .exfix-baseline.json   # CI: fail on new findings only
+"""
+    + EXIT_CODES,
+)
+@_options(baseline=False, gains=False)
+@click.option("--output", "-o", "out_file", metavar="FILE", type=click.Path(dir_okay=False),
+              default=".exfix-baseline.json", show_default=True, help="Where to write the baseline.")
+def baseline(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, since, out_file):
+    """Write every current finding to a baseline file, for `--baseline FILE` to hide.
+
+    Entries are keyed by file, rule and the text of the finding's line (not its number), so
+    lines added above a finding do not bring it back; file names are relative to the
+    baseline's folder. The findings are printed as `suggest` prints them (--format).
+    """
+    code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, False, write=False,
+                since=since, baseline_out=out_file)
     sys.exit(code)
 
 
 
 
 def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write,
-         with_mix=False, min_gain: int | None = None) -> int:
+         with_mix=False, fail_on=FAIL_ON_DEFAULT, since=None, baseline_file=None, baseline_out=None,
+         min_gain: int | None = None) -> int:
     try:
         rules = get_rules(select, skip)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--rule/--skip-rule") from exc
-    version = resolve_version(elixir)
+    version = resolve_version(elixir) if elixir else None
     cwd = os.getcwd()
     found, discover_errors = find_projects(list(paths) or ["."])
     problems = [Problem(display_path(e.path, cwd), None, e.message) for e in discover_errors]
+    if since:
+        from ..since import SinceError, restrict
+
+        try:
+            found = restrict(found, since)
+        except SinceError as exc:
+            raise InputError(str(exc)) from exc
+    filters = [SuppressionFilter(sorted({r.id for r in ALL_RULES} | {r.id for r in rules}))]
+    if baseline_file:
+        from ..baseline import BaselineError, load
+
+        try:
+            filters.append(load(baseline_file))
+        except BaselineError as exc:
+            raise InputError(f"{exc.file}: {exc.message}") from exc
     opts = Options(
         rules=rules,
-        rule_options={"strategy": strategy, "allow_concat": allow_concat},
+        rule_options={"strategy": strategy or "auto", "allow_concat": allow_concat},
         version=version,
         allow_unsafe=allow_concat,
         cwd=cwd,
         inside=_boundaries(found, paths),
+        filters=tuple(filters),
         min_gain=min_gain,
     )
     for f in found:
         if f.umbrella:  # its apps run on their own graphs; its own mix.exs must still read
             problems.extend(_check_umbrella_root(f.root, cwd))
     units = units_of(found)
+    units = _configured(units, opts, select, strategy, elixir, cwd, problems)
+    if version is None and any((u.opts or opts).version is None for u in units):
+        opts.version = resolve_version(None)  # the installed elixir, said once if approximated
+        for u in units:
+            if u.opts is not None and u.opts.version is None:
+                u.opts.version = opts.version
     results = _run_all(units, opts, jobs)
     written: list[str] | None = None
     refused = None
@@ -208,13 +297,112 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
     hidden = _hidden_line(results, min_gain, write)
     if hidden:
         click.echo(hidden, err=True)
+    failing = check and _gate(results, fail_on)
+    if baseline_out and (all_problems or output_failed):
+        click.echo(f"exfix: {baseline_out} not written: the findings are incomplete (errors above)",
+                   err=True)
+    elif baseline_out:
+        for p in _write_baseline(results, baseline_out, cwd):
+            all_problems.append(p)
+            click.echo(f"{p.file}: error: {p.message}", err=True)
     if all_problems or output_failed:
         return 2
-    if with_mix and not _verify_with_mix(results, version):
+    if with_mix and not _verify_with_mix(results, opts.version or resolve_version(None)):
         return 1
-    if check and any(r.suggestions for r in results):
+    if failing:
         return 1
     return 0
+
+
+def _gate(results: list[ProjectResult], fail_on: str) -> bool:
+    """Whether --check fails: a verified fix left to apply, or a finding at or above
+    ``fail_on``; says which on stderr."""
+    rank = {s: i for i, s in enumerate(reversed(SEVERITIES))}
+    sugs = [s for r in results for s in r.suggestions]
+    fixes = sum(1 for s in sugs if s.in_patch)
+    counted = sum(1 for s in sugs if not s.in_patch and rank.get(s.severity, 0) >= rank[fail_on])
+    below = len(sugs) - fixes - counted
+    if fixes or counted:
+        why = []
+        if fixes:
+            why.append(f"{_plural(fixes, 'verified fix', 'verified fixes')} to apply")
+        if counted:
+            why.append(f"{_plural(counted, 'finding')} at or above {fail_on}")
+        click.echo(f"exfix: check failed: {' and '.join(why)}", err=True)
+        return True
+    click.echo(f"exfix: check passed: no verified fix to apply, no finding at or above {fail_on}"
+               + (f" ({below} below)" if below else ""), err=True)
+    return False
+
+
+def _write_baseline(results: list[ProjectResult], out_file: str, cwd: str) -> list[Problem]:
+    from ..baseline import dumps, entries
+    from ..writer import FileChange, WriteRefused, write_one
+
+    path = Path(out_file)
+    items = entries(results, os.path.dirname(os.path.abspath(path)))
+    try:
+        current = path.read_bytes() if path.is_file() else None
+    except OSError as exc:
+        return [Problem(display_path(path, cwd), None, f"cannot read: {exc.strerror or exc}")]
+    try:
+        write_one(FileChange(path, current, dumps(items).encode("utf-8"), display_path(path, cwd)))
+    except WriteRefused as exc:
+        return [Problem(display_path(path, cwd), None, f"not written: {exc.reason}")]
+    count = sum(i["count"] for i in items)
+    click.echo(f"exfix: wrote {display_path(path, cwd)} ({_plural(count, 'finding')})", err=True)
+    return []
+
+
+def _configured(units, base: Options, select, strategy, elixir, cwd, problems) -> list:
+    """Each unit with the options of its .exfix.exs (found upward from it); a unit whose
+    config does not read is reported and left out."""
+    from .. import config as cfg_mod
+
+    by_file: dict = {}
+    kept = []
+    for unit in units:
+        found = cfg_mod.find(unit.root)
+        if found is None:
+            kept.append(unit)
+            continue
+        key = os.path.realpath(found)
+        if key not in by_file:
+            try:
+                cfg = cfg_mod.load(found, list(ALL_RULES), display_path(found, cwd))
+                by_file[key] = _with_config(base, cfg, select, strategy, elixir)
+            except cfg_mod.ConfigError as exc:
+                problems.append(Problem(exc.file, exc.line, exc.message))
+                by_file[key] = None
+        if by_file[key] is not None:
+            unit.opts = by_file[key]
+            kept.append(unit)
+    return kept
+
+
+def _with_config(base: Options, cfg, select, strategy, elixir) -> Options:
+    """``base`` with what ``cfg`` sets; the command line wins (--rule, --strategy, --elixir)."""
+    from dataclasses import replace
+
+    from ..config import ConfigError, ExcludeFilter
+    from ..semantics import resolve
+
+    rules = base.rules if select else [r for r in base.rules if r.id not in cfg.disabled]
+    options = {**base.rule_options, **cfg.options}
+    options["strategy"] = strategy or cfg.options.get("strategy", "auto")
+    version = base.version
+    if not elixir and cfg.elixir:
+        try:
+            version, warning = resolve(cfg.elixir)
+        except ValueError as exc:
+            raise ConfigError(cfg.path, cfg.elixir_line, f"elixir: {exc}") from exc
+        if warning:
+            click.echo(f"{cfg.path}:{cfg.elixir_line}: warning: {warning}", err=True)
+    filters = base.filters
+    if cfg.exclude:
+        filters = (*filters, ExcludeFilter(cfg.folder, cfg.exclude))
+    return replace(base, rules=rules, rule_options=options, version=version, filters=filters,
+                   severities=dict(cfg.severities))
 
 
 def _verify_with_mix(results: list[ProjectResult], version: str) -> bool:
@@ -265,13 +453,14 @@ def _hidden_line(results: list[ProjectResult], min_gain: int | None, write: bool
     n = sum(by_rule.values())
     rules = ", ".join(f"{rule} {count}" for rule, count in sorted(by_rule.items()))
     what = "saves no recompile" if min_gain == 1 else f"saves fewer than {min_gain} recompiles"
-    return (f"exfix: {n} verified fix{'es' if n != 1 else ''} {'not written' if write else 'not shown'} ({rules}): "
+    fixes = _plural(n, "verified fix", "verified fixes")
+    return (f"exfix: {fixes} {'not written' if write else 'not shown'} ({rules}): "
             f"{'each' if n > 1 else 'it'} {what}; --all {'writes' if write else 'shows'} "
             f"{'them' if n > 1 else 'it'}")
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def _plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n} {word if n == 1 else words or word + 's'}"
 
 
 def _run_all(units: list, opts: Options, jobs: int | None) -> list[ProjectResult]:
@@ -366,8 +555,14 @@ def _needs(result: ProjectResult, patch, cwd: str) -> set[str]:
 
 def _reverify(before: list[ProjectResult], opts: Options, jobs, cwd: str, written: set[str]) -> list[Problem]:
     """The written tree, analysed afresh: written files parse, no compile edge or cycle added."""
+    from dataclasses import replace
+
+    from ..engine import Unit
+
     bare = Options(rules=[], rule_options=opts.rule_options, version=opts.version, cwd=opts.cwd)
-    after = run_many([Path(r.root) for r in before], bare, jobs)  # whole projects: all files
+    # whole projects (all files), each as the version it was analysed as (its .exfix.exs')
+    units = [Unit(Path(r.root), opts=replace(bare, version=r.version or opts.version)) for r in before]
+    after = run_many(units, bare, jobs)
     problems = []
     for old, new in zip(before, after):
         if new.stats is None or old.stats is None:

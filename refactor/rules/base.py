@@ -145,6 +145,10 @@ class Rule:
     # so that one saving fewer than --min-gain is not offered. False for a rule whose fixes
     # repair something else (a build that lacks an optional dependency).
     for_gain: bool = True
+    # False for a rule that only advises (where only a person can decide): it has no fix
+    fixes: bool = True
+    # option name -> int, str or a tuple of the words allowed: what .exfix.exs may set
+    config_options: dict = {}
 
     def check(self, ctx: RuleContext) -> list[Diagnostic]:
         raise NotImplementedError

@@ -46,6 +46,7 @@ class PlugCompileDependency(Rule):
     """
 
     id = RULE_ID
+    fixes = False
     summary = "plug Mod of a project module: compile dependency through Mod.init/1"
     safe = True
 

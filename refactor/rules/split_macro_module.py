@@ -54,6 +54,7 @@ class SplitMacroModule(Rule):
     """
 
     id = RULE_ID
+    fixes = False
     summary = "a macro module (or a module used with `use`) that also holds many run-time functions"
     safe = True
 

@@ -104,3 +104,24 @@ def test_the_engine_keeps_every_fix_unless_told(example):
     kept = {(s.file, s.line) for s in worth.suggestions if s.in_patch}
     assert kept == {(s.file, s.line) for s in everything.suggestions if s.in_patch and s.gain >= 1}
     assert {p.file for p in worth.patches} < {p.file for p in everything.patches}
+
+
+def test_fixes_verified_together_share_their_measured_gain(tmp_path):
+    from refactor.report import header_lines
+
+    root = tmp_path / "p"
+    (root / "lib").mkdir(parents=True)
+    (root / "mix.exs").write_text('defmodule P.MixProject do\n  use Mix.Project\n'
+                                  '  def project, do: [app: :p, version: "0.1.0"]\nend\n')
+    (root / "lib/b.ex").write_text("defmodule P.B do\n  defmacro m(x), do: x\n  def h, do: 2\nend\n")
+    (root / "lib/many.ex").write_text("".join(
+        f"defmodule P.M{i} do\n  require P.B\n  def f(x), do: x + {i}\nend\n\n" for i in range(10)))
+    opts = Options(rules=get_rules(["drop-unused-require"], []), version="1.18", cwd=str(tmp_path))
+    result = run_project(root, opts)
+    fixed = [s for s in result.suggestions if s.in_patch]
+    assert len(fixed) == 10
+    project = load_project(root)
+    disk = {rel: (root / rel).read_bytes() for rel in project.source_files}
+    together = recompiles(root, disk) - recompiles(root, {**disk, "lib/many.ex": result.patches[0].after})
+    assert {(s.gain, s.gain_with) for s in fixed} == {(together, 10)}
+    assert "with the 10 fixes of this file together" in header_lines(result, fixed[0], str(tmp_path))[1]

@@ -204,7 +204,15 @@ class Analysis:
 
 
 # Set by the command line (--no-cache, --jobs); analyze()'s own arguments win over them.
-DEFAULTS: dict = {"cache": True, "jobs": None}
+# "progress": called as progress(phase, done, total) while files are parsed and expanded
+# (refactor/progress.py draws it), total None while worker processes hold the files.
+DEFAULTS: dict = {"cache": True, "jobs": None, "progress": None}
+
+
+def _tick(phase: str, done: int, total: int | None) -> None:
+    report = DEFAULTS.get("progress")
+    if report is not None:
+        report(phase, done, total)
 # below this many files to parse or expand, worker processes cost more than they save
 PARALLEL_MIN_FILES = 500
 
@@ -501,9 +509,13 @@ class _Run:
         self.work["indexed"] += todo
         if self._parallel(len(todo)):
             self.workers = _Workers(self, self.jobs)
+            _tick("parsing", 0, None)
             results = self.workers.index(todo)
         else:
-            results = [self.summary(path) for path in todo]
+            results = []
+            for path in todo:
+                _tick("parsing", len(results), len(todo))
+                results.append(self.summary(path))
         for path, got in zip(todo, results):
             out[path] = got
             if self.store is not None:
@@ -530,6 +542,7 @@ class _Run:
         if self._parallel(len(todo)):
             if self.workers is None:  # forked now, they hold the merged index already
                 self.workers = _Workers(self, self.jobs)
+            _tick("expanding", 0, None)
             for path, raw in zip(todo, self.workers.expand(todo)):
                 entry = marshal.loads(raw)
                 facts[path] = decode_facts(path, entry)
@@ -540,7 +553,8 @@ class _Run:
                     self.store.put_raw(self._facts_key(path), raw)
             return
         with _deep_recursion():
-            for path in todo:
+            for k, path in enumerate(todo):
+                _tick("expanding", k, len(todo))
                 facts[path], raw = self.expand_one(path, encode=self.store is not None, record=True)
                 if raw is not None:
                     self.store.put_raw(self._facts_key(path), raw)

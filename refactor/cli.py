@@ -72,6 +72,7 @@ Start with:
   exfix graph --label compile-connected   the edges that make files recompile transitively
   exfix recompiles lib/my_app/repo.ex     what recompiles when that file changes
   exfix fanout                            the files that cost most, and what to break
+  exfix graph --format html               a page to look at: chains, cycles, fan-out
   exfix rules                             the rules; exfix rule ID shows one's docs
 Every command takes --help.""",
 )

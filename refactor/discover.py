@@ -1,12 +1,15 @@
 """Find the mix projects under the paths a user names.
 
 A path that is itself a project (it holds a ``mix.exs``) is taken whole: an umbrella with
-its apps, or one project, even an app inside an umbrella. A file, ``mix.exs`` included, is
-reported on alone, within the project that holds it. Any other folder is searched at any
-depth for folders holding a ``mix.exs``, skipping ``deps/``, ``_build/``, ``node_modules/``,
-``.git/`` (and ``.elixir_ls/``, ``cover/``) and whatever a ``.gitignore`` on the way ignores,
-read with pathspec as git reads it. Projects do not nest: the inside of a project found is
-not searched, so the apps of an umbrella belong to it and are not listed again.
+the apps under the ``apps_path`` its mix.exs declares, or one project, even an app inside an
+umbrella. A file, ``mix.exs`` included, is reported on alone, within the project that holds
+it. Any other folder is searched at any depth for folders holding a ``mix.exs``, skipping
+``deps/``, ``_build/``, ``node_modules/``, ``.git/`` (and ``.elixir_ls/``, ``cover/``) and
+whatever git ignores there: the ``.gitignore`` files on the way and above, and the
+repository's ``.git/info/exclude``, read with pathspec as git reads them. Projects do not
+nest: the inside of a project found is not searched, so the apps of an umbrella belong to it
+and are not listed again. ``enclosing_project`` looks upward instead, as git and mix users
+expect from a subfolder (``cd lib && exfix graph``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 
 from .files import read_bytes
+from .project import declared_apps_path
 
 SKIP_DIRS = {"deps", "_build", "node_modules", ".git", ".elixir_ls", "cover"}
 
@@ -39,15 +43,15 @@ class DiscoverError:
 
 
 def is_umbrella(root: Path) -> bool:
-    apps = root / "apps"
-    if not apps.is_dir():
-        return False
-    return any((child / "mix.exs").is_file() for child in _subdirs(apps))
+    return bool(umbrella_apps(root))
 
 
 def umbrella_apps(root: Path) -> list[Path]:
-    apps = root / "apps"
-    return [child for child in _subdirs(apps) if (child / "mix.exs").is_file()]
+    """The apps under the ``apps_path`` mix.exs declares (none: not an umbrella)."""
+    apps_path = declared_apps_path(root)
+    if apps_path is None:
+        return []
+    return [child for child in _subdirs(root / apps_path) if (child / "mix.exs").is_file()]
 
 
 def _subdirs(folder: Path) -> list[Path]:
@@ -72,8 +76,8 @@ def find_projects(paths: list[str | os.PathLike]) -> tuple[list[Found], list[Dis
             elif entry.only is not None and file not in entry.only:
                 entry.only.append(file)
             return
-        if is_umbrella(root):
-            apps = umbrella_apps(root)
+        apps = umbrella_apps(root)
+        if apps:
             entry = Found(root, True, apps)
         else:
             entry = Found(root)
@@ -122,9 +126,52 @@ def _as_given(file: Path, root: Path) -> Path:
     return Path(rel)
 
 
+def enclosing_project(folder: str | os.PathLike) -> Path | None:
+    """The nearest folder at or above ``folder`` holding a mix.exs, spelled relative to the
+    working folder when ``folder`` is relative (``cd lib && exfix graph`` finds ``..``)."""
+    start = Path(folder)
+    for parent in (start.resolve(), *start.resolve().parents):
+        if (parent / "mix.exs").is_file():
+            return _as_given(start, parent)
+    return None
+
+
+def _git_specs(top: Path) -> list[tuple[str, GitIgnoreSpec]]:
+    """What git ignores in ``top`` from outside it: ``.git/info/exclude`` of the enclosing
+    repository and the ``.gitignore`` files from its root down to ``top``'s parent; ``top``
+    itself and its insides are read by the walk. Each as (the folder it applies to, spec)."""
+    here = os.path.abspath(top)
+    chain = [here]
+    while not os.path.exists(os.path.join(chain[-1], ".git")):
+        parent = os.path.dirname(chain[-1])
+        if parent == chain[-1]:
+            return []  # not inside a git repository: only the walk's own .gitignore files
+        chain.append(parent)
+    repo = chain[-1]
+    specs = []
+    exclude = _spec(os.path.join(repo, ".git", "info", "exclude"))
+    if exclude is not None:
+        specs.append((repo, exclude))
+    for folder in reversed(chain[1:]):
+        spec = _spec(os.path.join(folder, ".gitignore"))
+        if spec is not None:
+            specs.append((folder, spec))
+    return specs
+
+
+def _spec(path: str) -> GitIgnoreSpec | None:
+    try:
+        data = read_bytes(path)
+    except OSError:
+        return None
+    return GitIgnoreSpec.from_lines(data.decode("utf-8", "replace").splitlines())
+
+
 def _walk(top: Path):
     """Project folders under ``top``, pruning skipped and ignored folders and project insides."""
-    specs: list[tuple[str, GitIgnoreSpec]] = []  # (folder, spec of its .gitignore)
+    # (folder, spec of its .gitignore or of .git/info/exclude); specs from above ``top`` stay
+    outside = _git_specs(top)
+    specs: list[tuple[str, GitIgnoreSpec]] = list(outside)
 
     def ignored(full: str) -> bool:
         for base, spec in specs:
@@ -138,14 +185,17 @@ def _walk(top: Path):
             dirnames[:] = []
             yield Path(dirpath)
             continue
-        specs[:] = [(b, s) for b, s in specs if dirpath == b or dirpath.startswith(b + os.sep)]
+        specs[:] = outside + [(b, s) for b, s in specs[len(outside):]
+                              if dirpath == b or dirpath.startswith(b + os.sep)]
         if ".gitignore" in filenames:
-            try:
-                data = read_bytes(os.path.join(dirpath, ".gitignore"))
-                lines = data.decode("utf-8", "replace").splitlines()
-                specs.append((dirpath, GitIgnoreSpec.from_lines(lines)))
-            except OSError:
-                pass
+            spec = _spec(os.path.join(dirpath, ".gitignore"))
+            if spec is not None:
+                specs.append((dirpath, spec))
+        if ".git" in dirnames and dirpath != str(top):  # a repository below: its excludes
+            # (the one at ``top`` or above is in ``outside``)
+            spec = _spec(os.path.join(dirpath, ".git", "info", "exclude"))
+            if spec is not None:
+                specs.append((dirpath, spec))
         dirnames[:] = [
             d
             for d in sorted(dirnames)

@@ -1,4 +1,6 @@
-"""When standard output cannot be written: one line on stderr and exit 2, no traceback.
+"""Where output goes: colour or not, and when standard output cannot be written.
+
+When standard output cannot be written: one line on stderr and exit 2, no traceback.
 
 ``exfix graph > /dev/full`` fails on the write (or on the last flush, at exit), and
 ``exfix graph >&-`` has no stdout at all: click would print nothing and exit 0, so a script
@@ -40,6 +42,20 @@ def is_broken_pipe(exc: OSError) -> bool:
 def failure_line(exc: OSError) -> str:
     """The one line that says stdout could not be written."""
     return f"{stdout_name()}: error: cannot write the output: {exc.strerror or exc}"
+
+
+def use_colour(choice: str, stream) -> bool:
+    """``--color always|never|auto``; auto: NO_COLOR (set, not empty) turns colour off,
+    FORCE_COLOR (set, not empty, not 0) on, else a terminal gets colour
+    (https://no-color.org, https://force-color.org)."""
+    if choice in ("always", "never"):
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    force = os.environ.get("FORCE_COLOR")
+    if force and force != "0":
+        return True
+    return bool(getattr(stream, "isatty", None) and stream.isatty())
 
 
 def closed_line() -> str:

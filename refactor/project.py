@@ -209,6 +209,25 @@ def load_project(path: str | os.PathLike, env: str | None = None) -> Project:
     return Project(root, name, paths, files, deps, apps_path, notes, build)
 
 
+def declared_apps_path(root: Path) -> str | None:
+    """The ``apps_path`` an umbrella's mix.exs declares (None: not an umbrella). A mix.exs
+    that cannot be read or parsed gives ``apps`` when that folder holds apps, so the apps of
+    an umbrella whose root is broken still run (the root is reported on its own)."""
+    try:
+        tree = parse(read_bytes(root / "mix.exs"))
+    except OSError:
+        tree = None
+    if tree is None or first_error(tree) is not None:
+        apps = root / "apps"
+        return "apps" if apps.is_dir() and any((c / "mix.exs").is_file() for c in apps.iterdir()
+                                                if c.is_dir()) else None
+    project_kw, _functions = _project_keywords(tree.root_node)
+    for key, value in project_kw or ():
+        if key == "apps_path" and value.type == "string":
+            return _string(value)
+    return None
+
+
 def _config_root(root: Path) -> Path:
     """Where config/config.exs is: the project's own, else its umbrella's (apps/NAME)."""
     if (root / "config" / "config.exs").is_file():

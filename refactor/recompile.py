@@ -116,6 +116,17 @@ class _Graph:
         self.export_dependents = export_dependents
 
 
+def dependents(files: dict[str, FileDeps]) -> tuple[list[str], list[bool], list[list[int]], list[list[int]]]:
+    """The files (sorted), whether each defines a module, and per file the files with a
+    compile or run-time reference to its modules and those with a compile reference: what
+    the first pass of ``recompiles`` walks with unchanged exports, as manifest references."""
+    graph = _Graph(files, export_implies_runtime=False)
+    n = len(graph.names)
+    return (graph.names, list(graph.has_modules),
+            [sorted(set(graph.dependents.get(i, ()))) for i in range(n)],
+            [sorted(set(graph.compile_dependents.get(i, ()))) for i in range(n)])
+
+
 def _version_key(version: str | None) -> tuple[int, int]:
     if version is None:
         return (1, 20)

@@ -409,11 +409,19 @@ def header_lines(result: ProjectResult, sug: Suggestion, cwd: str) -> list[str]:
     return ["# " + part for line in lines for part in line.splitlines() or [""]]
 
 
-def write_diff_report(results: list[ProjectResult], out: TextIO, cwd: str, colour: bool) -> None:
+def write_diff_report(results: list[ProjectResult], out: TextIO, cwd: str, colour: bool,
+                      width: int | None = None) -> None:
     """Per file: the headers of the suggestions it carries, then the one diff apply writes.
 
-    Suggestions without a verified fix follow, as headers alone.
+    Suggestions without a verified fix follow, as headers alone. With ``width`` (a
+    terminal's), header lines are wrapped to it; diff lines never are.
     """
+    from .line_formats import wrap_comment
+
+    def headers(result: ProjectResult, sug: Suggestion) -> list[str]:
+        lines = header_lines(result, sug, cwd)
+        return [part for line in lines for part in wrap_comment(line, width)] if width else lines
+
     console = Console(file=out, highlight=False, soft_wrap=True, force_terminal=colour or None,
                       no_color=not colour, emoji=False, markup=False)
 
@@ -453,7 +461,7 @@ def write_diff_report(results: list[ProjectResult], out: TextIO, cwd: str, colou
                 continue
             sugs = in_patch.get(patch.file, [])
             for sug in sugs:
-                for h in header_lines(result, sug, cwd):
+                for h in headers(result, sug):
                     emit(h, "bold yellow")
             emit_diff(result, patch)
             printed.add(patch.file)
@@ -466,7 +474,7 @@ def write_diff_report(results: list[ProjectResult], out: TextIO, cwd: str, colou
                 emit_diff(result, patch)
         for sug in result.suggestions:
             if not sug.in_patch:
-                for h in header_lines(result, sug, cwd):
+                for h in headers(result, sug):
                     emit(h, "magenta")
 
 

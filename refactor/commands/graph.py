@@ -13,7 +13,7 @@ from ..analysis import Analysis, analyze, umbrella_graph
 from ..project import ProjectError, load_project
 from ..semantics import SUPPORTED
 
-FORMATS = ["pretty", "plain", "dot", "stats", "cycles", "json"]
+FORMATS = ["pretty", "plain", "dot", "stats", "cycles", "json", "html"]
 LABELS = ["compile", "export", "runtime", "compile-connected"]
 
 
@@ -66,11 +66,13 @@ def cache_option(f):
 
 
 def jobs_option(f):
-    """``--jobs N``: worker processes for parsing and expanding large projects."""
+    """``--jobs N``: the most processes a command uses, in every command (sets the default
+    of ``analyze()``; ``suggest`` reads it there too)."""
     return click.option(
         "--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N", expose_value=False,
         callback=_set_jobs,
-        help="Parse and expand files in N processes (default: all cores, on large projects).",
+        help="Use at most N processes: for the projects found, or for a large project's files "
+             "(default: all cores).",
     )(f)
 
 
@@ -114,17 +116,43 @@ def resolve_version(value: str | None) -> str:
     return version
 
 
-def load_analysis(path: str, version: str, verbose: bool) -> Analysis:
+def open_project(path: str, verbose: bool = False):
+    """The project at ``path``, or the one enclosing it (``cd lib && exfix graph``)."""
+    from ..discover import enclosing_project
+
+    if not (Path(path) / "mix.exs").is_file() and Path(path).is_dir():
+        found = enclosing_project(path)
+        if found is not None:
+            if verbose:
+                click.echo(f"note: no mix.exs in {path}; using the project at {found}", err=True)
+            path = str(found)
     try:
-        project = load_project(path)
+        return load_project(path)
     except ProjectError as exc:
         raise InputError(str(exc)) from exc
+
+
+def load_file_analysis(path: str, file: str, version: str, verbose: bool) -> tuple[Analysis, str]:
+    """The analysis of the project at (or above) ``path`` and ``file`` relative to its root;
+    at an umbrella root, of the app holding ``file``."""
+    project = open_project(path, verbose)
+    rel = relative_to_project(project.root, file)
     if project.is_umbrella:
-        raise InputError(
-            f"{path}: this is an umbrella root; run exfix inside one of its apps "
-            f"({project.apps_path}/NAME)"
-        )
-    return report_analysis(analyze(project, version), verbose)
+        for app in project.children():
+            prefix = os.path.relpath(app.root, project.root).replace(os.sep, "/") + "/"
+            if rel.startswith(prefix):
+                return report_analysis(analyse(app, version), verbose), rel[len(prefix):]
+        raise InputError(f"{file}: not inside an app of the umbrella at {project.root} "
+                         f"({project.apps_path}/NAME)")
+    return report_analysis(analyse(project, version), verbose), rel
+
+
+def analyse(project, version: str) -> Analysis:
+    """``analyze``, with a progress bar on a terminal when it takes over a second."""
+    from ..progress import files_bar
+
+    with files_bar(project.name):
+        return analyze(project, version)
 
 
 def report_analysis(analysis: Analysis, verbose: bool) -> Analysis:
@@ -160,12 +188,15 @@ Examples:
   exfix graph --format cycles --label compile    # cycles holding a compile edge
   exfix graph --sink lib/foo.ex --label compile --only-nodes
   exfix graph --format json --output -           # the graph as mix's JSON, on stdout
+  exfix graph --format html                      # a page to look at: xref_graph.html
 """,
 )
 @click.argument("path", default=".", type=click.Path(file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="pretty", show_default=True,
-              help="Output format, as `mix xref graph --format`.")
-@click.option("--output", metavar="PATH|-", help="Where dot/json go (default xref_graph.dot/.json; - for stdout).")
+              help="Output format, as `mix xref graph --format`; html: one self-contained page "
+                   "(chains, cycles, fan-out, and a clicked file's trace and recompile set).")
+@click.option("--output", metavar="PATH|-",
+              help="Where dot/json/html go (default xref_graph.dot/.json/.html; - for stdout).")
 @click.option("--label", type=click.Choice(LABELS), help="Only show edges of this label.")
 @click.option("--only-direct", is_flag=True, help="With --label: keep only files with that direct relationship.")
 @click.option("--only-nodes", is_flag=True, help="Print file names only.")
@@ -181,16 +212,28 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
           min_cycle_size, min_cycle_label, fail_above, elixir, verbose):
     """Print the file dependency graph of the mix project at PATH, as `mix xref graph` would.
 
+    PATH defaults to the project at or above the current folder, as git finds its repository.
+
     Edges are labelled compile, export or runtime exactly as the chosen Elixir version labels
     them, computed from the source without compiling. Paths are relative to the project root.
     """
     from ..xref_format import FileGraph, GraphOptions
 
     version = resolve_version(elixir)
-    try:
-        project = load_project(path)
-    except ProjectError as exc:
-        raise InputError(str(exc)) from exc
+    if fmt == "stats" and fail_above is not None:
+        click.echo("warning: --fail-above counts nothing with --format stats (mix counts 0 there, "
+                   "so it cannot fail); use the default format with --label compile-connected, "
+                   "or --format cycles", err=True)
+    project = open_project(path, verbose)
+    if fmt == "html":
+        given = [name for name, value in (
+            ("--label", label), ("--only-direct", only_direct), ("--only-nodes", only_nodes),
+            ("--source", sources), ("--sink", sinks), ("--exclude", exclude), ("--group", groups),
+            ("--min-cycle-size", min_cycle_size), ("--min-cycle-label", min_cycle_label),
+            ("--fail-above", fail_above)) if value]
+        if given:
+            raise click.UsageError(f"--format html draws the whole project; it takes no {', '.join(given)}")
+        sys.exit(emit_html(project, version, verbose, output))
     root = project.root
     opts = GraphOptions(
         format=fmt,
@@ -206,12 +249,12 @@ def graph(path, fmt, output, label, only_direct, only_nodes, sources, sinks, exc
         fail_above=fail_above,
     )
     if not project.is_umbrella:
-        analysis = report_analysis(analyze(project, version), verbose)
+        analysis = report_analysis(analyse(project, version), verbose)
         # every label of every direct reference: only --only-direct reads them
         direct = analysis.direct_labels() if only_direct else None
         graphs = [(None, FileGraph(files=analysis.tracked_files, edges=analysis.edges(), direct=direct))]
     else:
-        children = [report_analysis(analyze(child, version), verbose) for child in project.children()]
+        children = [report_analysis(analyse(child, version), verbose) for child in project.children()]
         if version == "1.14":
             # 1.14 runs the task in each app: one graph per app under a "==> app" header
             graphs = [(c.project.name, FileGraph(c.tracked_files, c.edges())) for c in children]
@@ -229,10 +272,9 @@ def emit_graph(fg, opts, fmt: str, output: str | None, version: str) -> int:
     from ..xref_format import generated_notice, render_graph
 
     result = render_graph(fg, opts, version)
-    if result.error:
+    if result.error and not result.over_limit:
         click.echo(f"** (Mix) {result.error}", err=True)
-        # mix exits 1 on both; exfix keeps 1 for --fail-above, as the README says
-        sys.exit(1 if result.over_limit else 2)
+        sys.exit(2)  # mix exits 1; exfix keeps 1 for --fail-above, as the README says
     if fmt in ("dot", "json"):
         default = "xref_graph.dot" if fmt == "dot" else "xref_graph.json"
         target = output or default
@@ -243,7 +285,39 @@ def emit_graph(fg, opts, fmt: str, output: str | None, version: str) -> int:
             click.echo(generated_notice(fmt, version, target), nl=False)
     else:
         click.echo(result.text, nl=False)
+    if result.over_limit:  # as mix: what is shown, then the error
+        click.echo(f"** (Mix) {result.error}", err=True)
+        sys.exit(1)
     return result.exit_code
+
+
+def emit_html(project, version: str, verbose: bool, output: str | None) -> int:
+    from ..html_graph import page_data, render_page
+
+    if project.is_umbrella:
+        parts = []
+        for child in project.children():
+            prefix = os.path.relpath(child.root, project.root).replace(os.sep, "/") + "/"
+            parts.append((prefix, report_analysis(analyse(child, version), verbose)))
+    else:
+        parts = [("", report_analysis(analyse(project, version), verbose))]
+    page = render_page(page_data(parts, version, f"exfix graph: {project.name}"))
+    target = output or "xref_graph.html"
+    if target in STDOUT_NAMES:
+        click.echo(page, nl=False)
+    elif Path(target).parent.is_dir() and (not os.path.lexists(target) or Path(target).is_file()
+                                            and not Path(target).is_symlink()):
+        from ..cache import write_atomically
+
+        try:  # a page is only ever seen whole
+            write_atomically(Path(target), page.encode("utf-8"))
+        except OSError as exc:
+            raise InputError(f"{target}: cannot write the page: {exc.strerror or exc}") from None
+    else:
+        write_output(target, page)  # a link, FIFO or device is written to, as for dot
+    if target not in STDOUT_NAMES:
+        click.echo(f'Generated "{target}": open it in a browser (it needs no network).')
+    return 0
 
 
 STDOUT_NAMES = ("-", "/dev/stdout")
@@ -276,7 +350,7 @@ def write_output(target: str, text: str) -> None:
 @click.command("trace")
 @click.argument("file", type=click.Path())
 @click.option("--project", "project_dir", default=".", type=click.Path(file_okay=False),
-              help="The mix project holding FILE (default: current directory).")
+              help="The mix project holding FILE (default: the one at or above the current folder).")
 @click.option("--label", type=click.Choice(["compile", "export", "runtime"]), help="Only references of this label.")
 @analysis_options
 def trace(file, project_dir, label, elixir, verbose):
@@ -285,8 +359,7 @@ def trace(file, project_dir, label, elixir, verbose):
     from ..trace import format_entry, trace_entries
 
     version = resolve_version(elixir)
-    analysis = load_analysis(project_dir, version, verbose)
-    rel = relative_to_project(analysis.project.root, file)
+    analysis, rel = load_file_analysis(project_dir, file, version, verbose)
     if rel not in analysis.files:
         raise InputError(f"{file}: not a source file of the project at {analysis.project.root} "
                                    f"(elixirc_paths: {analysis.project.elixirc_paths})")
@@ -297,7 +370,7 @@ def trace(file, project_dir, label, elixir, verbose):
 @click.command("recompiles")
 @click.argument("file", type=click.Path())
 @click.option("--project", "project_dir", default=".", type=click.Path(file_okay=False),
-              help="The mix project holding FILE (default: current directory).")
+              help="The mix project holding FILE (default: the one at or above the current folder).")
 @click.option("--exports-changed", is_flag=True,
               help="FILE's public functions, macros or struct change too (default: only bodies).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -311,8 +384,7 @@ def recompiles(file, project_dir, exports_changed, fmt, elixir, verbose):
     from ..recompile import recompiles as compute
 
     version = resolve_version(elixir)
-    analysis = load_analysis(project_dir, version, verbose)
-    rel = relative_to_project(analysis.project.root, file)
+    analysis, rel = load_file_analysis(project_dir, file, version, verbose)
     if rel not in analysis.files:
         raise InputError(f"{file}: not a source file of the project at {analysis.project.root}")
     files = compute(analysis.file_deps(), rel, exports_changed, version, export_implies_runtime=False)
@@ -336,30 +408,52 @@ def fanout(path, top, fmt, elixir, verbose):
     breaking (in a cycle, or compile-connected), each with the references that create it
     and how much the mean would drop without them.
     """
-    from ..breakable import format_ranking, rank
-
     version = resolve_version(elixir)
-    analysis = load_analysis(path, version, verbose)
+    project = open_project(path, verbose)
+    if not project.is_umbrella:
+        analysis = report_analysis(analyse(project, version), verbose)
+        if fmt == "json":
+            click.echo(json.dumps(_fanout_doc(analysis, top)))
+        else:
+            click.echo(_fanout_text(analysis, top), nl=False)
+        return
+    # an umbrella: each app compiles on its own, with its own fan-out (as mix 1.14's graph)
+    apps = [report_analysis(analyse(app, version), verbose) for app in project.children()]
+    if fmt == "json":
+        click.echo(json.dumps({"apps": [{"app": a.project.name, **_fanout_doc(a, top)} for a in apps]}))
+        return
+    for a in apps:
+        click.echo(f"==> {a.project.name}")
+        click.echo(_fanout_text(a, top), nl=False)
+
+
+def _fanout_doc(analysis: Analysis, top: int) -> dict:
+    from ..breakable import rank
+
     counts = analysis.fanout()
     mean = sum(counts.values()) / len(counts) if counts else 0.0
     worst = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return {
+        "files": len(counts), "mean": round(mean, 3), "max": max(counts.values(), default=0),
+        "top": [{"file": f, "recompiles": n} for f, n in worst],
+        "breakable": [{
+            "source": e.source, "sink": e.sink, "module": e.target, "why": e.why,
+            "fanout_before": round(e.fanout_before, 3), "fanout_after": round(e.fanout_after, 3),
+            "references": [{"file": c.file, "line": c.line, "construct": c.construct} for c in e.culprits],
+        } for e in rank(analysis, top)],
+    }
+
+
+def _fanout_text(analysis: Analysis, top: int) -> str:
+    from ..breakable import format_ranking, rank
+
+    counts = analysis.fanout()
+    mean = sum(counts.values()) / len(counts) if counts else 0.0
+    worst = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    lines = [f"{len(counts)} files; a change recompiles {mean:.2f} other files on average, "
+             f"{max(counts.values(), default=0)} at most"]
+    lines += [f"  {f}: {n}" for f, n in worst if n]
     edges = rank(analysis, top)
-    if fmt == "json":
-        click.echo(json.dumps({
-            "files": len(counts), "mean": round(mean, 3), "max": max(counts.values(), default=0),
-            "top": [{"file": f, "recompiles": n} for f, n in worst],
-            "breakable": [{
-                "source": e.source, "sink": e.sink, "module": e.target, "why": e.why,
-                "fanout_before": round(e.fanout_before, 3), "fanout_after": round(e.fanout_after, 3),
-                "references": [{"file": c.file, "line": c.line, "construct": c.construct} for c in e.culprits],
-            } for e in edges],
-        }))
-        return
-    click.echo(f"{len(counts)} files; a change recompiles {mean:.2f} other files on average, "
-               f"{max(counts.values(), default=0)} at most")
-    for f, n in worst:
-        if n:
-            click.echo(f"  {f}: {n}")
     if edges:
-        click.echo("\nCompile edges worth breaking, most recompiles saved first:")
-        click.echo(format_ranking(edges))
+        lines += ["", "Compile edges worth breaking, most recompiles saved first:", format_ranking(edges)]
+    return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ a file that does not parse, a file that could not be written). Errors go to stde
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -22,9 +23,9 @@ from ..engine import Options, Problem, ProjectResult, display_path, run_many, un
 from ..rules import ALL_RULES, get_rules
 from ..writer import FileChange, Refused, WriteResult, sweep, take_back, write_changes
 from ..suppress import SuppressionFilter
-from .graph import InputError, cache_option, env_option, resolve_version
+from .graph import InputError, cache_option, env_option, jobs_option, resolve_version, verbose_option
 
-FORMATS = ["diff", "json", "sarif"]
+FORMATS = ["diff", "concise", "github", "json", "sarif"]
 STRATEGIES = ["auto", "hoist", "guard"]
 SEVERITIES = ["error", "warning", "info"]  # most severe first
 # --check's default threshold: a project exfix apply has cleaned passes unless something
@@ -44,6 +45,9 @@ def _rule_ids() -> str:
 EXIT_CODES = """\b
 Exit codes: 0 done, 1 with --check: a verified fix left to apply, or a finding at or above
 --fail-on; 2 usage or input errors (errors on stderr as file:line: error: message)."""
+NO_CHECK_EXIT_CODES = """\b
+Exit codes: 0 done, 2 usage or input errors, or a file that could not be written (errors on
+stderr as file:line: error: message)."""
 
 CONFIG_HELP = """\b
 Configuration: the nearest .exfix.exs at or above each project (an Elixir literal, read
@@ -81,13 +85,18 @@ def _options(f=None, *, baseline=True, gains=True):
     decorators = [
         click.argument("paths", nargs=-1, type=click.Path(path_type=str), metavar="[PATH]..."),
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="diff", show_default=True,
-                     help="diff: unified diffs git apply accepts; json; sarif (2.1.0, for code scanning)."),
+                     help="diff: unified diffs git apply accepts; concise: one line per finding; "
+                          "github: GitHub Actions annotations; json (schema: refactor/"
+                          "suggest.schema.json); sarif (2.1.0, for code scanning)."),
+        click.option("--color", "color", type=click.Choice(["auto", "always", "never"]), default="auto",
+                     show_default=True,
+                     help="Colour the diff; auto: on a terminal, unless NO_COLOR is set or "
+                          "FORCE_COLOR is."),
         click.option("--rule", "select", multiple=True, metavar="ID",
                      help=f"Run only this rule (repeatable; rules: {_rule_ids()})."),
         click.option("--skip-rule", "skip", multiple=True, metavar="ID", help="Do not run this rule (repeatable)."),
         click.option("--stats", is_flag=True, help="End with a table of suggestions per rule."),
-        click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
-                     help="Projects analysed in parallel (default: all cores)."),
+        jobs_option,
         click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
                      help="How rules that can cut an edge several ways do it (default: the "
                           ".exfix.exs setting, else auto)."),
@@ -103,6 +112,7 @@ def _options(f=None, *, baseline=True, gains=True):
         *([baseline_option] if baseline else []),
         env_option,
         cache_option,
+        verbose_option,
     ]
     for deco in reversed(decorators):
         f = deco(f)
@@ -133,17 +143,18 @@ Examples:
               help="Also apply the patches to a temporary copy, compile it with `mix compile "
                    "--warnings-as-errors` and compare `mix xref graph` with exfix's graph "
                    "(needs mix on PATH; exit 1 when mix disagrees).")
-def suggest(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, min_gain, show_all, elixir, since,
-            baseline_file, check, fail_on, verify_with_mix):
+def suggest(paths, fmt, color, select, skip, stats, strategy, allow_concat, min_gain, show_all, elixir, since,
+            baseline_file, verbose, check, fail_on, verify_with_mix):
     """Show every verified patch as a unified diff, the fixes that save the most
     recompiles first; write nothing.
 
     PATH may be a mix project, an umbrella, or any folder holding projects at any depth
-    (default: the current folder); a file: report on that file alone, within its project.
+    (default: the project at or above the current folder, else every project below it); a
+    file: report on that file alone, within its project.
     """
-    code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write=False,
+    code = _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check, write=False,
                 with_mix=verify_with_mix, fail_on=fail_on, since=since, baseline_file=baseline_file,
-                min_gain=None if show_all else min_gain)
+                color=color, verbose=verbose, min_gain=None if show_all else min_gain)
     sys.exit(code)
 
 
@@ -153,20 +164,22 @@ def suggest(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, min_g
 Examples:
   exfix apply                          # write every verified fix below this folder
   exfix apply --rule hoist-conditional-use --strategy guard apps/web
+  exfix apply && exfix suggest --check   # write, then fail if anything is left
 """
-    + CONFIG_HELP + "\n\n" + EXIT_CODES,
+    + CONFIG_HELP + "\n\n" + NO_CHECK_EXIT_CODES,
 )
 @_options
-def apply(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, min_gain, show_all, elixir, since,
-          baseline_file):
+def apply(paths, fmt, color, select, skip, stats, strategy, allow_concat, min_gain, show_all, elixir, since,
+          baseline_file, verbose):
     """Write the patches `suggest` shows, each file atomically, then re-verify.
 
     The same selection as `suggest`: fixes below --min-gain are not written. A file changed
     on disk since it was analysed, a read-only file or a symbolic link is left alone and
     reported. A second `apply` changes nothing.
     """
-    code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, False, write=True,
-                since=since, baseline_file=baseline_file, min_gain=None if show_all else min_gain)
+    code = _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, False, write=True,
+                since=since, baseline_file=baseline_file, color=color, verbose=verbose,
+                min_gain=None if show_all else min_gain)
     sys.exit(code)
 
 
@@ -177,35 +190,44 @@ Examples:
   exfix baseline                       # accept today's findings: .exfix-baseline.json
   exfix suggest --check --baseline .exfix-baseline.json   # CI: fail on new findings only
 """
-    + EXIT_CODES,
+    + NO_CHECK_EXIT_CODES,
 )
 @_options(baseline=False, gains=False)
 @click.option("--output", "-o", "out_file", metavar="FILE", type=click.Path(dir_okay=False),
               default=".exfix-baseline.json", show_default=True, help="Where to write the baseline.")
-def baseline(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, since, out_file):
+def baseline(paths, fmt, color, select, skip, stats, strategy, allow_concat, elixir, since, verbose, out_file):
     """Write every current finding to a baseline file, for `--baseline FILE` to hide.
 
     Entries are keyed by file, rule and the text of the finding's line (not its number), so
     lines added above a finding do not bring it back; file names are relative to the
     baseline's folder. The findings are printed as `suggest` prints them (--format).
     """
-    code = _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, False, write=False,
-                since=since, baseline_out=out_file)
+    code = _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, False, write=False,
+                since=since, baseline_out=out_file, color=color, verbose=verbose)
     sys.exit(code)
 
 
 
 
-def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, check, write,
+def _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check, write,
          with_mix=False, fail_on=FAIL_ON_DEFAULT, since=None, baseline_file=None, baseline_out=None,
-         min_gain: int | None = None) -> int:
+         color="auto", verbose=False, min_gain: int | None = None) -> int:
+    from .. import analysis
+
+    jobs = analysis.DEFAULTS.get("jobs")  # -j: processes, for projects or for one's files
     try:
         rules = get_rules(select, skip)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--rule/--skip-rule") from exc
     version = resolve_version(elixir) if elixir else None
     cwd = os.getcwd()
-    found, discover_errors = find_projects(list(paths) or ["."])
+    scan_below = False
+    if not paths:
+        paths, scan_below = _default_paths(cwd)
+    found, discover_errors = find_projects(list(paths))
+    if scan_below:
+        n = len(units_of(found))
+        click.echo(f"exfix: {_plural(n, 'project')} found below {cwd}", err=True)
     problems = [Problem(display_path(e.path, cwd), None, e.message) for e in discover_errors]
     if since:
         from ..since import SinceError, restrict
@@ -257,11 +279,20 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
             out.write(report.dumps(doc))
         elif fmt == "sarif":
             out.write(report.dumps(report.to_sarif(results, cwd, rules, problems)))
+        elif fmt in ("concise", "github"):
+            from .. import line_formats
+
+            if fmt == "github":
+                lines = line_formats.github(results, cwd, [p for r in results for p in r.errors] + problems)
+            else:
+                lines = line_formats.concise(results, cwd)
+            out.write("".join(line + "\n" for line in lines))
         else:
-            colour = out.isatty() and "NO_COLOR" not in os.environ
+            colour = output.use_colour(color, out)
+            width = shutil.get_terminal_size().columns if out.isatty() else None
             if hasattr(out, "reconfigure"):
                 out.reconfigure(errors="surrogateescape")  # non-UTF-8 bytes go out as they came
-            report.write_diff_report(results, out, cwd, colour)
+            report.write_diff_report(results, out, cwd, colour, width)
         out.flush()
     except BrokenPipeError:  # `exfix suggest | head`: the reader has seen enough
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -275,6 +306,10 @@ def _run(paths, fmt, select, skip, stats, jobs, strategy, allow_concat, elixir, 
         output_failed = True
 
     all_problems = [p for r in results for p in r.errors] + problems
+    if verbose:
+        for r in results:
+            for note in r.notes:
+                click.echo(f"note: {r.display}: {note}", err=True)
     for p in all_problems:
         click.echo(f"{report.one_line(p.file)}{':' + str(p.line) if p.line else ''}: error: "
                    f"{p.message}", err=True)
@@ -422,6 +457,19 @@ def _verify_with_mix(results: list[ProjectResult], version: str) -> bool:
     return ok
 
 
+def _default_paths(cwd: str) -> tuple[tuple[str, ...], bool]:
+    """With no PATH: the project at or above the working folder, as git finds its repository;
+    else every project below it, saying so first (that walk may be long). The paths, and
+    whether they are a scan below."""
+    from ..discover import enclosing_project
+
+    found = enclosing_project(".")
+    if found is not None:
+        return (str(found),), False
+    click.echo(f"exfix: no mix.exs here or above; looking for projects below {cwd}", err=True)
+    return (".",), True
+
+
 def _check_umbrella_root(root: Path, cwd: str) -> list[Problem]:
     from ..project import ProjectError, load_project
 
@@ -465,7 +513,12 @@ def _plural(n: int, word: str, words: str | None = None) -> str:
 
 def _run_all(units: list, opts: Options, jobs: int | None) -> list[ProjectResult]:
     console = Console(stderr=True)
-    if not console.is_terminal or len(units) < PROGRESS_MIN_PROJECTS:
+    if len(units) < PROGRESS_MIN_PROJECTS:  # one project: its files, once past a second
+        from ..progress import files_bar
+
+        with files_bar(units[0].root.resolve().name if units else ""):
+            return run_many(units, opts, jobs)
+    if not console.is_terminal:
         return run_many(units, opts, jobs)
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),

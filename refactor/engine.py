@@ -99,6 +99,7 @@ class Suggestion:
     in_patch: bool = False  # part of the patches apply writes
     written: bool = False  # apply wrote it
     found_in_pass: int = 1  # 2+: found on the text the fixes of earlier passes leave
+    refused: str = ""  # the kind of blind spot that made the rule refuse a fix (rules/_sight.py)
     code: str = ""  # the text of its line as analysed, blanks squeezed (the baseline's key)
 
     @property
@@ -512,6 +513,7 @@ class _Runner:
             severity=diag.severity,
             message=diag.message,
             detail=diag.detail,
+            refused=diag.refused,
             safe=bool(rule.safe and (fix.safe if fix is not None else True)),
             has_fix=fix is not None,
             warnings=list(fix.warnings) if fix else [],

@@ -9,6 +9,7 @@ never touched.
 from __future__ import annotations
 
 import difflib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -21,12 +22,15 @@ from .xref_format import parse_dot
 
 SKIP = shutil.ignore_patterns("_build", ".git", "node_modules", ".elixir_ls", "xref_graph.dot")
 
-# runs argv in a folder and returns the completed process (replaceable for chroot toolchains)
-Runner = Callable[[list[str], Path], subprocess.CompletedProcess]
+# runs argv in a folder, with extra environment variables (MIX_ENV), and returns the
+# completed process (replaceable for chroot toolchains)
+Runner = Callable[..., subprocess.CompletedProcess]
 
 
-def run_on_path(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
+def run_on_path(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full = {**os.environ, **(env or {})}
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, errors="replace", timeout=1800,
+                          stdin=subprocess.DEVNULL, env=full)
 
 
 @dataclass

@@ -540,7 +540,9 @@ class Quoting:
         binding = self.unquoted(node, env)
         if binding is None:
             args = call_arguments(node)
-            if args and args[0].type != "identifier":
+            # a variable the macro computed before its quote (not one of its parameters) is
+            # as unknown as any other macro-time expression
+            if args and (args[0].type != "identifier" or env.bindings is not None):
                 self.note(f"{self.path}: unquote of a macro-time expression is not followed")
             return env
         return self.walk_binding(binding, env)

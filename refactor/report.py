@@ -503,6 +503,7 @@ def to_json(
                     "in_patch": sug.in_patch,
                     "safe": sug.safe,
                     "reasons": list(sug.reasons),
+                    "refused": sug.refused or None,
                     "fanout_before": sug.fanout_before,
                     "fanout_after": sug.fanout_after,
                     "gain": sug.gain,
@@ -759,6 +760,23 @@ def stats_table(results: list[ProjectResult]) -> Table:
         table.add_row(rule, *map(str, rows[rule]))
         total = [a + b for a, b in zip(total, rows[rule])]
     table.add_row("total", *map(str, total), style="bold")
+    return table
+
+
+def refused_table(results: list[ProjectResult]) -> Table | None:
+    """Fixes the rules refused because the analysis cannot see all of the code, by kind."""
+    counts: dict[tuple[str, str], int] = {}
+    for result in results:
+        for sug in result.suggestions:
+            if sug.refused:
+                counts[(sug.rule, sug.refused)] = counts.get((sug.rule, sug.refused), 0) + 1
+    if not counts:
+        return None
+    table = Table(title="Refused: the analysis cannot see all of the code")
+    for col in ("rule", "why", "refused"):
+        table.add_column(col, justify="right" if col == "refused" else "left")
+    for (rule, why), n in sorted(counts.items()):
+        table.add_row(rule, why, str(n))
     return table
 
 

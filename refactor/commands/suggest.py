@@ -169,16 +169,24 @@ Examples:
     + CONFIG_HELP + "\n\n" + NO_CHECK_EXIT_CODES,
 )
 @_options
+@click.option("--verify-with-mix/--no-verify-with-mix", "with_mix", default=True, show_default=True,
+              help="Before writing, compile the patches with mix in a copy of the project (its "
+                   "_build and deps included, so only what changed compiles again): a patched file "
+                   "that does not compile or adds a warning is reverted, not written; a file `mix "
+                   "format` found clean is formatted after patching. Needs mix on PATH and a "
+                   "project compiled for the environment (_build/ENV); otherwise the patches are "
+                   "checked against exfix's graph only, and apply says so.")
 def apply(paths, fmt, color, select, skip, stats, strategy, allow_concat, min_gain, show_all, elixir, since,
-          baseline_file, verbose):
+          baseline_file, verbose, with_mix):
     """Write the patches `suggest` shows, each file atomically, then re-verify.
 
-    The same selection as `suggest`: fixes below --min-gain are not written. A file changed
-    on disk since it was analysed, a read-only file or a symbolic link is left alone and
-    reported. A second `apply` changes nothing.
+    The same selection as `suggest`: fixes below --min-gain are not written. With mix on
+    PATH and a compiled project, the compiler checks the patches first (see
+    --verify-with-mix). A file changed on disk since it was analysed, a read-only file or a
+    symbolic link is left alone and reported. A second `apply` changes nothing.
     """
     code = _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, False, write=True,
-                since=since, baseline_file=baseline_file, color=color, verbose=verbose,
+                with_mix=with_mix, since=since, baseline_file=baseline_file, color=color, verbose=verbose,
                 min_gain=None if show_all else min_gain)
     sys.exit(code)
 
@@ -268,6 +276,12 @@ def _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check,
     written: list[str] | None = None
     refused = None
     if write:
+        if with_mix:
+            from ..applycheck import judge
+            from ..mixconfig import mix_env
+
+            for line in judge(results, mix_env(), cwd):
+                click.echo(line, err=True)
         written, refused, more = _write(results, opts, jobs, cwd, opts.inside)
         problems.extend(more)
 
@@ -316,6 +330,9 @@ def _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check,
     tables = []
     if stats:
         tables.append(report.stats_table(results))
+        refused_by_kind = report.refused_table(results)
+        if refused_by_kind is not None:
+            tables.append(refused_by_kind)
     if len(results) > 1 or stats:
         tables.append(report.projects_table(results))
     if tables:
@@ -342,7 +359,7 @@ def _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check,
             click.echo(f"{p.file}: error: {p.message}", err=True)
     if all_problems or output_failed:
         return 2
-    if with_mix and not _verify_with_mix(results, opts.version or resolve_version(None)):
+    if with_mix and not write and not _verify_with_mix(results, opts.version or resolve_version(None)):
         return 1
     if failing:
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
 
@@ -122,6 +123,38 @@ def compile_count(analysis, path: str, targets: set[str]) -> int:
         return 0
     compiled = references(facts).compile
     return sum(compiled[t] for t in targets)
+
+
+def removal(source: bytes, span: tuple[int, int]) -> Edit:
+    """The edit deleting the statement on the lines ``span``, with its own comment above it
+    and the blank line it would leave doubled."""
+    span = with_comments(source, span)
+    return Edit(span[0], absorb_blank(source, span), b"", tidy=True)
+
+
+def with_comments(source: bytes, span: tuple[int, int]) -> tuple[int, int]:
+    """``span`` (whole lines of a statement to delete) with the comment lines right above it,
+    at its indentation, when they belong to it alone: the statement ends its paragraph (a
+    blank line, the block's end or the file's end follows). A comment above a group of
+    statements stays."""
+    start, end = span
+    nxt_end = source.find(b"\n", end)
+    after = source[end : len(source) if nxt_end < 0 else nxt_end].strip()
+    if after and not CLOSING.match(after):
+        return span
+    first = source[start : source.find(b"\n", start)]
+    indent = first[: len(first) - len(first.lstrip())]
+    top = start
+    while top > 0:
+        prev_start = source.rfind(b"\n", 0, top - 1) + 1
+        prev = source[prev_start:top].rstrip(b"\r\n")
+        if not prev.startswith(indent + b"#"):
+            break
+        top = prev_start
+    return top, end
+
+
+CLOSING = re.compile(rb"(?:end|else|rescue|catch|after)(?![\w?!:])")
 
 
 def absorb_blank(source: bytes, span: tuple[int, int]) -> int:

@@ -8,14 +8,15 @@ from tree_sitter import Node
 
 from refactor.parse import captures, load_query
 from refactor.rules._common import (
-    absorb_blank,
     clean_sources,
     compile_count,
     directive_target,
-    references,
     enclosing_module,
     line_span,
+    references,
+    removal,
 )
+from refactor.rules._sight import Blind, atoms, opaque, unfollowed
 from refactor.rules.base import Diagnostic, Edit, Fix, RuleContext
 from refactor.syntax import call_arguments, call_name, keyword_get, line, text
 
@@ -104,6 +105,11 @@ class UnusedDirective:
         if refusal:
             return Diagnostic(self.id, path, line(node), "warning",
                               f"{head}: nothing of it is used here, but it is kept: {refusal}")
+        try:
+            self.blind_spots(ctx, path, source, node, module, scope, info, args)
+        except Blind as why:
+            return Diagnostic(self.id, path, line(node), "warning",
+                              f"{head}: nothing of it is used here, but it is kept: {why}", refused=why.kind)
         span = line_span(source, node)
         if span is None:
             return Diagnostic(self.id, path, line(node), "warning",
@@ -113,7 +119,7 @@ class UnusedDirective:
             f"{head} is unused in its scope and only adds an export dependency on {sink}, "
             f"so this file recompiles whenever {target}'s public functions or macros change"
         )
-        return Diagnostic(self.id, path, line(node), "warning", message, Fix([Edit(span[0], absorb_blank(source, span), b"", tidy=True)]))
+        return Diagnostic(self.id, path, line(node), "warning", message, Fix([removal(source, span)]))
 
     def unused(self, node, info, args, refs, source, scope) -> bool:
         """True when nothing of the module is used in the statement's scope (``refs``: the
@@ -121,10 +127,23 @@ class UnusedDirective:
         raise NotImplementedError
 
     def refusal(self, ctx, args, scope) -> str | None:
-        for use in opaque_uses(ctx, scope):
-            return (f"`use {use}` in the same scope may inject code that needs it "
-                    "(exfix expands only the project's own `__using__` macros)")
         return None
+
+    def names(self, info, args) -> set[str]:
+        """The names the directive makes callable without a module (an import's functions
+        and macros) or as macros (a require's)."""
+        raise NotImplementedError
+
+    def blind_spots(self, ctx, path, source, node, module, scope, info, args) -> None:
+        """Raise Blind when no expansion in the directive's scope can be proved not to need
+        it: a macro exfix did not expand in the file, a `use` or compile hook exfix cannot
+        read, or one of its names written as an atom anywhere in the module (a plug
+        pipeline compiles at the module's end, so `plug :f` above the import counts)."""
+        unfollowed(ctx, path)
+        opaque(ctx, scope)
+        what = (f"the function {{name}} imported from {text(args[0])}" if self.kind == "import"
+                else f"the macro {{name}} of {text(args[0])}")
+        atoms(source, module.start_byte, module.end_byte, self.names(info, args), what)
 
     def scope_text(self, source: bytes, node: Node, scope: Node) -> bytes:
         return source[node.end_byte : scope.end_byte]
@@ -199,19 +218,6 @@ def dynamic_definitions(ctx, target: str) -> bool:
     path = ctx.analysis.module_file.get(target)
     source = ctx.sources.get(path) if path else None
     return source is None or DYNAMIC_DEFS.search(source) is not None
-
-
-def opaque_uses(ctx, scope: Node) -> list[str]:
-    """``use`` statements of ``scope`` whose module is not one of the project's (its
-    ``__using__`` may inject code exfix does not see)."""
-    out = []
-    for stmt in scope.named_children:
-        if stmt.type == "call" and call_name(stmt) == "use":
-            args = call_arguments(stmt)
-            name = text(args[0]) if args else ""
-            if name not in ctx.analysis.project_tails:
-                out.append(name)
-    return out
 
 
 def local_uses(text_: bytes, names: set[str]) -> set[str]:

@@ -9,7 +9,6 @@ from tree_sitter import Node
 from refactor.parse import captures, load_query
 from refactor.rules._common import (
     DEF_KINDS,
-    absorb_blank,
     clean_sources,
     compile_count,
     enclosing_module,
@@ -18,7 +17,9 @@ from refactor.rules._common import (
     module_name,
     newline_of,
     private_function_edit,
+    removal,
 )
+from refactor.rules._sight import Blind, atoms, opaque, unfollowed
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
 from refactor.syntax import call_arguments, call_name, do_block, keyword_get, line, text
 
@@ -163,8 +164,14 @@ class AttributeToFunction(Rule):
             span = line_span(source, node)
             if span is None:
                 raise Refusal(f"@{name} shares its line with other code")
+            unfollowed(ctx, path)
+            opaque(ctx, do_block(module))
+            atoms(source, module.start_byte, module.end_byte, {name}, "the attribute @{name}")
         except Refusal as why:
             return Diagnostic(RULE_ID, path, line(node), "warning", f"{head}; not rewritten: {why}")
+        except Blind as why:
+            return Diagnostic(RULE_ID, path, line(node), "warning", f"{head}; not rewritten: {why}",
+                              refused=why.kind)
         function = private_function_edit(source, module, value, name, indentation(source, node),
                                          newline_of(source))
         if function is None:
@@ -172,7 +179,7 @@ class AttributeToFunction(Rule):
                 RULE_ID, path, line(node), "warning",
                 f"{head}; not rewritten: the module's `end` shares its line with other code",
             )
-        edits = [Edit(span[0], absorb_blank(source, span), b"", tidy=True), function]
+        edits = [removal(source, span), function]
         for read in my_reads:
             edits.append(Edit(read.start_byte, read.end_byte, f"{name}()".encode()))
         message = (

@@ -49,6 +49,9 @@ class Diagnostic:
     fix: Fix | None = None
     # what the user may want to know beyond that sentence: the mechanism, the choice made
     detail: str = ""
+    # a fix the rule refused because the analysis cannot see all of the code: the kind of
+    # blind spot (rules/_sight.py), counted by suggest --stats
+    refused: str = ""
 
 
 def apply_edits(source: bytes, edits: list[Edit]) -> bytes:

@@ -10,7 +10,6 @@ from tree_sitter import Node
 from refactor.parse import captures, load_query
 from refactor.rules._common import (
     DEF_KINDS,
-    absorb_blank,
     clean_sources,
     compile_count,
     enclosing_module,
@@ -20,10 +19,12 @@ from refactor.rules._common import (
     module_name,
     newline_of,
     private_function_edit,
+    removal,
     tuple_of,
 )
 from refactor.rules.attribute_to_function import AttributeToFunction, _short, _where
 from refactor.rules.attribute_to_function import Refusal as AttributeRefusal
+from refactor.rules._sight import Blind, atoms, opaque, unfollowed
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
 from refactor.syntax import call_arguments, call_name, do_block, line, text
 
@@ -194,8 +195,16 @@ class BodyTimeCall(Rule):
         holder = module_name(module)
         left = assignment_target(stmt)
         nodes = [n for n, _ in found]
+        blind = ""
         try:
             if left is not None and all(inside(n, stmt.child_by_field_name("right")) for n in nodes):
+                try:
+                    unfollowed(ctx, path)
+                    opaque(ctx, do_block(module))
+                    atoms(source, module.start_byte, module.end_byte, {text(left)}, "the variable {name}")
+                except Blind as why:
+                    blind = why.kind
+                    raise Refusal(f"its result is bound to `{text(left)}`, but {why}", kind=MANUAL) from None
                 return self.rewrite(ctx, path, source, module, stmt, left, found, named, holder)
             raise Refusal(*self.why(stmt, nodes))
         except Refusal as why:
@@ -237,7 +246,7 @@ class BodyTimeCall(Rule):
             )
         remedy = refusal.remedy or remedy
         message = f"{named} runs while {holder} compiles: {verdict}; {cost}: {remedy}"
-        return Diagnostic(RULE_ID, path, line(found[0][0]), "info", message)
+        return Diagnostic(RULE_ID, path, line(found[0][0]), "info", message, refused=blind)
 
     def why(self, stmt: Node, nodes: list[Node]) -> tuple[str, str]:
         """Why the result of a body-time call is needed while the module compiles, and which
@@ -305,7 +314,7 @@ class BodyTimeCall(Rule):
             raise Refusal(f"the assignment to `{var}` shares its line with other code", kind=MANUAL)
         nl = newline_of(source)
         value_text = text(value)
-        edits = [Edit(span[0], absorb_blank(source, span), b"", tidy=True)]
+        edits = [removal(source, span)]
         if len(fragments) == 1 and "\n" not in value_text:
             unquote, _ = fragments[0]
             needs_parens = value.type not in ATOMIC and unquote.parent is not None and unquote.parent.type not in (

@@ -62,6 +62,9 @@ class DropUnusedImport(UnusedDirective, Rule):
     safe = True
     kind = "import"
 
+    def names(self, info, args):
+        return imported_names(info, args) or set()
+
     def unused(self, node, info, args, refs, source, scope):
         if any(r.kind == "import" for r in refs):
             return False

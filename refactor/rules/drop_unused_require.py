@@ -65,6 +65,9 @@ class DropUnusedRequire(UnusedDirective, Rule):
     safe = True
     kind = "require"
 
+    def names(self, info, args):
+        return {n for n, _ in info.macros}
+
     def unused(self, node, info, args, refs, source, scope):
         macros = {n for n, _ in info.macros}
         if any(r.kind in ("call", "import") and r.function.split("/")[0] in macros for r in refs):
@@ -88,4 +91,4 @@ class DropUnusedRequire(UnusedDirective, Rule):
         alias = keyword_get(args[1:], "as")
         if alias is not None:
             return f"it also defines the alias {text(alias)}"
-        return super().refusal(ctx, args, scope)
+        return None

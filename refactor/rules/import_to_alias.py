@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
 from refactor.parse import captures, load_query
 from refactor.rules._common import (
-    absorb_blank,
     clean_sources,
     directive_target,
     enclosing_module,
     line_span,
     references,
+    removal,
 )
-from refactor.rules._unused import IDENT, _in_quote, dynamic_definitions, imported_names, opaque_uses, template_reason
+from refactor.rules._sight import Blind, atoms, opaque, unfollowed
+from refactor.rules._unused import IDENT, _in_quote, dynamic_definitions, imported_names, template_reason
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
-from refactor.syntax import call_arguments, call_name, line, text
+from refactor.syntax import call_arguments, call_name, keyword_get, line, text
 
 RULE_ID = "import-to-alias"
 QUERY_NAME = "import_to_alias"
@@ -109,6 +112,7 @@ class ImportToAlias(Rule):
         written = text(args[0])
         head = f"import {written} is used only for"
         used = sorted({r.function for r in imports})
+        used_names = {f.split("/")[0] for f in used}
         macros = {n for n, _ in info.macros}
         try:
             bad = [f for f in used if f.split("/")[0] in macros]
@@ -119,9 +123,10 @@ class ImportToAlias(Rule):
             remote_macros = [r.function for r in refs if r.kind == "call" and r.function.split("/")[0] in macros]
             if remote_macros:
                 raise Refusal(f"the import also requires {written} for {remote_macros[0]}")
-            for use in opaque_uses(ctx, scope):
-                raise Refusal(f"`use {use}` in the same scope may inject calls that rely on it "
-                              "(exfix expands only the project's own `__using__` macros)")
+            unfollowed(ctx, path)
+            opaque(ctx, scope)
+            atoms(source, enclosing_module(node).start_byte, enclosing_module(node).end_byte,
+                  imported_names(info, args) or set(used_names), f"the function {{name}} imported from {written}")
             prefix = self.prefix(written, scope, node)
             edits = self.call_edits(source, node, scope, imports, locals_, prefix, info, args)
             span = line_span(source, node)
@@ -130,7 +135,10 @@ class ImportToAlias(Rule):
         except Refusal as why:
             return Diagnostic(RULE_ID, path, line(node), "info",
                               f"import {written} could become remote calls, but: {why}")
-        edits.append(Edit(span[0], absorb_blank(source, span), b"", tidy=True))
+        except Blind as why:
+            return Diagnostic(RULE_ID, path, line(node), "info",
+                              f"import {written} could become remote calls, but: {why}", refused=why.kind)
+        edits.append(removal(source, span))
         message = (
             f"{head} {', '.join(used)}: call them as {prefix}.f(...) and drop the import, "
             f"so this file no longer recompiles when {target}'s exports change"
@@ -138,15 +146,21 @@ class ImportToAlias(Rule):
         return Diagnostic(RULE_ID, path, line(node), "info", message, Fix(edits))
 
     def prefix(self, written: str, scope: Node, node: Node) -> str:
+        """How to write the module in calls: the alias in scope for it (``alias A.B``,
+        ``alias A.{B, C}``, ``alias A.B, as: X``, in this block or one around it, written
+        before the import), else as the import writes it."""
         if "." not in written:
             return written
-        for stmt in scope.named_children:
-            if stmt.start_byte >= node.start_byte:
-                break
-            if stmt.type == "call" and call_name(stmt) == "alias":
-                a = call_arguments(stmt)
-                if len(a) == 1 and text(a[0]) == written:
-                    return written.rsplit(".", 1)[1]
+        here, block = node, scope
+        while block is not None:
+            for stmt in block.named_children:
+                if stmt.start_byte >= here.start_byte:
+                    break
+                if stmt.type == "call" and call_name(stmt) == "alias":
+                    short = _aliases(stmt).get(written)
+                    if short is not None:
+                        return short
+            here, block = block, block.parent
         return written
 
     def call_edits(self, source, node, scope, imports, locals_, prefix, info, args) -> list[Edit]:
@@ -206,6 +220,25 @@ class ImportToAlias(Rule):
         if left:
             return [f"{left[0].kind} references to {left[0].target} remain (line {left[0].line})"]
         return []
+
+
+MULTI_ALIAS = re.compile(r"^([A-Z][\w.]*)\.\{(.*)\}$", re.S)
+
+
+def _aliases(stmt: Node) -> dict[str, str]:
+    """The modules an ``alias`` statement names, each with the name it gives them."""
+    args = call_arguments(stmt)
+    if not args:
+        return {}
+    first = re.sub(r"\s+", "", text(args[0]))
+    as_ = keyword_get(args[1:], "as")
+    if as_ is not None:
+        return {first: text(as_)} if as_.type == "alias" else {}
+    multi = MULTI_ALIAS.match(first)
+    if multi:
+        return {f"{multi.group(1)}.{part}": part.rsplit(".", 1)[-1]
+                for part in multi.group(2).split(",") if part}
+    return {first: first.rsplit(".", 1)[-1]}
 
 
 def _captures(scope: Node, after: Node, names: set[str]) -> list[tuple[Node, int]]:

@@ -36,6 +36,7 @@ from rich.text import Text
 
 from . import __version__
 from .engine import FilePatch, ProjectResult, Suggestion, display_path
+from .gain import describe as describe_gain
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
@@ -395,6 +396,8 @@ def header_lines(result: ProjectResult, sug: Suggestion, cwd: str) -> list[str]:
     where = display_path(f"{result.root}/{sug.file}", cwd)
     lines = [f"{sug.rule} {where}:{sug.line} {sug.severity}: {sug.message}"]
     extra = [verdict(sug)]
+    if sug.offered and sug.gain is not None:
+        extra.append(describe_gain(sug))
     fan = _fanout(sug)
     if fan:
         extra.append(fan)
@@ -503,6 +506,8 @@ def to_json(
                     "refused": sug.refused or None,
                     "fanout_before": sug.fanout_before,
                     "fanout_after": sug.fanout_after,
+                    "gain": sug.gain,
+                    "gain_measured_with": sug.gain_with,
                     "warnings": list(sug.warnings),
                 }
             )
@@ -532,6 +537,7 @@ def to_json(
                 "fanout_before": st.fanout if st else None,
                 "fanout_after": result.fanout_after if st else None,
                 "suggestions": len(result.suggestions),
+                "hidden_no_gain": len(result.hidden),
                 "errors": len(result.errors),
             }
         )
@@ -660,6 +666,8 @@ def to_sarif(results: list[ProjectResult], cwd: str, rules: list[type], extra_er
                     "detail": sug.detail,
                     "fanoutBefore": sug.fanout_before,
                     "fanoutAfter": sug.fanout_after,
+                    "gain": sug.gain,
+                    "gainMeasuredWith": sug.gain_with,
                 },
             }
             if sug.offered and sug.after is not None:
@@ -732,12 +740,12 @@ def _notification(err) -> dict:
 
 def stats_table(results: list[ProjectResult]) -> Table:
     table = Table(title="Suggestions by rule")
-    for col in ("rule", "found", "fixed", "not verified", "no fix"):
+    for col in ("rule", "found", "fixed", "not verified", "no fix", "no gain (hidden)"):
         table.add_column(col, justify="left" if col == "rule" else "right")
     rows: dict[str, list[int]] = {}
     for result in results:
         for sug in result.suggestions:
-            row = rows.setdefault(sug.rule, [0, 0, 0, 0])
+            row = rows.setdefault(sug.rule, [0, 0, 0, 0, 0])
             row[0] += 1
             if sug.in_patch:
                 row[1] += 1
@@ -745,7 +753,9 @@ def stats_table(results: list[ProjectResult]) -> Table:
                 row[2] += 1
             else:
                 row[3] += 1
-    total = [0, 0, 0, 0]
+        for sug in result.hidden:
+            rows.setdefault(sug.rule, [0, 0, 0, 0, 0])[4] += 1
+    total = [0, 0, 0, 0, 0]
     for rule in sorted(rows):
         table.add_row(rule, *map(str, rows[rule]))
         total = [a + b for a, b in zip(total, rows[rule])]

@@ -51,6 +51,7 @@ from .facts import STRENGTH
 from .gain import by_gain, fanout_values, gain, mean_of, total_of, worth
 from .files import read_bytes
 from .parse import first_error, parse, restore_nul
+from .udiff import line_opcodes
 from .writer import is_inside
 from .rules.base import Diagnostic, Edit, Fix, Rule, RuleContext, apply_edits
 
@@ -804,7 +805,6 @@ def map_line(old: bytes | None, new: bytes | None, line: int) -> int:
     """The line of ``old`` that line ``line`` of ``new`` comes from (or the nearest before it)."""
     if old is None or new is None or old == new:
         return line
-    from .report import line_opcodes
 
     index = line - 1
     for tag, i1, i2, j1, j2 in line_opcodes(old.split(b"\n"), new.split(b"\n")):

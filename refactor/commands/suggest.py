@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .. import output, report
+from .. import output, report, udiff
 from ..discover import find_projects
 from ..engine import Options, Problem, ProjectResult, display_path, run_many, units_of
 from ..rules import ALL_RULES, get_rules
@@ -311,7 +311,7 @@ def _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check,
     except BrokenPipeError:  # `exfix suggest | head`: the reader has seen enough
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except report.DiffError as exc:  # a bug, said on one line: apply has written already
+    except udiff.DiffError as exc:  # a bug, said on one line: apply has written already
         problems.append(Problem(".", None, f"internal error: {exc}"))
     except OSError as exc:  # /dev/full: say so on one line; apply's summary still follows
         line = output.failure_line(exc)
@@ -325,7 +325,7 @@ def _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check,
             for note in r.notes:
                 click.echo(f"note: {r.display}: {note}", err=True)
     for p in all_problems:
-        click.echo(f"{report.one_line(p.file)}{':' + str(p.line) if p.line else ''}: error: "
+        click.echo(f"{udiff.one_line(p.file)}{':' + str(p.line) if p.line else ''}: error: "
                    f"{p.message}", err=True)
     tables = []
     if stats:

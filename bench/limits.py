@@ -16,10 +16,10 @@ Series (one project each, in a temporary folder):
   memory are those of the refusal.
 
 Each run is ``python -m refactor suggest`` from this checkout in a fresh process, with
-``--no-cache`` and ``-j 1``; time is wall time, peak is that process' maximum resident set
-(through ``/usr/bin/time``, whose own small size is what the child starts from; ``wait4``
-alone would count the memory of this script, which the child is forked from). The last
-column is the first error line, else the summary. Each series ends with the growth of time
+``--no-cache``, ``-j 1`` and ``--all`` (every verified fix, whatever it saves); time is
+wall time, peak is that process' maximum resident set (through ``/usr/bin/time``, whose
+own small size is what the child starts from; ``wait4`` alone would count the memory of
+this script, which the child is forked from). The last column is the first error line, else the summary. Each series ends with the growth of time
 and peak from its first size to its last.
 """
 
@@ -111,8 +111,9 @@ def project(series: str, n: int, base: Path) -> Path:
 def measure(root: Path, series: str, timeout: float) -> tuple[float, float, int, str]:
     """(seconds, peak MiB, exit code, last stderr line) of one `exfix suggest`."""
     env = dict(os.environ, PYTHONPATH=str(REPO), EXFIX_NO_CACHE="1")
+    # --all: every verified fix is verified, merged and printed, whatever it saves
     cmd = [sys.executable, "-m", "refactor", "suggest", str(root), "--elixir", "1.18", "-j", "1",
-           "--no-cache", *RULES[series]]
+           "--no-cache", "--all", *RULES[series]]
     peak_file = None
     if os.path.exists("/usr/bin/time"):
         peak_file = tempfile.NamedTemporaryFile(suffix=".peak", delete=False).name

@@ -70,7 +70,8 @@ class Analysis:
         project files), as ``analyze`` with those sources would find it, computed from this
         one: only the changed files and those whose expansion consulted one of their modules
         are expanded again. None when that cannot be done (a module added, removed or moved,
-        a new file, a run without the cache's bookkeeping): then analyse from scratch."""
+        a new file): then analyse from scratch. With or without the cache: a run records
+        what each file's expansion consulted either way (``--no-cache`` costs no more)."""
         if self.run is None:
             return None
         return self.run.derive(self, changes)
@@ -381,6 +382,9 @@ class _Run:
         self.too_deep: set[str] = set()  # project files whose indexing stopped too deep
         self.where: dict[str, list[int]] = {}  # module -> indexes in items of summaries naming it
         self.consulted: dict[str, tuple] = {}  # project file -> modules its expansion consulted
+        # without the cache: project file -> (module, level, fingerprint) it consulted, what
+        # its cache entry would hold
+        self.consulted_fps: dict[str, tuple] = {}
         self.workers: _Workers | None = None
         self._recovered: Analysis | None = None
         self.summary_of: dict[str, tuple] = {}  # path -> (too deep, summary), those at hand
@@ -542,20 +546,24 @@ class _Run:
             for path, raw in zip(todo, self.workers.expand(todo)):
                 entry = marshal.loads(raw)
                 facts[path] = decode_facts(path, entry)
+                self.consulted[path] = _consulted_names(entry)  # what derive() expands again
+                if self.store is None:
+                    self.consulted_fps[path] = entry[4]
                 if self.store is not None:
                     self.store.put_raw(self._facts_key(path), raw)
-                    self.consulted[path] = _consulted_names(entry)
             return
         with _deep_recursion():
             for k, path in enumerate(todo):
                 _tick("expanding", k, len(todo))
-                facts[path], raw = self.expand_one(path, encode=self.store is not None)
+                facts[path], raw = self.expand_one(path, encode=self.store is not None, record=True)
                 if raw is not None:
                     self.store.put_raw(self._facts_key(path), raw)
 
-    def expand_one(self, path: str, encode: bool = True) -> tuple[FileFacts, bytes | None]:
+    def expand_one(self, path: str, encode: bool = True, record: bool = False) -> tuple[FileFacts, bytes | None]:
         """Parse (if not yet) and expand one project file: its facts, and its cache entry
-        encoded (with the fingerprints of what the expansion consulted) when asked."""
+        encoded (with the fingerprints of what the expansion consulted) when asked. With
+        ``encode`` or ``record``, the modules it consulted go to ``self.consulted`` (what
+        ``derive`` reads to know which files to expand again)."""
         ff = FileFacts(path)
         tree = self.loader.tree(path)
         err = first_error(tree)
@@ -563,16 +571,19 @@ class _Run:
             ff.errors.append(ParseIssue(err.start_point[0] + 1, "syntax error"))
         if path in self.too_deep:
             _too_deep(ff, tree)
-        consulted: dict[str, int] | None = {} if encode else None
+        consulted: dict[str, int] | None = {} if encode or record else None
         try:
             Expander(path, self.modules, self.sem, ff, consulted, self.project.build,
                      self.project.read, self.project.glob).run(tree.root_node)
         except RecursionError:
             _too_deep(ff, tree)
-        if not encode:
+        if consulted is None:
             return ff, None
         self.consulted[path] = tuple(consulted)
         fps = tuple(sorted((name, level, self.fingerprint(name, level)) for name, level in consulted.items()))
+        if not encode:
+            self.consulted_fps[path] = fps  # no cache entry: derive() checks these instead
+            return ff, None
         return ff, marshal.dumps(encode_facts(ff, fps))
 
     # ------------------------------------------------------------------ from the last run
@@ -716,11 +727,26 @@ class _Run:
     def _facts_key(self, path: str) -> str:
         return f"f{self.sem.version}:{self.project.build.key}:{self.shas[path]}:{path}"
 
+    def _unchanged(self, path: str) -> bool:
+        """Whether what ``path``'s expansion consulted is as it was (a derived run's: then its
+        facts are its base's), by its cache entry or, without the cache, by the fingerprints
+        the base run kept."""
+        fps = self.consulted_fps.get(path)
+        if fps is not None:
+            return self._same_fingerprints(fps)
+        if self.store is None:
+            return False
+        entry = self.store.get(self._facts_key(path))
+        return entry is not None and self._still_valid(entry)
+
     def _still_valid(self, entry) -> bool:
         if type(entry) is not tuple or len(entry) != 6:
             return False
+        return self._same_fingerprints(entry[4])
+
+    def _same_fingerprints(self, consulted) -> bool:
+        """Whether every (module, level, fingerprint) in ``consulted`` still holds."""
         try:
-            consulted = entry[4]
             for name, level, fp in consulted:
                 if self.fingerprint(name, level) != fp:
                     return False
@@ -839,10 +865,8 @@ class _Run:
             self._file_index = {path: i for i, path in enumerate(self.files)}
         with _deep_recursion():
             for path in sorted(again, key=self._file_index.__getitem__):
-                if path not in changes and self.store is not None:
-                    entry = self.store.get(self._facts_key(path))
-                    if entry is not None and run._still_valid(entry):
-                        continue
+                if path not in changes and run._unchanged(path):
+                    continue
                 fresh[path] = run.expand_one(path, encode=False)[0]
                 run.work["expanded"].append(path)
         for path, ff in fresh.items():
@@ -862,11 +886,11 @@ class _Run:
                         run.work, errors, derived=(base, sorted(fresh)))
 
     def _consulters(self) -> dict[str, list[str]] | None:
-        """module -> the project files whose expansion consulted it; None without the cache
-        (then it is not recorded)."""
-        if self.store is None:
-            return None
+        """module -> the project files whose expansion consulted it (recorded with or
+        without the cache); None when a file's was not."""
         if self._consulted_by is None:
+            if any(p not in self.consulted for p in self.files if p in self.shas) and self.snap is None:
+                return None
             consulted = self.consulted
             if self.snap is not None:
                 consulted = {**self.snap.section("consulted"), **consulted}

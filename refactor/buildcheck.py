@@ -3,8 +3,8 @@ a warning, is reverted (never written).
 
 The folder mix builds the project in (the project, or the umbrella holding it: where
 ``_build/<env>`` is) is copied whole, ``_build`` and ``deps`` included, and kept between runs
-(``shadow.py``), so mix compiles the copy incrementally and the dependencies are not built
-again. In the copy:
+(``shadow.py``), and mix sees it at the project's own path (``mountns.py``), so it compiles
+the copy incrementally and the dependencies are not built again. In the copy:
 
 1. the files to patch are formatted by ``mix format`` as they are; those it leaves
    unchanged were clean, and stay clean: once patched, ``mix format`` formats them (with
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from . import mixdiag
 from .mixcheck import Runner, run_on_path
+from .mountns import seen_at
 from .shadow import build_copy
 
 MAX_ROUNDS = 8  # compiles after the baseline; past it, what still fails is all reverted
@@ -65,6 +66,8 @@ def check_build(root: Path, patches, env: str, run: Runner = run_on_path,
         return BuildVerdict(False, f"the project has no _build/{env} (run mix compile first)")
     with build_copy(home, env, workdir) as copy:
         prefix = root.resolve().relative_to(home).as_posix()
+        if run is run_on_path:  # mix on this machine: let it see the copy at the project's path
+            run = seen_at(copy, home, run)
         judge = _Judge(copy, {_join(prefix, p.file): p for p in patches}, env, run)
         verdict = judge.run()
     verdict.reverted = {_strip(prefix, f): why for f, why in verdict.reverted.items()}

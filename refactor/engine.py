@@ -23,6 +23,11 @@ require of the same module is gone), is made by the same run, so ``suggest`` sho
 ``apply`` writes the fixed point, and a second ``apply`` changes nothing. The patches go from
 the files on disk to the text of the last pass; what is left unfixed is reported from the
 last pass, with its lines mapped back to the files on disk.
+
+Every verified fix carries its gain (``gain.py``): the recompiles it saves over the project,
+measured on the analysis that verified it. With ``Options.min_gain``, a fix below it is no
+fix: it is kept aside (``ProjectResult.hidden``), left out of the patches, and reported by
+count; the others are ordered by gain, highest first.
 """
 
 from __future__ import annotations
@@ -43,8 +48,10 @@ import networkx as nx
 
 from .baseline import LineText
 from .facts import STRENGTH
+from .gain import by_gain, fanout_values, gain, mean_of, total_of, worth
 from .files import read_bytes
 from .parse import first_error, parse, restore_nul
+from .udiff import line_opcodes
 from .writer import is_inside
 from .rules.base import Diagnostic, Edit, Fix, Rule, RuleContext, apply_edits
 
@@ -88,6 +95,8 @@ class Suggestion:
     new_files: dict[str, bytes] = field(default_factory=dict)
     fanout_before: float | None = None
     fanout_after: float | None = None
+    gain: int | None = None  # recompiles saved over the project (see gain.py); None: not measured
+    gain_with: int = 1  # how many fixes of its file the gain was measured with (together)
     in_patch: bool = False  # part of the patches apply writes
     written: bool = False  # apply wrote it
     found_in_pass: int = 1  # 2+: found on the text the fixes of earlier passes leave
@@ -138,6 +147,8 @@ class ProjectResult:
     root: str  # absolute (symlinks kept as the user named them)
     display: str  # relative to the working folder
     suggestions: list[Suggestion] = field(default_factory=list)
+    # verified fixes below Options.min_gain: no fix, not reported one by one
+    hidden: list[Suggestion] = field(default_factory=list)
     patches: list[FilePatch] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -174,6 +185,9 @@ class Options:
     filters: tuple = ()
     # rule id -> the severity its findings take (a project's .exfix.exs)
     severities: dict = field(default_factory=dict)
+    # a verified fix whose gain (recompiles saved, gain.py) is below this is no fix: hidden
+    # and not applied. None: every verified fix (the command line's --all; its default is 1)
+    min_gain: int | None = None
 
 
 # The seams to the project loader and the analyser; tests may pass their own.
@@ -266,19 +280,7 @@ def compile_cycles(analysis) -> list[frozenset[str]]:
 
 def mean_fanout(analysis) -> float | None:
     """Mean over files of how many files recompile when one changes, when the analysis has it."""
-    values = None
-    method = getattr(analysis, "fanout", None)
-    if callable(method):
-        values = method()
-    else:
-        try:
-            from .recompile import fanout
-        except ImportError:
-            return None
-        values = fanout(analysis.file_deps(), getattr(analysis, "version", None))
-    if not values:
-        return None
-    return round(sum(values.values()) / len(values), 1)
+    return mean_of(fanout_values(analysis))
 
 
 def lost_aliases(before, after, changed: list[str]) -> list[str]:
@@ -373,18 +375,24 @@ class _Runner:
             )
             # no pass analysed what the last one left
             self.fanout_now = mean_fanout(self.analyze(sources))
-        # what apply does (every pass), then what is left once it is done
+        # what apply does (every pass), the most recompiles saved first, then what is left
+        # once it is done
         remaining = [s for s in self.result.suggestions if not s.in_patch]
-        for sug in remaining:
+        for sug in remaining + self.result.hidden:
             to_disk(sug, disk.get(sug.file), analysed.get(sug.file))
+        taken.sort(key=by_gain)
         self.result.suggestions = taken + remaining
         rules_of: dict[str, set[str]] = {}  # file -> the rules whose fixes change or add it
         for s in taken:
             for rel in (s.file, *s.new_files):
                 rules_of.setdefault(rel, set()).add(s.rule)
+        rank = {}  # file -> the place of its first fix in gain order
+        for k, s in enumerate(taken):
+            for rel in (s.file, *s.new_files):
+                rank.setdefault(rel, k)
         self.result.patches = [
             FilePatch(rel, disk.get(rel), data, sorted(rules_of.get(rel, ())))
-            for rel, data in sorted(sources.items())
+            for rel, data in sorted(sources.items(), key=lambda item: (rank.get(item[0], len(taken)), item[0]))
             if disk.get(rel) != data
         ]
         self.result.fanout_after = self.fanout_now  # with every patch applied
@@ -396,10 +404,12 @@ class _Runner:
         self.sources = sources
         self.analysis = self.analyze(sources)
         self.result.suggestions = []
+        self.result.hidden = []
         self.result.patches = []
         self.origin = {}
         self.pending: list[tuple[Suggestion, Rule, Diagnostic]] = []
-        self.fanout_now = mean_fanout(self.analysis)
+        values = fanout_values(self.analysis)
+        self.fanout_now, self.total_now = mean_of(values), total_of(values)
         self.base_edges = compile_edges(self.analysis)
         self.base_cycles = compile_cycles(self.analysis)
         if number == 1:
@@ -452,7 +462,19 @@ class _Runner:
             self.origin[id(sug)] = (rule, diag)
             self.result.suggestions.append(sug)
         self.verify_pending()
+        self.hide_worthless()
         self.build_patches()
+
+    def hide_worthless(self) -> None:
+        """Verified fixes whose gain is below ``Options.min_gain`` leave the suggestions:
+        not fixes, neither shown nor applied (counted in ``ProjectResult.hidden``). Those of
+        a rule whose fixes are not about recompiles (``Rule.for_gain``) stay."""
+        keep, hidden = [], []
+        for sug in self.result.suggestions:
+            judged = getattr(self.origin[id(sug)][0], "for_gain", True)
+            worthless = judged and sug.offered and not worth(sug, self.opts.min_gain)
+            (hidden if worthless else keep).append(sug)
+        self.result.suggestions, self.result.hidden = keep, hidden
 
     @staticmethod
     def from_pass(sug: Suggestion, number: int, disk: dict[str, bytes], analysed: dict[str, bytes]) -> None:
@@ -526,7 +548,7 @@ class _Runner:
         """Verify the fixes ``consider`` found. A file with many fixes has them verified
         together first: one analysis of the file for all of them, not one each (which made
         N fixes in one file cost N analyses of it, N**2 in all); each then shows the fan-out
-        of the group. A group that fails is verified one fix at a time."""
+        and the gain of the group. A group that fails is verified one fix at a time."""
         by_file: dict[str, list] = {}
         for item in self.pending:
             by_file.setdefault(item[0].file, []).append(item)
@@ -544,8 +566,9 @@ class _Runner:
         sug.reasons = reasons
         sug.verified = not reasons
         if after is not None and not reasons:
-            sug.fanout_before = self.fanout_now
-            sug.fanout_after = mean_fanout(after)
+            values = fanout_values(after)
+            sug.fanout_before, sug.fanout_after = self.fanout_now, mean_of(values)
+            sug.gain = gain(self.total_now, total_of(values))
 
     def verify_together(self, file: str, items) -> bool:
         edits: list[Edit] = []
@@ -561,10 +584,12 @@ class _Runner:
         reasons, after = self.verify(patched, [file] + sorted(new_files), [(r, d) for _s, r, d in items])
         if reasons or after is None:
             return False
-        fanout = mean_fanout(after)
+        values = fanout_values(after)
+        fanout, saved = mean_of(values), gain(self.total_now, total_of(values))
         for sug, _rule, _diag in items:
             sug.verified = True
             sug.fanout_before, sug.fanout_after = self.fanout_now, fanout
+            sug.gain, sug.gain_with = saved, len(items)
         return True
 
     def write_refusal(self, rel: str) -> str | None:
@@ -780,7 +805,6 @@ def map_line(old: bytes | None, new: bytes | None, line: int) -> int:
     """The line of ``old`` that line ``line`` of ``new`` comes from (or the nearest before it)."""
     if old is None or new is None or old == new:
         return line
-    from .report import line_opcodes
 
     index = line - 1
     for tag, i1, i2, j1, j2 in line_opcodes(old.split(b"\n"), new.split(b"\n")):

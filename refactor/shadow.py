@@ -6,9 +6,10 @@ Elixir 1.18: 347 s, where a compile with nothing to do takes 10 s). So the copy 
 place, ``_build/exfix/shadow/<env>/<name>`` (mix never reads ``_build/exfix``; exfix keeps
 its cache beside it), and is brought up to date before each check: a file whose bytes
 differ from the project's is copied with a new modification time (so mix compiles it
-again), one the project no longer has is removed, the copy's own ``_build`` is kept. The
-first check pays for one full build; the next ones compile what changed. Two applies at
-once: the second builds in a temporary copy.
+again), one the project no longer has is removed, the copy's own ``_build`` is kept. Where
+the machine allows it, mix sees the copy at the project's own path (``mountns.py``) and the
+first check compiles only what changed too; elsewhere the first check pays for one full
+build. Two applies at once: the second builds in a temporary copy.
 """
 
 from __future__ import annotations

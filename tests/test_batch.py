@@ -47,9 +47,13 @@ def use_rules(monkeypatch, *rules):
 
 
 def invoke(command, *args):
-    """Run a command in-process; one job unless the test asks (worker start-up costs seconds)."""
+    """Run a command in-process; one job unless the test asks (worker start-up costs seconds).
+    With ``--all`` unless the test sets ``--min-gain``: the fixture's fixes (unused requires)
+    save no recompile, and these tests are about what a batch does with fixes; which fixes
+    are worth making is tested in test_gain.py and by test_fixes_without_gain_are_counted."""
     jobs = [] if ("--jobs" in args or "-j" in args) else ["--jobs", "1"]
-    return CliRunner().invoke(command, [*args, "--elixir", "1.18", *jobs], catch_exceptions=False)
+    every = [] if "--min-gain" in args else ["--all"]
+    return CliRunner().invoke(command, [*args, "--elixir", "1.18", *jobs, *every], catch_exceptions=False)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -239,7 +243,7 @@ def test_colour_and_progress_on_a_terminal(mono):
         "import sys; sys.path.insert(0, %r)\n"
         "import engine_rules, refactor.commands.suggest as cmd\n"
         "cmd.get_rules = lambda s, k: [engine_rules.DropUnusedRequire]\n"
-        "cmd.suggest.main(['.', '--elixir', '1.18', '-j', '2'])\n" % str(HERE)
+        "cmd.suggest.main(['.', '--elixir', '1.18', '-j', '2', '--all'])\n" % str(HERE)
     )
     env = dict(os.environ, PYTHONPATH=str(HERE.parent), TERM="xterm-256color", COLUMNS="120")
     env.pop("NO_COLOR", None)
@@ -369,6 +373,7 @@ def test_json_shape(mono):
     assert inv["diff"].startswith("diff --git a/billing/lib/billing/invoice.ex b/billing/lib/billing/invoice.ex\n")
     assert isinstance(inv["warnings"], list)
     assert isinstance(inv["fanout_before"], float) and isinstance(inv["fanout_after"], float)
+    assert inv["gain"] == 0 and inv["gain_measured_with"] == 1  # shown with --all
     web = by_file[("shop/apps/web", "lib/web/page.ex")]
     assert web["verified"] is True
     bad = by_file[("broken", "lib/broken/bad.ex")]
@@ -381,6 +386,21 @@ def test_json_shape(mono):
     assert doc["errors"] == [{"file": "broken/lib/broken/bad.ex", "line": 9,
                               "message": "syntax error; exfix rewrites nothing in this file",
                               "project": "broken"}]
+
+
+def test_fixes_without_gain_are_counted_not_shown_nor_written(mono):
+    before = snapshot(mono)
+    res = invoke(cmd.suggest, ".", "--format", "json", "--min-gain", "1", "--check")
+    doc = json.loads(res.stdout)
+    assert not [s for s in doc["suggestions"] if s["verified"]] and not doc["patches"]
+    assert res.exit_code == 2  # the broken project; no fix left to fail --check on
+    hidden = {p["project"]: p["hidden_no_gain"] for p in doc["projects"]}
+    assert sum(hidden.values()) == len(FIXED) and hidden["billing"] == 1
+    assert (f"exfix: {len(FIXED)} verified fixes not shown (drop-unused-require {len(FIXED)}): "
+            "each saves no recompile; --all shows them") in res.stderr
+    res = invoke(cmd.apply, ".", "--min-gain", "1")
+    assert "exfix: wrote 0 files" in res.stderr and "not written (drop-unused-require" in res.stderr
+    assert snapshot(mono) == before
 
 
 def test_apply_json_lists_what_was_written(mono):

@@ -41,7 +41,7 @@ def same(a, b) -> None:
 
 @pytest.mark.parametrize("name", [*PROJECTS, "example"])
 @pytest.mark.parametrize("version", ["1.14", "1.20"])
-@pytest.mark.parametrize("start", ["sources", "snapshot"])
+@pytest.mark.parametrize("start", ["sources", "snapshot", "no cache"])
 def test_a_derived_analysis_equals_one_from_scratch(tmp_path, name, version, start):
     src = FIXTURES / "example" if name == "example" else FIXTURES / "projects" / name
     root = tmp_path / name
@@ -57,6 +57,8 @@ def test_a_derived_analysis_equals_one_from_scratch(tmp_path, name, version, sta
                 pass
         if start == "sources":  # as the engine analyses: every file's contents given
             base = analyze(project, version, disk, cache=True)
+        elif start == "no cache":  # --no-cache: nothing read from or written to disk
+            base = analyze(project, version, disk, cache=False)
         else:  # a run from the snapshot of the one before
             analyze(project, version, cache=True)
             base = analyze(project, version, cache=True)
@@ -74,12 +76,13 @@ def test_a_derived_analysis_equals_one_from_scratch(tmp_path, name, version, sta
     assert derived  # the derivation was used, not only refused
 
 
-def test_a_derived_analysis_expands_the_files_that_consulted_the_change(tmp_path):
+@pytest.mark.parametrize("cache", [True, False])
+def test_a_derived_analysis_expands_the_files_that_consulted_the_change(tmp_path, cache):
     from test_cache import make
 
     root = make(tmp_path / "p")
     project = load_project(root)
-    base = analyze(project, "1.18", cache=True)
+    base = analyze(project, "1.18", cache=cache)
     helpers = (root / "lib/helpers.ex").read_bytes()
     new = helpers.replace(b"  def helper(x), do: x\n", b"  def helper(x), do: x\n" + ADDED_FUNCTION)
     got = base.derive({"lib/helpers.ex": new})
@@ -87,6 +90,12 @@ def test_a_derived_analysis_expands_the_files_that_consulted_the_change(tmp_path
     same(got, analyze(project, "1.18", {"lib/helpers.ex": new}, cache=False))
     # the base is left as it was
     same(base, analyze(project, "1.18", cache=False))
+    # a comment: user_a, which only calls its functions, keeps its facts; user_b, which
+    # expands its macro (read from the file), is expanded again
+    comment = helpers + b"\n# a comment\n"
+    got = base.derive({"lib/helpers.ex": comment})
+    assert got.work["expanded"] == ["lib/helpers.ex", "lib/user_b.ex"]
+    same(got, analyze(project, "1.18", {"lib/helpers.ex": comment}, cache=False))
 
 
 def test_what_cannot_be_derived_is_refused(tmp_path):
@@ -98,5 +107,7 @@ def test_what_cannot_be_derived_is_refused(tmp_path):
     leaf = (root / "lib/leaf.ex").read_bytes()
     assert base.derive({"lib/leaf.ex": leaf + b"defmodule P.Leaf2 do\nend\n"}) is None  # a new module
     assert base.derive({"lib/new.ex": b"defmodule P.New do\nend\n"}) is None  # a new file
-    assert analyze(project, "1.18", cache=False).derive({"lib/leaf.ex": leaf + b"\n"}) is None  # no bookkeeping
     assert base.derive({"lib/leaf.ex": leaf + b"\n"}) is not None
+    bare = analyze(project, "1.18", cache=False)
+    assert bare.derive({"lib/leaf.ex": leaf + b"defmodule P.Leaf2 do\nend\n"}) is None
+    assert bare.derive({"lib/leaf.ex": leaf + b"\n"}) is not None  # --no-cache derives too

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import engine_rules as R
 from refactor.engine import Options, run_project
-from refactor.report import DiffError, unified_diff
+from refactor.udiff import DiffError, unified_diff
 from refactor.rules import get_rules
 from refactor.rules.base import Diagnostic, Rule
 
@@ -268,7 +268,7 @@ def test_unchanged_file_has_no_diff():
 
 
 def test_diff_read_back_mismatch_is_caught():
-    from refactor.report import _check
+    from refactor.udiff import _check
 
     good = unified_diff("x.ex", b"a\nq\n", b"b\nq\n")
     _check(good, "x.ex", 1, 1, False)

@@ -120,7 +120,7 @@ def run(cwd: Path, *args: str):
     old = os.getcwd()
     os.chdir(cwd)
     try:
-        res = CliRunner().invoke(main, [*args, "--elixir", "1.18", "-j", "1", "--no-cache", *RULES],
+        res = CliRunner().invoke(main, [*args, "--elixir", "1.18", "-j", "1", "--no-cache", "--all", *RULES],
                                  catch_exceptions=False)
     finally:
         os.chdir(old)

@@ -15,7 +15,9 @@ def example(tmp_path):
 def test_apply_then_check_is_green_and_a_new_finding_turns_it_red(example):
     res = exfix("suggest", "--check", cwd=example)
     assert res.exit_code == 1
-    assert "exfix: check failed: 2 verified fixes to apply" in res.stderr
+    # the unused import's fix saves no recompile: not one to apply (hidden, counted)
+    assert "exfix: check failed: 1 verified fix to apply" in res.stderr
+    assert "exfix: 1 verified fix not shown (drop-unused-import 1)" in res.stderr
     assert exfix("apply", cwd=example).exit_code == 0
     res = exfix("suggest", "--check", cwd=example)
     # what apply leaves is info-level advice with no automatic fix

@@ -47,7 +47,7 @@ def test_concise_is_one_line_per_finding(example):
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
     found = suggestions(example)
-    assert len(lines) == len(found) == 5
+    assert len(lines) == len(found) == 4  # the 5th, a fix that saves no recompile, is hidden
     for line, s in zip(lines, found):
         assert line.startswith(f"example/{s['file']}:{s['line']}: {s['severity']}: ")
         assert f"[{s['rule']}, " in line

@@ -186,6 +186,7 @@ def test_kill_9_during_writes_leaves_each_file_old_or_new(tmp_path, delay):
 
 
 # --------------------------------------------------------------------------- through `exfix apply`
+# (with --all: the fixture's unused requires save no recompile, and are hidden by default)
 
 
 @pytest.fixture
@@ -214,7 +215,7 @@ class EditorRacesUs(R.DropUnusedRequire):
 
 def test_apply_leaves_a_file_changed_since_analysis(billing, monkeypatch):
     use_rules(monkeypatch, EditorRacesUs)
-    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1"])
+    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1", "--all"])
     assert res.exit_code == 2
     assert "billing/lib/billing/invoice.ex: error: not written: changed on disk" in res.stderr
     data = (billing / "lib/billing/invoice.ex").read_bytes()
@@ -226,7 +227,7 @@ def test_apply_leaves_a_read_only_file(billing, monkeypatch):
     ro = billing / "lib/billing/money.ex"
     before = ro.read_bytes()
     ro.chmod(0o444)
-    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1"])
+    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1", "--all"])
     assert res.exit_code == 2
     assert "money.ex: error: not written: is read-only" in res.stderr
     assert ro.read_bytes() == before
@@ -240,7 +241,7 @@ def test_apply_does_not_replace_a_symlinked_source(billing, tmp_path, monkeypatc
     outside.write_bytes(inv.read_bytes())
     inv.unlink()
     inv.symlink_to(outside)
-    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1"])
+    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1", "--all"])
     assert res.exit_code == 0  # shown as not fixed, as suggest shows it
     assert "not fixed: lib/billing/invoice.ex is a symbolic link" in res.stdout
     assert inv.is_symlink() and b"require Billing.Money" in outside.read_bytes()
@@ -283,7 +284,7 @@ def test_apply_killed_mid_run_leaves_every_file_old_or_new(tmp_path, attempt):
     tests = Path(__file__).resolve().parent
     env = dict(os.environ, PYTHONPATH=str(tests.parent))
     proc = subprocess.Popen(
-        [sys.executable, "-c", script, str(tests), str(root), "--elixir", "1.18", "-j", "1"],
+        [sys.executable, "-c", script, str(tests), str(root), "--elixir", "1.18", "-j", "1", "--all"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
     )
     # wait for a few files to be written, then kill in the middle of the run
@@ -308,13 +309,13 @@ def test_new_helper_is_taken_back_when_the_file_using_it_is_left_alone(billing, 
     use_rules(monkeypatch, R.GuardHelper)
     inv = billing / "lib/billing/invoice.ex"
     inv.chmod(0o444)
-    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1"])
+    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1", "--all"])
     assert res.exit_code == 2
     assert "invoice.ex: error: not written: is read-only" in res.stderr
     assert "guard.ex: error: not written: the file that uses it was left alone" in res.stderr
     assert not (billing / "lib/billing/guard.ex").exists()
     inv.chmod(0o644)
-    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1"])
+    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1", "--all"])
     assert res.exit_code == 0 and (billing / "lib/billing/guard.ex").exists()
     assert b"Billing.Guard.m()" in inv.read_bytes()
 
@@ -331,7 +332,7 @@ def test_apply_re_verifies_what_is_on_disk_after_writing(billing, monkeypatch):
         return out
 
     monkeypatch.setattr(cmd, "write_changes", write_then_corrupt)
-    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1"])
+    res = CliRunner().invoke(cmd.apply, ["billing", "--elixir", "1.18", "-j", "1", "--all"])
     assert res.exit_code == 2
     assert "billing/lib/billing/invoice.ex: error: after writing: new compile edge to lib/billing/money.ex" in res.stderr
 

@@ -63,7 +63,8 @@ def cache_option(f):
     every ``analyze()`` this command makes; the value is not passed to the command)."""
     return click.option(
         "--no-cache", is_flag=True, expose_value=False, callback=_set_cache,
-        help="Parse and expand every file again; read and write nothing in _build/exfix/cache.",
+        help="Parse and expand every file again; read and write nothing in _build/exfix/cache "
+             "(suggest and apply still verify each fix incrementally, in memory).",
     )(f)
 
 

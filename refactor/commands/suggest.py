@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .. import output, report
+from .. import output, report, udiff
 from ..discover import find_projects
 from ..engine import Options, Problem, ProjectResult, display_path, run_many, units_of
 from ..rules import ALL_RULES, get_rules
@@ -62,10 +62,26 @@ baseline_option = click.option(
     help="Hide the findings this file lists (written by `exfix baseline`).")
 
 
-def _options(f=None, *, baseline=True):
-    """The options suggest, apply and baseline share (baseline: without --baseline)."""
+gain_options = [
+    click.option("--min-gain", type=int, default=1, show_default=True, metavar="N",
+                 help="Offer only fixes whose gain is at least N. The gain of a fix is the "
+                      "recompiles it saves over the project: the sum, over every file, of "
+                      "how many files mix recompiles when that file changes, before the "
+                      "fix minus after it (the drop in mean fan-out times the number of "
+                      "files). A fix below N is not shown nor applied; the last line counts "
+                      "them per rule. hoist-conditional-use, which repairs builds, is "
+                      "offered whatever its gain."),
+    click.option("--all", "show_all", is_flag=True,
+                 help="Offer every verified fix, also those that save no recompile "
+                      "(overrides --min-gain)."),
+]
+
+
+def _options(f=None, *, baseline=True, gains=True):
+    """The options suggest, apply and baseline share (baseline: without --baseline, nor
+    --min-gain and --all: it records every finding)."""
     if f is None:
-        return lambda g: _options(g, baseline=baseline)
+        return lambda g: _options(g, baseline=baseline, gains=gains)
     decorators = [
         click.argument("paths", nargs=-1, type=click.Path(path_type=str), metavar="[PATH]..."),
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="diff", show_default=True,
@@ -92,6 +108,7 @@ def _options(f=None, *, baseline=True):
         click.option("--since", metavar="GIT_REF",
                      help="Report only on files changed since this commit (committed, staged, "
                           "modified or new), as `mix credo diff --from-git-ref`."),
+        *(gain_options if gains else []),
         *([baseline_option] if baseline else []),
         env_option,
         cache_option,
@@ -110,13 +127,14 @@ Examples:
   exfix suggest --check --format sarif > exfix.sarif   # CI: code scanning, fail on findings
   exfix suggest --check --since origin/main             # only the files a branch changed
   exfix suggest > fix.patch && git apply fix.patch      # same result as exfix apply
+  exfix suggest --min-gain 20          # only fixes that save 20 recompiles or more
 """
     + CONFIG_HELP + "\n\n" + EXIT_CODES,
 )
 @_options
 @click.option("--check", is_flag=True,
               help="Exit 1 when a verified fix is left to apply or a finding is at or above "
-                   "--fail-on (for CI).")
+                   "--fail-on (for CI); fixes below --min-gain do not count.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default=FAIL_ON_DEFAULT, show_default=True,
               help="With --check, the least severity that fails. The default, error, lets a "
                    "project cleaned by `exfix apply` pass unless something left breaks its "
@@ -125,9 +143,10 @@ Examples:
               help="Also apply the patches to a temporary copy, compile it with `mix compile "
                    "--warnings-as-errors` and compare `mix xref graph` with exfix's graph "
                    "(needs mix on PATH; exit 1 when mix disagrees).")
-def suggest(paths, fmt, color, select, skip, stats, strategy, allow_concat, elixir, since, baseline_file,
-            verbose, check, fail_on, verify_with_mix):
-    """Show every verified patch as a unified diff; write nothing.
+def suggest(paths, fmt, color, select, skip, stats, strategy, allow_concat, min_gain, show_all, elixir, since,
+            baseline_file, verbose, check, fail_on, verify_with_mix):
+    """Show every verified patch as a unified diff, the fixes that save the most
+    recompiles first; write nothing.
 
     PATH may be a mix project, an umbrella, or any folder holding projects at any depth
     (default: the project at or above the current folder, else every project below it); a
@@ -135,7 +154,7 @@ def suggest(paths, fmt, color, select, skip, stats, strategy, allow_concat, elix
     """
     code = _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check, write=False,
                 with_mix=verify_with_mix, fail_on=fail_on, since=since, baseline_file=baseline_file,
-                color=color, verbose=verbose)
+                color=color, verbose=verbose, min_gain=None if show_all else min_gain)
     sys.exit(code)
 
 
@@ -157,16 +176,18 @@ Examples:
                    "format` found clean is formatted after patching. Needs mix on PATH and a "
                    "project compiled for the environment (_build/ENV); otherwise the patches are "
                    "checked against exfix's graph only, and apply says so.")
-def apply(paths, fmt, color, select, skip, stats, strategy, allow_concat, elixir, since, baseline_file, verbose,
-          with_mix):
+def apply(paths, fmt, color, select, skip, stats, strategy, allow_concat, min_gain, show_all, elixir, since,
+          baseline_file, verbose, with_mix):
     """Write the patches `suggest` shows, each file atomically, then re-verify.
 
-    With mix on PATH and a compiled project, the compiler checks the patches first (see
+    The same selection as `suggest`: fixes below --min-gain are not written. With mix on
+    PATH and a compiled project, the compiler checks the patches first (see
     --verify-with-mix). A file changed on disk since it was analysed, a read-only file or a
     symbolic link is left alone and reported. A second `apply` changes nothing.
     """
     code = _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, False, write=True,
-                with_mix=with_mix, since=since, baseline_file=baseline_file, color=color, verbose=verbose)
+                with_mix=with_mix, since=since, baseline_file=baseline_file, color=color, verbose=verbose,
+                min_gain=None if show_all else min_gain)
     sys.exit(code)
 
 
@@ -179,7 +200,7 @@ Examples:
 """
     + NO_CHECK_EXIT_CODES,
 )
-@_options(baseline=False)
+@_options(baseline=False, gains=False)
 @click.option("--output", "-o", "out_file", metavar="FILE", type=click.Path(dir_okay=False),
               default=".exfix-baseline.json", show_default=True, help="Where to write the baseline.")
 def baseline(paths, fmt, color, select, skip, stats, strategy, allow_concat, elixir, since, verbose, out_file):
@@ -198,7 +219,7 @@ def baseline(paths, fmt, color, select, skip, stats, strategy, allow_concat, eli
 
 def _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check, write,
          with_mix=False, fail_on=FAIL_ON_DEFAULT, since=None, baseline_file=None, baseline_out=None,
-         color="auto", verbose=False) -> int:
+         color="auto", verbose=False, min_gain: int | None = None) -> int:
     from .. import analysis
 
     jobs = analysis.DEFAULTS.get("jobs")  # -j: processes, for projects or for one's files
@@ -239,6 +260,7 @@ def _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check,
         cwd=cwd,
         inside=_boundaries(found, paths),
         filters=tuple(filters),
+        min_gain=min_gain,
     )
     for f in found:
         if f.umbrella:  # its apps run on their own graphs; its own mix.exs must still read
@@ -289,7 +311,7 @@ def _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check,
     except BrokenPipeError:  # `exfix suggest | head`: the reader has seen enough
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except report.DiffError as exc:  # a bug, said on one line: apply has written already
+    except udiff.DiffError as exc:  # a bug, said on one line: apply has written already
         problems.append(Problem(".", None, f"internal error: {exc}"))
     except OSError as exc:  # /dev/full: say so on one line; apply's summary still follows
         line = output.failure_line(exc)
@@ -303,7 +325,7 @@ def _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check,
             for note in r.notes:
                 click.echo(f"note: {r.display}: {note}", err=True)
     for p in all_problems:
-        click.echo(f"{report.one_line(p.file)}{':' + str(p.line) if p.line else ''}: error: "
+        click.echo(f"{udiff.one_line(p.file)}{':' + str(p.line) if p.line else ''}: error: "
                    f"{p.message}", err=True)
     tables = []
     if stats:
@@ -324,6 +346,9 @@ def _run(paths, fmt, select, skip, stats, strategy, allow_concat, elixir, check,
         fixable = sum(1 for r in results for s_ in r.suggestions if s_.in_patch)
         click.echo(f"exfix: {_plural(found_n, 'suggestion')} ({fixable} with a verified fix) "
                    f"in {_plural(len(results), 'project')}", err=True)
+    hidden = _hidden_line(results, min_gain, write)
+    if hidden:
+        click.echo(hidden, err=True)
     failing = check and _gate(results, fail_on)
     if baseline_out and (all_problems or output_failed):
         click.echo(f"exfix: {baseline_out} not written: the findings are incomplete (errors above)",
@@ -480,6 +505,23 @@ def _boundaries(found, paths) -> tuple[str, ...]:
     named = [Path(p) for p in paths or ["."]]
     roots = [f.root for f in found] + [p if p.is_dir() else p.parent for p in named]
     return tuple(sorted({os.path.realpath(r) for r in roots if os.path.exists(r)}))
+
+
+def _hidden_line(results: list[ProjectResult], min_gain: int | None, write: bool) -> str:
+    """The verified fixes left out for saving fewer than ``min_gain`` recompiles, per rule."""
+    by_rule: dict[str, int] = {}
+    for r in results:
+        for sug in r.hidden:
+            by_rule[sug.rule] = by_rule.get(sug.rule, 0) + 1
+    if not by_rule:
+        return ""
+    n = sum(by_rule.values())
+    rules = ", ".join(f"{rule} {count}" for rule, count in sorted(by_rule.items()))
+    what = "saves no recompile" if min_gain == 1 else f"saves fewer than {min_gain} recompiles"
+    fixes = _plural(n, "verified fix", "verified fixes")
+    return (f"exfix: {fixes} {'not written' if write else 'not shown'} ({rules}): "
+            f"{'each' if n > 1 else 'it'} {what}; --all {'writes' if write else 'shows'} "
+            f"{'them' if n > 1 else 'it'}")
 
 
 def _plural(n: int, word: str, words: str | None = None) -> str:

@@ -144,6 +144,10 @@ class Rule:
     summary: str = ""
     # Fixes of an unsafe rule are only applied on explicit request.
     safe: bool = True
+    # Whether its fixes are worth making for the recompiles they save (refactor/gain.py),
+    # so that one saving fewer than --min-gain is not offered. False for a rule whose fixes
+    # repair something else (a build that lacks an optional dependency).
+    for_gain: bool = True
     # False for a rule that only advises (where only a person can decide): it has no fix
     fixes: bool = True
     # option name -> int, str or a tuple of the words allowed: what .exfix.exs may set

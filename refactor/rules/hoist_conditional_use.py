@@ -1416,6 +1416,7 @@ class HoistConditionalUse(Rule):
     id = RULE_ID
     summary = "use/import/require inside a body-level if: hoist the condition above defmodule"
     safe = True
+    for_gain = False  # it repairs a build without the module, whatever the recompiles
     # what a project's .exfix.exs may set for this rule (see refactor/config.py)
     config_options = {"strategy": tuple(STRATEGIES), "hoist_max_lines": int, "guard_module": str,
                       "guard_path": str}

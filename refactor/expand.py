@@ -440,7 +440,8 @@ class Expander(Quoting):
             return False
         modelled = self.models.by_module
         for imp in env.imports:
-            model = self.models.macro(imp.module, name, arity, self.build) if imp.module in modelled else None
+            model = (self.models.macro(imp.module, name, arity, self.build)
+                     if imp.module in modelled and self.modelled(imp.module) else None)
             if model is not None and self.import_allows(imp, name, arity):
                 self.emit(env, node, imp.module, "import", "compile", f"{name}/{arity}")
                 if expand:
@@ -535,7 +536,8 @@ class Expander(Quoting):
             name_node = args[-1] if extra_arity else (args[1] if len(args) > 1 else None)
             if name_node is not None and atom_value(name_node) is not None:
                 self.read_attribute(env.module, atom_value(name_node), env, None)
-        model = self.models.macro(module, fname, arity, self.build) if module in self.models.by_module else None
+        model = (self.models.macro(module, fname, arity, self.build)
+                 if module in self.models.by_module and self.modelled(module) else None)
         if model is not None:
             self.emit(env, node, module, "call", "compile", f"{fname}/{arity}")
             effects.apply_macro(self, model, node, env)
@@ -561,6 +563,13 @@ class Expander(Quoting):
         if consulted is not None and consulted.get(module, 0) < level:
             consulted[module] = level
         return self.modules.get(module)
+
+    def modelled(self, module: str) -> bool:
+        """Whether a framework model stands for ``module``'s macros: not when the project
+        defines the module itself (the framework's own repository), whose source is
+        expanded as written."""
+        info = self.lookup(module)
+        return info is None or not info.in_project
 
     def definitions(self, info: ModuleInfo) -> dict:
         """The clauses of a module's definitions (recorded: the expansion depends on them)."""
@@ -1047,7 +1056,7 @@ class Expander(Quoting):
             self.emit(env, node, module, "require", "export")
             self.emit(env, node, module, "call", "compile", "__using__/1")
             model = self.models.using.get(module)
-            if model is not None:
+            if model is not None and self.modelled(module):
                 env = effects.apply_using(self, model, args[1] if len(args) > 1 else None, node, env)
                 continue
             info = self.lookup(module, MACROS)

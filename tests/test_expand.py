@@ -95,3 +95,34 @@ def test_unquote_fragments_of_a_def_run_in_the_module_body(tmp_path):
         (9, "B", "j/0", "runtime"),
     }
     assert analysis.edges()["lib/a.ex"] == {"lib/b.ex": "compile"}
+
+
+def test_a_framework_module_the_project_defines_is_expanded_not_modelled(tmp_path):
+    # Ecto.Query has a model for applications (refactor/frameworks/ecto.toml), which only
+    # takes the arguments as run-time code; in a project that defines Ecto.Query itself
+    # (Ecto's own repository) its macros are expanded from the source: the helper module
+    # its quote calls is a run-time reference of the caller
+    root = project(tmp_path, {
+        "lib/query.ex": (
+            "defmodule Ecto.Query do\n"
+            "  defmacro where(query, expr) do\n"
+            "    Ecto.Query.Builder.Filter.build(query, expr)\n"
+            "  end\n"
+            "end\n"),
+        "lib/filter.ex": (
+            "defmodule Ecto.Query.Builder.Filter do\n"
+            "  def build(query, expr) do\n"
+            "    quote do: Ecto.Query.Builder.Filter.filter!(unquote(query), unquote(expr))\n"
+            "  end\n"
+            "  def filter!(query, expr), do: {query, expr}\n"
+            "end\n"),
+        "lib/user.ex": (
+            "defmodule User do\n"
+            "  import Ecto.Query, only: [where: 2]\n"
+            "  def f(q), do: where(q, true)\n"
+            "end\n"),
+    })
+    analysis = analyze(root, "1.18")
+    refs = {(r.line, r.kind, r.target, r.mode) for r in analysis.files["lib/user.ex"].references}
+    assert (3, "call", "Ecto.Query.Builder.Filter", "runtime") in refs
+    assert not any("Ecto.Query" in note for note in analysis.notes)

@@ -211,7 +211,11 @@ class Quoting:
         for expr in body[:-1]:
             self.bind_assignment(expr, local_bindings, definition)
             self.macro_time_reads(expr, env)
-        last = unwrap_block(body[-1])
+        return self.value_returned(unwrap_block(body[-1]), local_bindings, info, env, depth, definition)
+
+    def value_returned(self, last: Node, local_bindings: dict, info, env: Env, depth: int, definition: Definition):
+        """What the last expression of a macro (or of a helper it calls) returns, as for
+        ``returned_quote``."""
         if last.type == "identifier" and text(last) in local_bindings:
             return ("binding", local_bindings[text(last)])
         if last.type == "call" and call_name(last) == "quote":
@@ -235,7 +239,48 @@ class Quoting:
             return self.local_quote(
                 info, call_name(last), call_arguments(last), local_bindings, env, depth, definition.aliases
             )
+        # Builder.Distinct.build(query, binding, expr, __CALLER__): a public function of
+        # another module of the project, called at macro time, whose result is the expansion
+        remote = self.remote_helper(last, definition)
+        if remote is not None:
+            rinfo, fname = remote
+            return self.local_quote(
+                rinfo, fname, call_arguments(last), local_bindings, env, depth, definition.aliases
+            )
+        # case Macro.expand(query, env) do %Query{} -> ...; runtime -> quote do ... end end:
+        # the quote of the first clause that returns one (the run-time path; a clause that
+        # computes the result at macro time returns data, not code)
+        if last.type == "call" and call_name(last) == "case" and do_block(last) is not None:
+            for clause in named_children(do_block(last)):
+                right = clause.child_by_field_name("right") if clause.type == "stab_clause" else None
+                kids = named_children(right) if right is not None else []
+                if not kids:
+                    continue
+                for expr in kids[:-1]:
+                    self.bind_assignment(expr, local_bindings, definition)
+                quoted = self.value_returned(unwrap_block(kids[-1]), local_bindings, info, env, depth, definition)
+                if quoted is not None:
+                    return quoted
         return None
+
+    def remote_helper(self, call: Node, definition: Definition):
+        """(definitions of the module, function name) for ``Mod.fun(...)`` where ``Mod``
+        (an alias as the macro's module sees it) is a module exfix can read; else None."""
+        if call.type != "call":
+            return None
+        target = call.child_by_field_name("target")
+        if target is None or target.type != "dot":
+            return None
+        left, right = target.child_by_field_name("left"), target.child_by_field_name("right")
+        if left is None or right is None or right.type != "identifier" or left.type != "alias":
+            return None
+        module = alias_target(left, definition.aliases, definition.module)
+        if module is None or module == definition.module:
+            return None
+        rinfo = self.lookup(module, DEFINITIONS)
+        if rinfo is None or text(right) not in self.definitions(rinfo):
+            return None
+        return rinfo, text(right)
 
     def macro_time_reads(self, node: Node, env: Env) -> None:
         """``Module.get_attribute(env.module, :name)`` run by a macro reads the caller's attribute."""

@@ -434,7 +434,8 @@ class Expander(Quoting):
         local = self.lookup(env.module)
         if local is not None and (name, arity) in local.defined:
             if (name, arity) in local.macros and expand:
-                # a macro of the module itself (defined above the call) is expanded in place
+                # a macro of the module itself (defined above the call) is run and expanded in place
+                self.local_macro_requires(local, name, node, env)
                 self.expand_macro(env.module, name, arity, node, env, extra_arity)
                 return True
             return False

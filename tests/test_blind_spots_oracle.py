@@ -35,7 +35,7 @@ def runner(toolchain):
 def test_every_rule_that_removes_code_has_a_blind_spot_case():
     rules = {cases.rule_cls.id for cases, _ in NAIVE}
     assert {"drop-unused-import", "drop-unused-require", "import-to-alias", "attribute-to-function",
-            "body-time-call"} <= rules
+            "body-time-call", "module-concat"} <= rules
 
 
 @pytest.mark.parametrize("cases, case", [pytest.param(c, n, id=f"{c.rule_cls.id}/{n}") for c, n in NAIVE])

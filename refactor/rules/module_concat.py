@@ -8,6 +8,7 @@ from refactor.breakable import _mean
 from refactor.parse import captures, load_query
 from refactor.recompile import FileDeps
 from refactor.rules._common import absorb_blank, line_span
+from refactor.rules._sight import Blind, unfollowed
 from refactor.rules._unused import _in_quote
 from refactor.rules.attribute_to_function import AttributeToFunction
 from refactor.rules.base import Diagnostic, Edit, Fix, Rule, RuleContext
@@ -133,6 +134,12 @@ class ModuleConcat(Rule):
                 f"{path} keeps a compile-connected chain alive through its run-time calls to "
                 f"{target}, but not every reference to it is a remote call exfix can rewrite (a bare module name, a struct, a call it could not match); nothing rewritten",
             )
+        try:  # a macro exfix did not expand may need the alias as written
+            unfollowed(ctx, path)
+        except Blind as why:
+            return Diagnostic(RULE_ID, path, first, "info",
+                              f"{path} calls {target} at run time, which keeps a compile-connected chain "
+                              f"alive, but it is kept: {why}", refused=why.kind)
         edits = [Edit(left.start_byte, left.end_byte, f'Module.concat(["{target}"])'.encode()) for left in lefts]
         short_calls = sum(1 for left in lefts if text(left) == short)
         for node in alias_nodes:

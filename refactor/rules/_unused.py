@@ -16,6 +16,7 @@ from refactor.rules._common import (
     references,
     removal,
 )
+from refactor import frameworks
 from refactor.rules._sight import Blind, atoms, opaque, unfollowed
 from refactor.rules.base import Diagnostic, Edit, Fix, RuleContext
 from refactor.syntax import call_arguments, call_name, keyword_get, line, text
@@ -212,12 +213,25 @@ DYNAMIC_DEFS = re.compile(
 )
 
 
+USE = re.compile(rb"^[ \t]*use[ \t(]+([A-Z][\w.]*)", re.M)
+
+
 def dynamic_definitions(ctx, target: str) -> bool:
     """True when the module's file defines functions or macros whose names exfix cannot read
-    (``def unquote(name)``, ``defrecord``, ``Module.eval_quoted``, ``__before_compile__``)."""
+    (``def unquote(name)``, ``defrecord``, ``Module.eval_quoted``, ``__before_compile__``),
+    or may have them injected by a ``use`` whose definitions no framework model lists
+    (``use HTTPoison.Base`` defines ``get/1``: an unqualified ``get()`` in a file that imports
+    the module is one of them)."""
     path = ctx.analysis.module_file.get(target)
     source = ctx.sources.get(path) if path else None
-    return source is None or DYNAMIC_DEFS.search(source) is not None
+    if source is None or DYNAMIC_DEFS.search(source) is not None:
+        return True
+    using = frameworks.registry().using
+    for m in USE.finditer(source):
+        model = using.get(m.group(1).decode())
+        if model is None or not model.defines:
+            return True
+    return False
 
 
 def local_uses(text_: bytes, names: set[str]) -> set[str]:

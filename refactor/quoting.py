@@ -23,6 +23,7 @@ from .syntax import (
     keyword_get,
     keyword_pairs,
     named_children,
+    remote_parts,
     text,
     unwrap_block,
 )
@@ -286,10 +287,9 @@ class Quoting:
                         local = call_name(n)
                         if local in ("quote", "unquote", "unquote_splicing"):
                             continue  # quoted code is not run; an unquote fragment ran at definition
-                        target = n.child_by_field_name("target")
-                        left = target.child_by_field_name("left") if target is not None and target.type == "dot" else None
-                        if left is not None and left.type == "alias":
-                            module = alias_target(left, d.aliases, d.module)
+                        parts = remote_parts(n)
+                        if parts is not None and parts[0].type == "alias":
+                            module = alias_target(parts[0], d.aliases, d.module)
                             if module and module != info.name and module not in modules:
                                 modules.append(module)
                         elif local is not None and local in defs:
@@ -301,14 +301,10 @@ class Quoting:
     def remote_helper(self, call: Node, definition: Definition):
         """(definitions of the module, function name) for ``Mod.fun(...)`` where ``Mod``
         (an alias as the macro's module sees it) is a module exfix can read; else None."""
-        if call.type != "call":
+        parts = remote_parts(call)
+        if parts is None or parts[0].type != "alias" or parts[1].type != "identifier":
             return None
-        target = call.child_by_field_name("target")
-        if target is None or target.type != "dot":
-            return None
-        left, right = target.child_by_field_name("left"), target.child_by_field_name("right")
-        if left is None or right is None or right.type != "identifier" or left.type != "alias":
-            return None
+        left, right = parts
         module = alias_target(left, definition.aliases, definition.module)
         if module is None or module == definition.module:
             return None
@@ -324,16 +320,12 @@ class Quoting:
         stack = [node]
         while stack:
             n = stack.pop()
-            if n.type == "call":
-                target = n.child_by_field_name("target")
-                if target is not None and target.type == "dot":
-                    left = target.child_by_field_name("left")
-                    right = target.child_by_field_name("right")
-                    if left is not None and text(left) == "Module" and right is not None and text(right) == "get_attribute":
-                        for arg in call_arguments(n):
-                            if atom_value(arg) is not None:
-                                self.read_attribute(env.module, atom_value(arg), env, None)
-                                break
+            parts = remote_parts(n)
+            if parts is not None and text(parts[0]) == "Module" and text(parts[1]) == "get_attribute":
+                for arg in call_arguments(n):
+                    if atom_value(arg) is not None:
+                        self.read_attribute(env.module, atom_value(arg), env, None)
+                        break
             stack.extend(named_children(n))
 
     def local_quote(self, info, fname, call_args, bindings, env, depth, hygiene):

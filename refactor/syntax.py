@@ -34,6 +34,20 @@ def call_name(node: Node) -> str | None:
     return None
 
 
+def remote_parts(node: Node) -> tuple[Node, Node] | None:
+    """``(Mod, fun)`` for a remote call ``Mod.fun(...)`` (either may be any expression);
+    None for anything else."""
+    if node.type != "call":
+        return None
+    target = node.child_by_field_name("target")
+    if target is None or target.type != "dot":
+        return None
+    left, right = target.child_by_field_name("left"), target.child_by_field_name("right")
+    if left is None or right is None:
+        return None
+    return left, right
+
+
 def call_arguments(node: Node) -> list[Node]:
     """Positional and keyword arguments of a call, not counting the do-block."""
     for child in node.named_children:
